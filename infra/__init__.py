@@ -1,0 +1,1 @@
+"""Local infrastructure: installs, starts and stops the real backends and the services."""

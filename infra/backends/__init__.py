@@ -1,0 +1,1 @@
+"""One module per backend server; each exposes a `Backend` subclass."""

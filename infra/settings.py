@@ -1,0 +1,75 @@
+"""Typed settings for the local infrastructure (prefix ``PHOTOMESH_``).
+
+Every port and path is a setting. When ``PHOTOMESH_<BACKEND>_EXTERNAL=true`` the backend is
+assumed to be running elsewhere at the configured address: it is health-checked, never
+installed, started or stopped by us.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache() -> Path:
+    return Path.home() / ".cache" / "photomesh"
+
+
+def _default_run() -> Path:
+    return Path.home() / ".local" / "state" / "photomesh"
+
+
+class InfraSettings(BaseSettings):
+    """Where things are cached and run, and where each backend listens."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_", extra="ignore", frozen=True)
+
+    cache_dir: Path = Field(default_factory=_default_cache, description="downloads and builds")
+    run_dir: Path = Field(default_factory=_default_run, description="data, logs and pid files")
+    host: str = "127.0.0.1"
+
+    # CQL store (Cassandra 5 locally, ScyllaDB in production)
+    cassandra_version: str = "5.0.6"
+    cql_port: int = 19042
+    cassandra_storage_port: int = 17000
+    cassandra_heap_mb: int = 768
+    cql_external: bool = False
+
+    # NATS with JetStream
+    nats_port: int = 14222
+    nats_monitor_port: int = 18222
+    nats_version: str = "v2.11.8"
+    nats_external: bool = False
+
+    # Redis
+    redis_port: int = 16379
+    redis_external: bool = False
+
+    # MinIO
+    minio_port: int = 19000
+    minio_console_port: int = 19001
+    minio_access_key: str = "photomesh"
+    minio_secret_key: str = "photomesh-dev-secret"
+    minio_external: bool = False
+
+    # Envoy (edge)
+    envoy_port: int = 18080
+    envoy_admin_port: int = 19901
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.cache_dir / "bin"
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.run_dir / "pids"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
