@@ -1,0 +1,1 @@
+"""photomesh services: one package per service, plus the shared `runtime`."""

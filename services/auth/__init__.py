@@ -1,0 +1,1 @@
+"""AuthService: accounts, password sign-in and signed access tokens."""

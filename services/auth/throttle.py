@@ -1,0 +1,36 @@
+"""Failed sign-ins per username, counted in Redis over a fixed window."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from services.runtime.cache import KeySpace
+from services.runtime.errors import ResourceExhausted
+
+
+class LoginThrottle:
+    def __init__(self, redis: Redis, keys: KeySpace, limit: int, window_seconds: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._limit = limit
+        self._window = window_seconds
+
+    async def check(self, username: str) -> None:
+        key = self._keys.key("login_failures", username)
+        failures = await self._redis.get(key)
+        if failures is not None and int(failures) >= self._limit:
+            ttl = await self._redis.ttl(key)
+            raise ResourceExhausted(
+                "too many failed sign-ins for this account; wait and try again",
+                reason="RATE_LIMITED",
+                metadata={"retry_after_seconds": str(max(ttl, 1))})
+
+    async def record_failure(self, username: str) -> None:
+        key = self._keys.key("login_failures", username)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self._window, nx=True)
+            await pipe.execute()
+
+    async def clear(self, username: str) -> None:
+        await self._redis.delete(self._keys.key("login_failures", username))

@@ -1,0 +1,1 @@
+"""FeedService (photomesh.feed.v1)."""

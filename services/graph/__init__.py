@@ -1,0 +1,1 @@
+"""SocialGraphService (photomesh.graph.v1)."""

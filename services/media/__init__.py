@@ -1,0 +1,1 @@
+"""MediaService (photomesh.media.v1)."""

@@ -1,0 +1,1 @@
+"""NotificationService (photomesh.notification.v1)."""

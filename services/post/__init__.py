@@ -1,0 +1,1 @@
+"""PostService (photomesh.post.v1)."""

@@ -1,0 +1,87 @@
+"""The one way a service process starts: settings, tracing, backends, server, drain.
+
+A service's ``__main__`` calls `main(...)` with its settings class and a `build` function
+that receives the settings and connected backends and returns its `ServiceDefinition` (and
+any background workers, e.g. event consumers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, TypeVar
+
+from grpc import aio
+
+from services.runtime import telemetry
+from services.runtime.auth import TokenVerifier
+from services.runtime.backends import Backends, open_backends
+from services.runtime.server import ServiceDefinition, create_server, run, serve
+from services.runtime.settings import AuthSettings, ServerSettings, TelemetrySettings, load
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServerSettings)
+
+
+@dataclass
+class Built:
+    """What a service's build function returns."""
+
+    definition: ServiceDefinition
+    background: Sequence[Awaitable[Any]] = field(default_factory=list)
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def definition(name: str, pb_module: ModuleType, grpc_module: ModuleType, service: str,
+               servicer: object, public: Collection[str] = ()) -> ServiceDefinition:
+    """The ServiceDefinition of one generated service: `service` is its short proto name
+    (``PostService``); `public` lists its RPC names callable without a token."""
+    full_name = pb_module.DESCRIPTOR.services_by_name[service].full_name
+    add = getattr(grpc_module, f"add_{service}Servicer_to_server")
+
+    def register(server: aio.Server) -> None:
+        add(servicer, server)
+
+    return ServiceDefinition(name, (full_name,), register,
+                             frozenset(f"/{full_name}/{rpc}" for rpc in public))
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The backends a service uses."""
+
+    cql: bool = False
+    redis: bool = False
+    nats: bool = False
+    minio: bool = False
+
+
+async def run_service(name: str, settings_cls: type[S], needs: Needs,
+                      build: Callable[[S, Backends], Awaitable[Built]]) -> None:
+    settings = load(settings_cls)
+    auth_settings = load(AuthSettings)
+    telemetry_settings = load(TelemetrySettings)
+    provider = telemetry.setup_tracing(name, telemetry_settings)
+    verifier = TokenVerifier.from_file(auth_settings.public_key_path, auth_settings.issuer,
+                                       auth_settings.audience, auth_settings.leeway_seconds)
+    try:
+        async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
+                                 minio=needs.minio) as backends:
+            built = await build(settings, backends)
+            running = await create_server(built.definition, settings, verifier)
+            print(f"{name} ready on {settings.host}:{running.port}", flush=True)
+            try:
+                await serve(running, settings.grace_seconds, built.background)
+            finally:
+                for hook in built.on_stop:
+                    await hook()
+    finally:
+        provider.shutdown()
+
+
+def main(name: str, settings_cls: type[S], needs: Needs,
+         build: Callable[[S, Backends], Awaitable[Built]]) -> None:
+    run(lambda: run_service(name, settings_cls, needs, build))

@@ -1,0 +1,174 @@
+"""Domain events on NATS JetStream, with trace context in the message headers.
+
+Streams and durable consumers are declared idempotently at start-up. A publish waits for
+JetStream's acknowledgement (the event is stored) and carries a ``Nats-Msg-Id`` so a retried
+publish is de-duplicated. A consumer acknowledges a message only after its handler has
+returned (its effect stored); a failing handler's message is redelivered with backoff, up to
+`max_deliver` times. Payloads are serialized protobuf messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import nats
+from google.protobuf.message import DecodeError, Message
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext, api
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from services.runtime import telemetry
+from services.runtime.settings import NatsSettings
+
+log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may want to know about the message besides its payload."""
+
+    subject: str
+    msg_id: str | None
+    attempt: int
+
+
+class EventBus:
+    """One NATS connection with its JetStream context, named from settings."""
+
+    def __init__(self, nc: NatsClient, settings: NatsSettings) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.settings = settings
+
+    @classmethod
+    async def connect(cls, settings: NatsSettings, name: str) -> EventBus:
+        nc = await nats.connect(settings.url, name=f"photomesh-{name}", max_reconnect_attempts=-1,
+                                connect_timeout=5)
+        return cls(nc, settings)
+
+    def stream_name(self, domain: str) -> str:
+        return f"{self.settings.stream_prefix}_{domain.upper()}"
+
+    def subject(self, domain: str, event: str) -> str:
+        return f"{self.settings.subject_prefix}.{domain}.{event}"
+
+    async def ensure_stream(self, domain: str, *, max_age_seconds: float = 7 * 86400) -> str:
+        """Declare the durable (file-stored) stream of a domain's events; safe to repeat."""
+        name = self.stream_name(domain)
+        config = api.StreamConfig(
+            name=name,
+            subjects=[f"{self.settings.subject_prefix}.{domain}.>"],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            num_replicas=self.settings.replicas,
+            max_age=max_age_seconds,
+            duplicate_window=120.0,
+        )
+        try:
+            await self.js.stream_info(name)
+            await self.js.update_stream(config)
+        except NotFoundError:
+            await self.js.add_stream(config)
+        return name
+
+    async def publish(self, domain: str, event: str, message: Message, *,
+                      msg_id: str) -> None:
+        """Publish and wait until JetStream has stored it. `msg_id` de-duplicates retries."""
+        subject = self.subject(domain, event)
+        with _tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER,
+                                           attributes={"messaging.system": "nats",
+                                                       "messaging.destination.name": subject,
+                                                       "messaging.message.id": msg_id}):
+            headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
+                                                "Content-Type": "application/x-protobuf",
+                                                "Photomesh-Type": message.DESCRIPTOR.full_name})
+            await self.js.publish(subject, message.SerializeToString(), headers=headers,
+                                  stream=self.stream_name(domain))
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+Handler = Callable[[M, Delivery], Awaitable[None]]
+
+
+class Consumer(Generic[M]):
+    """A durable pull consumer feeding one handler; runs until cancelled.
+
+    Poison messages (undecodable) are terminated, not redelivered forever."""
+
+    def __init__(self, bus: EventBus, *, domain: str, durable: str, events: Sequence[str],
+                 message_type: type[M], handler: Handler[M], batch: int = 64,
+                 backoff_seconds: Sequence[float] = (0.5, 2.0, 5.0, 15.0)) -> None:
+        self.bus = bus
+        self.domain = domain
+        self.durable = durable
+        self.subjects = [bus.subject(domain, e) for e in events]
+        self.message_type = message_type
+        self.handler = handler
+        self.batch = batch
+        self.backoff = list(backoff_seconds)
+
+    async def declare(self) -> None:
+        """Create or update the durable consumer (idempotent)."""
+        config = api.ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=self.bus.settings.ack_wait_seconds,
+            max_deliver=self.bus.settings.max_deliver,
+            filter_subjects=self.subjects,
+        )
+        await self.bus.js.add_consumer(self.bus.stream_name(self.domain), config)
+
+    async def run(self) -> None:
+        await self.declare()
+        sub = await self.bus.js.pull_subscribe_bind(
+            self.durable, stream=self.bus.stream_name(self.domain))
+        while True:
+            try:
+                msgs = await sub.fetch(self.batch, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            for msg in msgs:
+                await self._handle(msg)
+
+    async def _handle(self, msg: Msg) -> None:
+        attempt = msg.metadata.num_delivered if msg.metadata else 1
+        headers = msg.headers or {}
+        with telemetry.extracted(headers), _tracer.start_as_current_span(
+                f"{msg.subject} process", kind=SpanKind.CONSUMER,
+                attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                            "messaging.consumer.group.name": self.durable,
+                            "messaging.delivery.attempt": attempt}) as span:
+            try:
+                event = self.message_type.FromString(msg.data)
+            except DecodeError:
+                log.error("%s: undecodable %s message dropped", self.durable, msg.subject)
+                await msg.term()
+                return
+            try:
+                await self.handler(event, Delivery(msg.subject, headers.get("Nats-Msg-Id"),
+                                                   attempt))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - redeliver, never lose the event
+                span.record_exception(exc)
+                delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
+                log.warning("%s: handling %s failed (attempt %d), retry in %.1fs: %r",
+                            self.durable, msg.subject, attempt, delay, exc)
+                await msg.nak(delay=delay)
+                return
+            await msg.ack()

@@ -1,0 +1,208 @@
+"""grpc.aio interceptors every service installs.
+
+Server side, outermost first: OpenTelemetry (from telemetry.py), `ErrorInterceptor`
+(domain errors -> rich status), `AuthInterceptor` (verifies the bearer token, sets the
+principal and the call's deadline for outgoing calls). Client side: `ForwardingInterceptor`
+passes the caller's token and remaining deadline on to the services we call.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from services.runtime import auth
+from services.runtime.errors import DomainError, Unavailable, backend_error_types, to_status
+
+log = logging.getLogger(__name__)
+
+ALWAYS_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "photomesh_deadline", default=None)
+
+Behavior = Callable[..., Any]
+Wrapper = Callable[[Behavior, bool], Behavior]
+
+
+def _rewrap(handler: grpc.RpcMethodHandler, wrap: Wrapper) -> grpc.RpcMethodHandler:
+    """A copy of `handler` whose behaviour is `wrap(behaviour, response_streaming)`."""
+    kinds = (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+    )
+    for attr, factory, streaming in kinds:
+        behavior = getattr(handler, attr)
+        if behavior is not None:
+            return factory(wrap(behavior, streaming),
+                           request_deserializer=handler.request_deserializer,
+                           response_serializer=handler.response_serializer)
+    return handler
+
+
+class ErrorInterceptor(aio.ServerInterceptor):
+    """Turns exceptions into gRPC status: DomainError with ErrorInfo, backend failures as
+    UNAVAILABLE, anything else INTERNAL (logged). Never lets UNKNOWN escape."""
+
+    def __init__(self, domain: str) -> None:
+        self._domain = domain
+        self._backend_errors = backend_error_types()
+
+    async def _abort(self, context: aio.ServicerContext, error: DomainError) -> None:
+        status = to_status(error, self._domain)
+        await context.abort(
+            error.code, error.message,
+            trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),))
+
+    def _translate(self, exc: BaseException, method: str) -> DomainError:
+        if isinstance(exc, DomainError):
+            return exc
+        if isinstance(exc, self._backend_errors):
+            log.warning("backend failure in %s: %r", method, exc)
+            return Unavailable("a backend is unavailable; retry with backoff",
+                               reason="BACKEND_UNAVAILABLE",
+                               metadata={"error": type(exc).__name__})
+        log.exception("unexpected error in %s", method)
+        err = DomainError("internal error", reason="INTERNAL")
+        return err
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+
+        def wrap(behavior: Behavior, streaming: bool) -> Behavior:
+            if streaming:
+                async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+                    try:
+                        async for item in behavior(request, context):
+                            yield item
+                    except aio.AbortError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                        await self._abort(context, self._translate(exc, method))
+                return stream
+
+            async def unary(request: Any, context: aio.ServicerContext) -> Any:
+                try:
+                    return await behavior(request, context)
+                except aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                    await self._abort(context, self._translate(exc, method))
+            return unary
+
+        return _rewrap(handler, wrap)
+
+
+class AuthInterceptor(aio.ServerInterceptor):
+    """Verifies the bearer token of every non-public method and sets the principal.
+
+    The principal and the call's deadline live in context variables while the handler runs,
+    so domain code and outgoing calls can read them without threading them through."""
+
+    def __init__(self, verifier: auth.TokenVerifier, public_methods: Collection[str] = ()) -> None:
+        self._verifier = verifier
+        self._public = frozenset(public_methods)
+
+    def _is_public(self, method: str) -> bool:
+        return method in self._public or method.startswith(ALWAYS_PUBLIC_PREFIXES)
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        public = self._is_public(method)
+        verifier = self._verifier
+
+        def authenticate(context: aio.ServicerContext) -> auth.Principal | None:
+            token = auth.bearer_token(tuple(context.invocation_metadata() or ()))
+            if token is None:
+                if public:
+                    return None
+                raise auth.Unauthenticated(
+                    "missing credentials: send 'authorization: Bearer <access token>'",
+                    reason="TOKEN_MISSING")
+            try:
+                return verifier.verify(token)
+            except auth.Unauthenticated:
+                if public:
+                    return None
+                raise
+
+        def enter(context: aio.ServicerContext) -> tuple[Any, Any]:
+            principal = authenticate(context)
+            remaining = context.time_remaining()
+            deadline = time.monotonic() + remaining if remaining is not None else None
+            return auth.set_principal(principal), _deadline.set(deadline)
+
+        def leave(tokens: tuple[Any, Any]) -> None:
+            auth.reset_principal(tokens[0])
+            _deadline.reset(tokens[1])
+
+        def wrap(behavior: Behavior, streaming: bool) -> Behavior:
+            if streaming:
+                async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+                    tokens = enter(context)
+                    try:
+                        async for item in behavior(request, context):
+                            yield item
+                    finally:
+                        leave(tokens)
+                return stream
+
+            async def unary(request: Any, context: aio.ServicerContext) -> Any:
+                tokens = enter(context)
+                try:
+                    return await behavior(request, context)
+                finally:
+                    leave(tokens)
+            return unary
+
+        return _rewrap(handler, wrap)
+
+
+def remaining_deadline() -> float | None:
+    """Seconds left of the call being served, or None if it has no deadline."""
+    deadline = _deadline.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _forwarded(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
+    metadata = aio.Metadata(*(details.metadata or ()))
+    principal = auth.optional_principal()
+    if principal is not None and "authorization" not in metadata:
+        metadata["authorization"] = f"Bearer {principal.token}"
+    timeout = details.timeout
+    remaining = remaining_deadline()
+    if remaining is not None:
+        timeout = remaining if timeout is None else min(timeout, remaining)
+    return aio.ClientCallDetails(details.method, timeout, metadata, details.credentials,
+                                 details.wait_for_ready)
+
+
+class _ForwardUnaryUnary(aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_forwarded(details), request)
+
+
+class _ForwardUnaryStream(aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_forwarded(details), request)
+
+
+def forwarding_interceptors() -> list[aio.ClientInterceptor]:
+    """Client interceptors forwarding the caller's token and deadline to peers."""
+    return [_ForwardUnaryUnary(), _ForwardUnaryStream()]

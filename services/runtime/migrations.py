@@ -1,0 +1,136 @@
+"""Versioned CQL schema migrations, applied idempotently.
+
+Each service keeps its own in ``services/<service>/migrations/NNNN_<name>.cql`` (statements
+separated by ``;``). Applied versions are recorded per service in ``schema_migrations``
+with a checksum, so a fresh store and an existing one both end at the current schema, and
+a migration edited after it was applied is refused rather than silently skipped.
+Run all of them with ``python -m services.runtime.migrations``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.runtime.cql import CqlStore
+from services.runtime.settings import CqlSettings, load
+
+log = logging.getLogger(__name__)
+
+SERVICES_DIR = Path(__file__).resolve().parent.parent
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cql$")
+
+
+class MigrationError(RuntimeError):
+    """The store's recorded schema history disagrees with the migration files."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    service: str
+    version: int
+    name: str
+    statements: tuple[str, ...]
+    checksum: str
+
+
+def _split(text: str) -> tuple[str, ...]:
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return tuple(s.strip() for s in body.split(";") if s.strip())
+
+
+def discover(service: str, root: Path = SERVICES_DIR) -> list[Migration]:
+    """The migrations of one service, in version order."""
+    folder = root / service / "migrations"
+    found = []
+    for path in sorted(folder.glob("*.cql")):
+        match = _FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: name must look like 0001_create_users.cql")
+        text = path.read_text()
+        found.append(Migration(service, int(match[1]), match[2], _split(text),
+                               hashlib.sha256(text.encode()).hexdigest()[:16]))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{service}: two migrations share a version")
+    return found
+
+
+def services_with_migrations(root: Path = SERVICES_DIR) -> list[str]:
+    return sorted(p.parent.name for p in root.glob("*/migrations") if p.is_dir())
+
+
+async def _ensure_bookkeeping(store: CqlStore) -> None:
+    ks = store.keyspace
+    existing = await store.execute(
+        "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?", (ks,))
+    if not existing:
+        await store.execute_raw(
+            f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
+            f"{store.settings.replication} AND durable_writes = true")
+    tables = await store.execute(
+        "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? "
+        "AND table_name = 'schema_migrations'", (ks,))
+    if not tables:
+        await store.execute_raw(
+            f"CREATE TABLE IF NOT EXISTS {ks}.schema_migrations ("
+            " service text, version int, name text, checksum text, applied_at timestamp,"
+            " PRIMARY KEY (service, version))")
+    await store.use_keyspace()
+
+
+async def applied_versions(store: CqlStore, service: str) -> dict[int, str]:
+    rows = await store.execute(
+        f"SELECT version, checksum FROM {store.keyspace}.schema_migrations WHERE service = ?",
+        (service,))
+    return {row["version"]: row["checksum"] for row in rows}
+
+
+async def apply(store: CqlStore, services: list[str]) -> list[Migration]:
+    """Apply every pending migration of `services`; returns the ones applied now."""
+    await _ensure_bookkeeping(store)
+    done: list[Migration] = []
+    for service in services:
+        recorded = await applied_versions(store, service)
+        for migration in discover(service):
+            checksum = recorded.get(migration.version)
+            if checksum == migration.checksum:
+                continue
+            if checksum is not None:
+                raise MigrationError(
+                    f"{service} migration {migration.version:04d}_{migration.name} was changed "
+                    "after it was applied; add a new migration instead")
+            log.info("applying %s %04d_%s", service, migration.version, migration.name)
+            for statement in migration.statements:
+                await store.execute_raw(statement.replace("{keyspace}", store.keyspace))
+            await store.execute(
+                f"INSERT INTO {store.keyspace}.schema_migrations "
+                "(service, version, name, checksum, applied_at) "
+                "VALUES (?, ?, ?, ?, toTimestamp(now()))",
+                (service, migration.version, migration.name, migration.checksum))
+            done.append(migration)
+    return done
+
+
+async def _main() -> int:
+    settings = load(CqlSettings)
+    store = await CqlStore.connect(settings)
+    try:
+        applied_now = await apply(store, services_with_migrations())
+    finally:
+        await store.close()
+    for m in applied_now:
+        print(f"applied {m.service} {m.version:04d}_{m.name}")
+    print(f"schema of keyspace {settings.keyspace} is current "
+          f"({len(applied_now)} migration(s) applied now)")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    sys.exit(asyncio.run(_main()))

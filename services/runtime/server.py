@@ -1,0 +1,134 @@
+"""grpc.aio server bootstrap shared by every service.
+
+`create_server` builds a server (testable in-process); `serve` runs it until SIGTERM/SIGINT,
+then marks health NOT_SERVING, stops accepting calls and lets in-flight calls drain for
+`grace_seconds`. `run` starts the event loop on uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import uvloop
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.runtime import telemetry
+from services.runtime.auth import TokenVerifier
+from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
+from services.runtime.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service contributes to the shared bootstrap.
+
+    `name` is short (``post``): it names the error domain (``post.photomesh``).
+    `service_names` are the full gRPC names it serves (for health and reflection).
+    `register` adds its servicer(s) to the server. `public_methods` (full method paths,
+    ``/photomesh.auth.v1.AuthService/Login``) may be called without a token.
+    """
+
+    name: str
+    service_names: tuple[str, ...]
+    register: Callable[[aio.Server], None]
+    public_methods: Collection[str] = field(default_factory=frozenset)
+
+    @property
+    def domain(self) -> str:
+        return f"{self.name}.photomesh"
+
+
+@dataclass
+class RunningServer:
+    server: aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    definition: ServiceDefinition
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def create_server(definition: ServiceDefinition, settings: ServerSettings,
+                        verifier: TokenVerifier) -> RunningServer:
+    """Build and start a server for `definition`; returns it with its bound port."""
+    server = aio.server(
+        interceptors=[
+            telemetry.server_interceptor(),  # type: ignore[list-item]
+            ErrorInterceptor(definition.domain),
+            AuthInterceptor(verifier, definition.public_methods),
+        ],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    definition.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*definition.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise RuntimeError(f"could not bind {settings.host}:{settings.port}")
+    await server.start()
+    for name in ("", *definition.service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s serving on %s:%d", definition.name, settings.host, port)
+    return RunningServer(server, port, health_servicer, definition)
+
+
+async def wait_for_shutdown_signal() -> None:
+    """Return on the first SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(running: RunningServer, grace: float,
+                background: Collection[Awaitable[Any]] = ()) -> None:
+    """Serve until a shutdown signal, then drain. `background` tasks are cancelled at stop."""
+    tasks = [asyncio.ensure_future(aw) for aw in background]
+    try:
+        stop = asyncio.ensure_future(wait_for_shutdown_signal())
+        termination = asyncio.ensure_future(running.server.wait_for_termination())
+        done, _ = await asyncio.wait({stop, termination, *tasks},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task in tasks and task.exception() is not None:
+                log.error("background task failed: %r", task.exception())
+        log.info("%s: draining for up to %.1fs", running.definition.name, grace)
+        await running.stop(grace)
+        stop.cancel()
+        termination.cancel()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a service's async main on uvloop with readable logs."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    grpc_log = logging.getLogger("grpc")
+    grpc_log.setLevel(logging.WARNING)
+    uvloop.run(main())
+
+
+__all__ = ["ServiceDefinition", "RunningServer", "create_server", "serve", "run", "grpc"]

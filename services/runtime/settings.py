@@ -1,0 +1,152 @@
+"""Typed settings from the environment.
+
+Each service has one settings class with its own prefix (``PHOTOMESH_POST_`` …) holding its
+server options; the backends it uses are configured once for all services by the classes
+below (``PHOTOMESH_CQL_``, ``PHOTOMESH_REDIS_`` …). `load` validates at start-up and stops
+the process with a message naming each bad or missing variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class SettingsError(SystemExit):
+    """Start-up stops here: the message names every offending environment variable."""
+
+
+def _prefix_of(cls: type[BaseSettings]) -> str:
+    return str(cls.model_config.get("env_prefix", ""))
+
+
+def load(cls: type[S]) -> S:
+    """Build settings `cls` from the environment or exit with a readable message."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = _prefix_of(cls)
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            lines.append(f"  {prefix}{field.upper()}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError(
+            f"invalid settings for {cls.__name__}:\n" + "\n".join(lines)
+        ) from None
+
+
+def service_config(name: str) -> SettingsConfigDict:
+    """The model config of a service's settings class: prefix ``PHOTOMESH_<NAME>_``."""
+    return SettingsConfigDict(env_prefix=f"PHOTOMESH_{name.upper()}_", extra="ignore",
+                              frozen=True)
+
+
+class ServerSettings(BaseSettings):
+    """What every gRPC service has. Subclass per service with `service_config(name)`."""
+
+    model_config = service_config("SERVICE")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    grace_seconds: float = Field(default=10.0, ge=0, description="drain time on SIGTERM")
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+
+class CqlSettings(BaseSettings):
+    """The CQL store: Cassandra locally, ScyllaDB in production — only these values differ."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_CQL_", extra="ignore", frozen=True)
+
+    contact_points: list[str] = ["127.0.0.1"]
+    port: int = 19042
+    keyspace: str = Field(default="photomesh", pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    local_dc: str | None = Field(default=None, description="None: learn it from the first host")
+    consistency: Literal["ONE", "LOCAL_ONE", "QUORUM", "LOCAL_QUORUM", "ALL"] = "LOCAL_QUORUM"
+    serial_consistency: Literal["SERIAL", "LOCAL_SERIAL"] = "LOCAL_SERIAL"
+    replication: str = Field(
+        default="{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        description="CQL replication map used when the keyspace is created",
+    )
+    username: str | None = None
+    password: str | None = None
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class RedisSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_REDIS_", extra="ignore", frozen=True)
+
+    url: str = Field(default="redis://127.0.0.1:16379/0", pattern=r"^rediss?://")
+    key_prefix: str = Field(default="pm:", description="namespaces every key (tests use their own)")
+    socket_timeout_seconds: float = Field(default=2.0, gt=0)
+
+
+class NatsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_NATS_", extra="ignore", frozen=True)
+
+    url: str = Field(default="nats://127.0.0.1:14222", pattern=r"^(nats|tls)://")
+    stream_prefix: str = Field(default="PM", pattern=r"^[A-Za-z0-9_]+$",
+                               description="streams are named <prefix>_<DOMAIN>")
+    subject_prefix: str = Field(default="pm", pattern=r"^[A-Za-z0-9_]+$",
+                                description="subjects are <prefix>.<domain>.<event>")
+    replicas: int = Field(default=1, ge=1, le=5)
+    max_deliver: int = Field(default=10, ge=1, description="then the message is dead-lettered")
+    ack_wait_seconds: float = Field(default=30.0, gt=0)
+
+
+class MinioSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_MINIO_", extra="ignore", frozen=True)
+
+    endpoint: str = "127.0.0.1:19000"
+    access_key: str = "photomesh"
+    secret_key: str = "photomesh-dev-secret"
+    secure: bool = False
+    region: str = "us-east-1"
+    bucket: str = Field(default="photomesh-media", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+
+
+class TelemetrySettings(BaseSettings):
+    """OpenTelemetry: spans go over OTLP/gRPC when an endpoint is set."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_OTEL_", extra="ignore", frozen=True)
+
+    endpoint: str | None = Field(default=None, description="e.g. 127.0.0.1:4317")
+    insecure: bool = True
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class AuthSettings(BaseSettings):
+    """How every service verifies callers: the auth service's public key (zero trust)."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_JWT_", extra="ignore", frozen=True)
+
+    public_key_path: Path
+    issuer: str = "photomesh-auth"
+    audience: str = "photomesh"
+    leeway_seconds: float = Field(default=5.0, ge=0)
+
+
+class PeerSettings(BaseSettings):
+    """Where the other services listen (``PHOTOMESH_<NAME>_TARGET=host:port``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_", extra="ignore", frozen=True)
+
+    auth_target: str = "127.0.0.1:50051"
+    graph_target: str = "127.0.0.1:50052"
+    post_target: str = "127.0.0.1:50053"
+    feed_target: str = "127.0.0.1:50054"
+    story_target: str = "127.0.0.1:50055"
+    media_target: str = "127.0.0.1:50056"
+    notification_target: str = "127.0.0.1:50057"
+
+
+def fail(message: str) -> None:
+    """Stop start-up with a message (for checks pydantic cannot express)."""
+    print(message, file=sys.stderr)
+    raise SettingsError(message)

@@ -1,0 +1,1 @@
+"""StoryService (photomesh.story.v1)."""
