@@ -1,0 +1,74 @@
+"""Small helpers shared by tests: accounts, tokens, rich error details."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.rpc import error_details_pb2, status_pb2
+from grpc import aio
+from photomesh.auth.v1 import auth_service_pb2 as auth_pb
+from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
+
+
+def new_username(prefix: str = "u") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+async def register(channel: aio.Channel, username: str | None = None,
+                   password: str = "correct horse battery") -> auth_pb.RegisterResponse:
+    stub = auth_grpc.AuthServiceStub(channel)
+    return await stub.Register(auth_pb.RegisterRequest(
+        request_id=str(uuid.uuid4()), username=username or new_username(), password=password,
+        display_name="Test User"))
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
+    """The ErrorInfo detail of a failed call (fails the test if absent)."""
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info
+    raise AssertionError(f"no ErrorInfo in {err!r}")
+
+
+def field_violations(err: grpc.RpcError) -> dict[str, str]:
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            return {v.field: v.description for v in bad.field_violations}
+    return {}
+
+
+def _details(err: grpc.RpcError) -> list:
+    for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
+        if key == "grpc-status-details-bin":
+            return list(status_pb2.Status.FromString(value).details)
+    return []
+
+
+def signed_token(private_key_pem: bytes | None, *, sub: str = "someone", ttl: int = 300,
+                 typ: str = "access") -> str:
+    """A token signed by `private_key_pem`, or by a fresh unrelated key when None (forged)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = (serialization.load_pem_private_key(private_key_pem, None) if private_key_pem
+           else Ed25519PrivateKey.generate())
+    now = int(time.time())
+    claims = {"sub": sub, "name": "x", "iss": "photomesh-auth", "aud": "photomesh",
+              "iat": now - 600, "nbf": now - 600, "exp": now + ttl, "typ": typ}
+    return jwt.encode(claims, key, algorithm="EdDSA")
+
+
+def private_key(run_dir: Path) -> bytes:
+    return (run_dir / "keys" / "jwt_private.pem").read_bytes()
