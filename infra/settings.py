@@ -31,7 +31,7 @@ class InfraSettings(BaseSettings):
     host: str = "127.0.0.1"
 
     # CQL store (Cassandra 5 locally, ScyllaDB in production)
-    cassandra_version: str = "5.0.6"
+    cassandra_version: str = "5.0.9"
     cql_port: int = 19042
     cassandra_storage_port: int = 17000
     cassandra_heap_mb: int = 768
