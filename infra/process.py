@@ -15,6 +15,11 @@ class ProcessError(RuntimeError):
     """A managed process failed to start or to stop."""
 
 
+# Children started by this process, kept so they are reaped (no zombies) and so their
+# Popen objects are not garbage-collected while the daemon runs (which would warn).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -96,6 +101,7 @@ class ManagedProcess:
                 cwd=cwd,
                 start_new_session=True,
             )
+        _children[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n{marker or argv[0]}\n")
         return proc.pid
 
@@ -113,6 +119,9 @@ class ManagedProcess:
         else:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.2)
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait()
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -40,7 +40,7 @@ class InfraSettings(BaseSettings):
     # NATS with JetStream
     nats_port: int = 14222
     nats_monitor_port: int = 18222
-    nats_version: str = "v2.11.8"
+    nats_version: str = "v2.12.15"
     nats_external: bool = False
 
     # Redis
@@ -53,6 +53,8 @@ class InfraSettings(BaseSettings):
     minio_access_key: str = "photomesh"
     minio_secret_key: str = "photomesh-dev-secret"
     minio_external: bool = False
+    # MinIO tags no releases on the Go proxy: pin the pseudo-version of a known-good build.
+    minio_version: str = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
     # Envoy (edge)
     envoy_port: int = 18080

@@ -9,7 +9,6 @@ to an in-test OTLP collector.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -153,20 +152,11 @@ def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir:
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     ports = {name: _free_port() for name in mesh_services.SERVICES}
     overrides = {**names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint}
-    _migrate(run_env)
+    mesh_services.migrate(settings, overrides)
     mesh_services.start_services(settings, overrides=overrides, ports=ports)
     env = mesh_services.service_env(settings, overrides, ports=ports)
     yield Mesh(settings, ports, env)
     mesh_services.stop_services(settings)
-
-
-def _migrate(env: dict) -> None:
-    """Bring the run's keyspace to the current schema once, before services start."""
-    import subprocess
-    import sys
-
-    subprocess.run([sys.executable, "-m", "services.runtime.migrations"], check=True,
-                   env={**os.environ, **env}, capture_output=True)
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""MinIO: S3-compatible object store for photos and videos, built with `go install`.
+
+MinIO publishes no release tags on the Go proxy, so `latest` resolves to a pseudo-version
+of the master branch; the installed build's module version is shown by `installed_version`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from infra.backends.base import Backend
+from infra.backends.nats import go_install, http_status
+from infra.settings import InfraSettings
+
+
+class MinioBackend(Backend):
+    """`minio server` with one drive under run_dir/data/minio.
+
+    `extra_env` is the hook for server-side configuration given as environment, e.g. the
+    bucket-notification target the media service needs (`MINIO_NOTIFY_NATS_ENABLE_<ID>`,
+    `MINIO_NOTIFY_NATS_ADDRESS_<ID>`, `MINIO_NOTIFY_NATS_SUBJECT_<ID>`, ...). Either pass it
+    to the constructor or override `notification_env` in a subclass.
+    """
+
+    name = "minio"
+    package = "github.com/minio/minio"
+
+    def __init__(self, settings: InfraSettings,
+                 extra_env: Mapping[str, str] | None = None) -> None:
+        super().__init__(settings)
+        self.extra_env = dict(extra_env or {})
+
+    @property
+    def external(self) -> bool:
+        return self.settings.minio_external
+
+    @property
+    def binary(self) -> Path:
+        return self.settings.bin_dir / "minio"
+
+    @property
+    def data_path(self) -> Path:
+        return self.settings.data_dir / "minio"
+
+    def ports(self) -> dict[str, int]:
+        return {"PHOTOMESH_MINIO_PORT": self.settings.minio_port,
+                "PHOTOMESH_MINIO_CONSOLE_PORT": self.settings.minio_console_port}
+
+    def installed(self) -> bool:
+        return self.binary.exists() and os.access(self.binary, os.X_OK)
+
+    def installed_version(self) -> str | None:
+        """The module version baked into the binary (`go version -m`), if Go is around."""
+        try:
+            done = subprocess.run(["go", "version", "-m", str(self.binary)], capture_output=True,
+                                  text=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        for line in done.stdout.splitlines():
+            parts = line.split()
+            if parts[:2] == ["mod", self.package]:
+                return parts[2]
+        return None
+
+    def install(self) -> None:
+        if not self.installed():
+            go_install(self.settings, self.package, self.settings.minio_version, "minio")
+
+    def notification_env(self) -> dict[str, str]:
+        """Bucket-notification targets as MINIO_NOTIFY_* variables (none yet)."""
+        return {}
+
+    def server_env(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            **os.environ,
+            "MINIO_ROOT_USER": s.minio_access_key,
+            "MINIO_ROOT_PASSWORD": s.minio_secret_key,
+            "MINIO_UPDATE": "off",
+            "MINIO_CALLHOME_ENABLE": "off",
+            **self.notification_env(),
+            **self.extra_env,
+        }
+
+    def argv(self) -> list[str]:
+        s = self.settings
+        return [
+            str(self.binary), "server", str(self.data_path),
+            "--address", f"{s.host}:{s.minio_port}",
+            "--console-address", f"{s.host}:{s.minio_console_port}",
+            "--quiet",
+        ]
+
+    def start(self) -> None:
+        self.data_path.mkdir(parents=True, exist_ok=True)
+        self.process.start(self.argv(), env=self.server_env(), marker=str(self.data_path))
+
+    def healthy(self) -> bool:
+        base = f"http://{self.settings.host}:{self.settings.minio_port}/minio/health"
+        return http_status(f"{base}/live") == 200 and http_status(f"{base}/ready") == 200
+
+    def endpoint(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.minio_port}"

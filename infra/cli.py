@@ -1,0 +1,272 @@
+"""`./photomesh <command>`: bring the mesh up and down, see what runs, run the checks.
+
+    up        install what is missing, start the backends, then the services
+    down      stop our services, then our backends
+    status    what runs: pids, endpoints, health, memory
+    install   install everything, start nothing
+    migrate   apply pending CQL schema migrations
+    logs      the log of one backend or service (`logs feed -f`)
+    gen | lint | breaking   generated code and buf checks (infra.codegen)
+    test      every CI check, then pytest (arguments go to pytest)
+
+Imports are lazy, so every command starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from infra.progress import say
+
+if TYPE_CHECKING:
+    from infra.settings import InfraSettings
+
+
+def _settings() -> InfraSettings:
+    from infra.settings import InfraSettings
+
+    return InfraSettings()
+
+
+def _only(args: argparse.Namespace) -> list[str] | None:
+    if not getattr(args, "only", None):
+        return None
+    return [name.strip() for name in args.only.split(",") if name.strip()]
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)
+
+
+def _endpoints(settings: InfraSettings) -> str:
+    from infra import services, stack
+
+    rows: list[tuple[str, ...]] = [("WHAT", "STATE", "PID", "RSS", "ENDPOINT")]
+    for b in stack.status(settings):
+        rss = f"{b.rss_mb:.0f}M" if b.rss_mb is not None else "-"
+        rows.append((b.name, b.state, str(b.pid or "-"), rss, b.endpoint))
+    for svc in services.service_status(settings):
+        state = "SERVING" if svc.serving else ("NOT SERVING" if svc.pid else "stopped")
+        rss = stack.rss_mb(svc.pid) if svc.pid else None
+        rows.append((f"svc {svc.name}", state, str(svc.pid or "-"),
+                     f"{rss:.0f}M" if rss is not None else "-", f"grpc://{svc.target}"))
+    rows.append(("edge", "", "", "", f"http://{settings.host}:{settings.envoy_port}  "
+                 f"(admin http://{settings.host}:{settings.envoy_admin_port})"))
+    return _table(rows)
+
+
+def _running(settings: InfraSettings, backends: list[str], with_services: bool) -> list[str]:
+    """Names (backends, svc-*) of our processes that are alive, by pid file."""
+    from infra import services, stack
+
+    names = [name for name in stack.any_running(settings) if name in backends]
+    if with_services:
+        names += [f"svc-{name}" for name in services.SERVICES
+                  if services.service_process(settings, name).is_running()]
+    return names
+
+
+# --- commands --------------------------------------------------------------------------------
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from infra import services, stack
+    from infra.process import ProcessError
+    from infra.progress import step
+
+    started_at = time.monotonic()
+    settings = _settings()
+    only = _only(args)
+    try:
+        chosen = stack.select(only)
+    except ValueError as e:
+        say(str(e))
+        return 2
+    servers = [name for name in chosen if name != "ffmpeg"]
+    if running := _running(settings, servers, not args.no_services):
+        # Never start twins. Fully up is fine (exit 0); half up needs `down` first.
+        print("photomesh is already running (see `./photomesh status`): "
+              f"{', '.join(running)}", file=sys.stderr)
+        expected = len(servers) + (0 if args.no_services else len(services.SERVICES))
+        if len(running) < expected:
+            print("only partly: run `./photomesh down`, then `./photomesh up`", file=sys.stderr)
+            return 1
+        return 0
+    try:
+        stack.install_all(settings, only)
+        with step("starting backends"):
+            stack.start_backends(settings, only)
+        if not args.no_services:
+            with step("applying CQL schema migrations"):
+                say(services.migrate(settings))
+            with step("starting services"):
+                services.start_services(settings)
+    except (ProcessError, ValueError) as e:
+        say(f"up failed: {e}")
+        say("what did start is still running: `./photomesh status`, `./photomesh down`")
+        return 1
+    print(_endpoints(settings))
+    print(f"photomesh up in {time.monotonic() - started_at:.1f}s")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from infra import services, stack
+
+    settings = _settings()
+    only = _only(args)
+    # With --only, just those backends; otherwise the services first, then every backend.
+    stopped = [] if only else [f"svc {name}" for name in services.stop_services(settings)]
+    stopped += stack.stop_backends(settings, only)
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from infra import services
+    from infra.process import ProcessError
+
+    try:
+        print(services.migrate(_settings()))
+    except ProcessError as e:
+        say(str(e))
+        return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"run dir: {settings.run_dir}")
+    print(_endpoints(settings))
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from infra import stack
+    from infra.process import ProcessError
+
+    try:
+        installed = stack.install_all(_settings(), _only(args))
+    except (ProcessError, ValueError) as e:
+        say(f"install failed: {e}")
+        return 1
+    print(f"installed: {', '.join(installed)}" if installed else "everything is installed")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from infra import services, stack
+    from infra.process import ManagedProcess
+
+    settings = _settings()
+    name = args.name
+    if name in services.SERVICES:
+        name = f"svc-{name}"
+    elif name not in stack.NAMES and not name.startswith("svc-"):
+        print(f"unknown name {args.name!r}: one of {', '.join(stack.NAMES + services.SERVICES)}",
+              file=sys.stderr)
+        return 2
+    proc = ManagedProcess(name, settings.pid_dir, settings.log_dir)
+    if not proc.log_file.exists():
+        print(f"no log yet: {proc.log_file}", file=sys.stderr)
+        return 1
+    print(proc.log_tail(args.lines))
+    if args.follow:
+        with open(proc.log_file, errors="replace") as f:
+            f.seek(0, 2)
+            try:
+                while True:
+                    line = f.readline()
+                    if line:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                    else:
+                        time.sleep(0.3)
+            except KeyboardInterrupt:
+                return 0
+    return 0
+
+
+def run_codegen(command: str, rest: list[str]) -> int:
+    from infra import codegen
+
+    return int(codegen.main([command, *rest]) or 0)
+
+
+def run_test(rest: list[str]) -> int:
+    from infra import checks
+
+    return int(checks.main(rest) or 0)
+
+
+#: Commands whose arguments all go to the delegate untouched (argparse would eat `-k`, `-x`).
+PASSTHROUGH = {
+    "gen": lambda rest: run_codegen("gen", rest),
+    "lint": lambda rest: run_codegen("lint", rest),
+    "breaking": lambda rest: run_codegen("breaking", rest),
+    "test": run_test,
+}
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photomesh", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    only_help = "comma-separated backends (default: all), e.g. nats,redis"
+
+    up = sub.add_parser("up", help="install what is missing, start backends and services")
+    up.add_argument("--only", help=only_help)
+    up.add_argument("--no-services", action="store_true", help="start the backends only")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop our services, then our backends")
+    down.add_argument("--only", help=only_help)
+    down.set_defaults(func=cmd_down)
+
+    sub.add_parser("status", help="what runs: pids, endpoints, health").set_defaults(
+        func=cmd_status)
+
+    install = sub.add_parser("install", help="install everything, start nothing")
+    install.add_argument("--only", help=only_help)
+    install.set_defaults(func=cmd_install)
+
+    sub.add_parser("migrate", help="apply pending CQL schema migrations (backends running)"
+                   ).set_defaults(func=cmd_migrate)
+
+    logs = sub.add_parser("logs", help="tail the log of a backend or service")
+    logs.add_argument("name", help="backend (nats, redis, ...) or service (auth, feed, ...)")
+    logs.add_argument("-n", "--lines", type=int, default=40)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(func=cmd_logs)
+
+    # Listed for --help only: `main` hands their arguments over before argparse sees them.
+    sub.add_parser("gen", help="generate Python code from protos/ (infra.codegen)")
+    sub.add_parser("lint", help="buf lint")
+    sub.add_parser("breaking", help="buf breaking against main")
+    sub.add_parser("test", help="every CI check, then pytest (extra args go to pytest)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in PASSTHROUGH:
+            return PASSTHROUGH[argv[0]](argv[1:])
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `./photomesh status | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
