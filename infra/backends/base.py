@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 from infra.process import ManagedProcess, ProcessError
@@ -17,6 +19,16 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, ValueError):
+        return None
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str,

@@ -1,4 +1,4 @@
-"""Tools from Debian packages: `apt_install`, the `Tool` variant of a backend, and ffmpeg.
+"""Tools from Debian packages: the `Tool` variant of a backend, and ffmpeg.
 
 A tool is not a server: it is installed and probed like a backend, but starting and
 stopping it do nothing. The media service runs `ffmpeg` itself for video transcoding.
@@ -6,39 +6,11 @@ stopping it do nothing. The media service runs `ffmpeg` itself for video transco
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 
 from infra.backends.base import Backend, wait_until
-from infra.process import ProcessError
-from infra.progress import step
-
-
-def apt_install(*packages: str) -> None:
-    """`apt-get install -y` with its progress shown; never starts or touches system services.
-
-    Debian's packages (redis-server, for instance) may try to start a system service on
-    install; `policy-rc.d` is not ours to change, so that service is simply left alone.
-    """
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise ProcessError(f"apt-get not found: install {' '.join(packages)} by hand")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with step(f"apt-get install {' '.join(packages)}"):
-        argv = [apt, "install", "-y", "--no-install-recommends", *packages]
-        # Progress goes straight to the terminal (stderr), not into a pipe.
-        done = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
-        if done.returncode != 0:
-            # A stale package index is the usual cause on a fresh machine: refresh once.
-            subprocess.run([apt, "update"], env=env, stdout=sys.stderr, stderr=sys.stderr,
-                           check=False)
-            done = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=sys.stderr,
-                                  check=False)
-        if done.returncode != 0:
-            raise ProcessError(f"apt-get install {' '.join(packages)} failed "
-                               f"(exit {done.returncode})")
+from infra.install import apt_install
 
 
 class Tool(Backend):

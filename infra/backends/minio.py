@@ -11,8 +11,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from infra.backends.base import Backend
-from infra.backends.nats import go_install, http_status
+from infra.backends.base import Backend, http_status
+from infra.install import go_install
 from infra.settings import InfraSettings
 
 

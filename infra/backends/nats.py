@@ -1,131 +1,13 @@
-"""NATS with JetStream: the event bus. `nats-server` built with `go install` into the cache.
-
-Also home of `go_install`, which MinIO uses too.
-"""
+"""NATS with JetStream: the event bus. `nats-server` built with `go install` into the cache."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from infra.backends.base import Backend
-from infra.process import ProcessError
-from infra.progress import say, step
-from infra.settings import InfraSettings
-
-STILL_BUILDING_EVERY = 15.0  # seconds of silence before a "still building" line
-
-
-def _go() -> str:
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists()
-                                else None)
-    if go is None:
-        raise ProcessError("Go is needed to build NATS and MinIO: install Go >= 1.24 "
-                           "(https://go.dev/dl/) or set PHOTOMESH_*_EXTERNAL=true")
-    return go
-
-
-def _other_go_installs(package: str) -> list[int]:
-    """Pids of `go install <package>@...` runs already under way (ours or someone else's)."""
-    pids = []
-    needle = f"go install {package}@".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if needle in cmdline:
-            pids.append(int(entry.name))
-    return pids
-
-
-def _wait_for_other_build(package: str, binary: Path) -> bool:
-    """Wait while another `go install` of `package` runs; True if there was one."""
-    waited_at_all = False
-    started = time.monotonic()
-    next_report = 0.0
-    while pids := _other_go_installs(package):
-        waited = time.monotonic() - started
-        if waited >= next_report:
-            say(f"waiting for a build of {package} already running (pid {pids[0]}, "
-                f"{waited:.0f}s so far) to finish into {binary.parent}")
-            next_report = waited + STILL_BUILDING_EVERY
-        waited_at_all = True
-        time.sleep(1.0)
-    return waited_at_all
-
-
-def go_install(settings: InfraSettings, package: str, version: str, binary_name: str,
-               gobin: Path | None = None) -> Path:
-    """`go install package@version` into `gobin` (default settings.bin_dir), static (CGO off).
-
-    Go prints module downloads to stderr; they are echoed as they come, and during the long
-    silent compile a "still building" line appears every few seconds. The full output is
-    kept in cache_dir/logs/<binary>-build.log. If another `go install` of the same package
-    is already running (an earlier `up` in another terminal), wait for it instead of
-    starting a second build.
-    """
-    gobin = gobin or settings.bin_dir
-    binary = gobin / binary_name
-    if _wait_for_other_build(package, binary) and binary.exists():
-        say(f"{binary} was built by the other run")
-        return binary
-    gobin.mkdir(parents=True, exist_ok=True)
-    log_path = settings.cache_dir / "logs" / f"{binary_name}-build.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, GOBIN=str(gobin), CGO_ENABLED="0",
-               GOFLAGS=os.environ.get("GOFLAGS", "-buildvcs=false"))
-    argv = [_go(), "install", f"{package}@{version}"]
-    with step(f"go install {package}@{version} (first run only; a few minutes)"), \
-            open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)
-        last_output = time.monotonic()
-
-        def pump() -> None:
-            nonlocal last_output
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                print(f"    {line.rstrip()}", file=sys.stderr, flush=True)
-                last_output = time.monotonic()
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        started = time.monotonic()
-        while proc.poll() is None:
-            time.sleep(1.0)
-            if time.monotonic() - last_output >= STILL_BUILDING_EVERY:
-                say(f"still building {binary_name} ({time.monotonic() - started:.0f}s)")
-                last_output = time.monotonic()
-        reader.join(timeout=5)
-        proc.stdout.close()  # type: ignore[union-attr]
-        if proc.returncode != 0:
-            raise ProcessError(f"go install {package}@{version} failed (exit {proc.returncode});"
-                               f" see {log_path}")
-    if not binary.exists():
-        raise ProcessError(f"go install finished but {binary} is missing; see {log_path}")
-    return binary
-
-
-def http_status(url: str, timeout: float = 1.0) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return e.code
-    except (OSError, ValueError):
-        return None
+from infra.backends.base import Backend, http_status
+from infra.install import go_install
 
 
 class NatsBackend(Backend):

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from infra.backends.base import Backend
-from infra.backends.ffmpeg import apt_install
+from infra.install import apt_install
 
 
 class RedisBackend(Backend):

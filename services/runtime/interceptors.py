@@ -12,6 +12,7 @@ import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import grpc
@@ -48,6 +49,27 @@ def _rewrap(handler: grpc.RpcMethodHandler, wrap: Wrapper) -> grpc.RpcMethodHand
     return handler
 
 
+Scope = Callable[[aio.ServicerContext], AbstractAsyncContextManager[None]]
+
+
+def _within(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandler:
+    """`handler` run inside `scope(context)`, for unary and streaming responses alike."""
+    def wrap(behavior: Behavior, streaming: bool) -> Behavior:
+        if streaming:
+            async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+                async with scope(context):
+                    async for item in behavior(request, context):
+                        yield item
+            return stream
+
+        async def unary(request: Any, context: aio.ServicerContext) -> Any:
+            async with scope(context):
+                return await behavior(request, context)
+        return unary
+
+    return _rewrap(handler, wrap)
+
+
 class ErrorInterceptor(aio.ServerInterceptor):
     """Turns exceptions into gRPC status: DomainError with ErrorInfo, backend failures as
     UNAVAILABLE, anything else INTERNAL (logged). Never lets UNKNOWN escape."""
@@ -55,12 +77,6 @@ class ErrorInterceptor(aio.ServerInterceptor):
     def __init__(self, domain: str) -> None:
         self._domain = domain
         self._backend_errors = backend_error_types()
-
-    async def _abort(self, context: aio.ServicerContext, error: DomainError) -> None:
-        status = to_status(error, self._domain)
-        await context.abort(
-            error.code, error.message,
-            trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),))
 
     def _translate(self, exc: BaseException, method: str) -> DomainError:
         if isinstance(exc, DomainError):
@@ -71,38 +87,27 @@ class ErrorInterceptor(aio.ServerInterceptor):
                                reason="BACKEND_UNAVAILABLE",
                                metadata={"error": type(exc).__name__})
         log.exception("unexpected error in %s", method)
-        err = DomainError("internal error", reason="INTERNAL")
-        return err
+        return DomainError("internal error", reason="INTERNAL")
 
     async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
                                 details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
 
-        def wrap(behavior: Behavior, streaming: bool) -> Behavior:
-            if streaming:
-                async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                    try:
-                        async for item in behavior(request, context):
-                            yield item
-                    except aio.AbortError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - every error becomes a status
-                        await self._abort(context, self._translate(exc, method))
-                return stream
+        @asynccontextmanager
+        async def translated(context: aio.ServicerContext) -> AsyncIterator[None]:
+            try:
+                yield
+            except aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                error = self._translate(exc, details.method)
+                status = to_status(error, self._domain)
+                await context.abort(error.code, error.message, trailing_metadata=(
+                    ("grpc-status-details-bin", status.SerializeToString()),))
 
-            async def unary(request: Any, context: aio.ServicerContext) -> Any:
-                try:
-                    return await behavior(request, context)
-                except aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - every error becomes a status
-                    await self._abort(context, self._translate(exc, method))
-            return unary
-
-        return _rewrap(handler, wrap)
+        return _within(handler, translated)
 
 
 class AuthInterceptor(aio.ServerInterceptor):
@@ -118,60 +123,42 @@ class AuthInterceptor(aio.ServerInterceptor):
     def _is_public(self, method: str) -> bool:
         return method in self._public or method.startswith(ALWAYS_PUBLIC_PREFIXES)
 
+    def _authenticate(self, context: aio.ServicerContext, public: bool) -> auth.Principal | None:
+        token = auth.bearer_token(tuple(context.invocation_metadata() or ()))
+        if token is None:
+            if public:
+                return None
+            raise auth.Unauthenticated(
+                "missing credentials: send 'authorization: Bearer <access token>'",
+                reason="TOKEN_MISSING")
+        try:
+            return self._verifier.verify(token)
+        except auth.Unauthenticated:
+            if public:
+                return None
+            raise
+
     async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
                                 details: grpc.HandlerCallDetails) -> Any:
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
-        public = self._is_public(method)
-        verifier = self._verifier
+        public = self._is_public(details.method)
 
-        def authenticate(context: aio.ServicerContext) -> auth.Principal | None:
-            token = auth.bearer_token(tuple(context.invocation_metadata() or ()))
-            if token is None:
-                if public:
-                    return None
-                raise auth.Unauthenticated(
-                    "missing credentials: send 'authorization: Bearer <access token>'",
-                    reason="TOKEN_MISSING")
-            try:
-                return verifier.verify(token)
-            except auth.Unauthenticated:
-                if public:
-                    return None
-                raise
-
-        def enter(context: aio.ServicerContext) -> tuple[Any, Any]:
-            principal = authenticate(context)
+        @asynccontextmanager
+        async def authenticated(context: aio.ServicerContext) -> AsyncIterator[None]:
+            principal = self._authenticate(context, public)
             remaining = context.time_remaining()
             deadline = time.monotonic() + remaining if remaining is not None else None
-            return auth.set_principal(principal), _deadline.set(deadline)
+            principal_token = auth.set_principal(principal)
+            deadline_token = _deadline.set(deadline)
+            try:
+                yield
+            finally:
+                _deadline.reset(deadline_token)
+                auth.reset_principal(principal_token)
 
-        def leave(tokens: tuple[Any, Any]) -> None:
-            auth.reset_principal(tokens[0])
-            _deadline.reset(tokens[1])
-
-        def wrap(behavior: Behavior, streaming: bool) -> Behavior:
-            if streaming:
-                async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                    tokens = enter(context)
-                    try:
-                        async for item in behavior(request, context):
-                            yield item
-                    finally:
-                        leave(tokens)
-                return stream
-
-            async def unary(request: Any, context: aio.ServicerContext) -> Any:
-                tokens = enter(context)
-                try:
-                    return await behavior(request, context)
-                finally:
-                    leave(tokens)
-            return unary
-
-        return _rewrap(handler, wrap)
+        return _within(handler, authenticated)
 
 
 def remaining_deadline() -> float | None:

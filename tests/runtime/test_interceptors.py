@@ -1,0 +1,101 @@
+"""The error and auth interceptors on an in-process server (unary and streaming)."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from grpc import aio
+
+from services.runtime.auth import TokenVerifier, current_principal
+from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
+from tests.helpers import bearer, error_info, field_violations, signed_token
+
+KEY = Ed25519PrivateKey.generate()
+PRIVATE_PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+PUBLIC_PEM = KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+async def whoami(request: bytes, context: aio.ServicerContext) -> bytes:
+    return current_principal().user_id.encode()
+
+
+async def invalid(request: bytes, context: aio.ServicerContext) -> bytes:
+    raise InvalidArgument([FieldViolation("caption", "too long"),
+                           FieldViolation("media_ids", "at most 10")])
+
+
+async def crash(request: bytes, context: aio.ServicerContext) -> bytes:
+    raise RuntimeError("a bug")
+
+
+async def stream_then_crash(request: bytes, context: aio.ServicerContext):
+    yield current_principal().user_id.encode()
+    raise ConnectionError("backend went away")
+
+
+@pytest.fixture
+async def channel():
+    handlers = {
+        "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
+        "Invalid": grpc.unary_unary_rpc_method_handler(invalid),
+        "Crash": grpc.unary_unary_rpc_method_handler(crash),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream_then_crash),
+    }
+    verifier = TokenVerifier(PUBLIC_PEM, "photomesh-auth", "photomesh")
+    server = aio.server(interceptors=[ErrorInterceptor("demo.photomesh"),
+                                      AuthInterceptor(verifier)])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("demo.Demo",
+                                                                          handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        yield ch
+    await server.stop(0)
+
+
+def _call(channel: aio.Channel, name: str):
+    return channel.unary_unary(f"/demo.Demo/{name}")
+
+
+async def test_the_principal_comes_from_the_verified_token(channel) -> None:
+    token = signed_token(PRIVATE_PEM, sub="user-42")
+    assert await _call(channel, "WhoAmI")(b"", metadata=bearer(token)) == b"user-42"
+
+
+async def test_domain_errors_carry_error_info_and_field_violations(channel) -> None:
+    with pytest.raises(aio.AioRpcError) as err:
+        await _call(channel, "Invalid")(b"", metadata=bearer(signed_token(PRIVATE_PEM)))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(err.value).domain == "demo.photomesh"
+    assert field_violations(err.value) == {"caption": "too long", "media_ids": "at most 10"}
+
+
+async def test_a_bug_is_internal_never_unknown(channel) -> None:
+    with pytest.raises(aio.AioRpcError) as err:
+        await _call(channel, "Crash")(b"", metadata=bearer(signed_token(PRIVATE_PEM)))
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    assert "a bug" not in (err.value.details() or "")  # internals are not leaked
+
+
+async def test_a_backend_failure_mid_stream_is_unavailable(channel) -> None:
+    call = channel.unary_stream("/demo.Demo/Stream")(b"", metadata=bearer(
+        signed_token(PRIVATE_PEM, sub="streamer")))
+    received = []
+    with pytest.raises(aio.AioRpcError) as err:
+        async for item in call:
+            received.append(item)
+    assert received == [b"streamer"]
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_info(err.value).reason == "BACKEND_UNAVAILABLE"
+
+
+async def test_a_token_of_the_wrong_type_is_refused(channel) -> None:
+    with pytest.raises(aio.AioRpcError) as err:
+        await _call(channel, "WhoAmI")(b"", metadata=bearer(
+            signed_token(PRIVATE_PEM, typ="refresh")))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
