@@ -10,6 +10,7 @@ from grpc import aio
 
 from services.runtime.auth import TokenVerifier, current_principal
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.grpc_clients import peer_channel
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
 from tests.helpers import bearer, error_info, field_violations, signed_token
 
@@ -38,9 +39,26 @@ async def stream_then_crash(request: bytes, context: aio.ServicerContext):
     raise ConnectionError("backend went away")
 
 
+PEER: dict[str, str] = {}
+
+
+async def relay(request: bytes, context: aio.ServicerContext) -> bytes:
+    """Calls WhoAmI and Deadline on the same server as a peer would, on the caller's behalf."""
+    async with peer_channel(PEER["target"]) as peer:
+        who = await peer.unary_unary("/demo.Demo/WhoAmI")(b"")
+        left = await peer.unary_unary("/demo.Demo/Deadline")(b"")
+    return who + b"|" + left
+
+
+async def deadline(request: bytes, context: aio.ServicerContext) -> bytes:
+    return str(context.time_remaining()).encode()
+
+
 @pytest.fixture
 async def channel():
     handlers = {
+        "Relay": grpc.unary_unary_rpc_method_handler(relay),
+        "Deadline": grpc.unary_unary_rpc_method_handler(deadline),
         "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
         "Invalid": grpc.unary_unary_rpc_method_handler(invalid),
         "Crash": grpc.unary_unary_rpc_method_handler(crash),
@@ -52,6 +70,7 @@ async def channel():
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("demo.Demo",
                                                                           handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
+    PEER["target"] = f"127.0.0.1:{port}"
     await server.start()
     async with aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         yield ch
@@ -98,4 +117,19 @@ async def test_a_token_of_the_wrong_type_is_refused(channel) -> None:
     with pytest.raises(aio.AioRpcError) as err:
         await _call(channel, "WhoAmI")(b"", metadata=bearer(
             signed_token(PRIVATE_PEM, typ="refresh")))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_peer_calls_forward_the_callers_token_and_deadline(channel) -> None:
+    token = signed_token(PRIVATE_PEM, sub="user-7")
+    reply = await _call(channel, "Relay")(b"", metadata=bearer(token), timeout=5)
+    who, left = reply.split(b"|")
+    assert who == b"user-7"  # the peer saw the original caller, not an anonymous call
+    assert 0 < float(left) <= 5  # and no more time than the caller gave
+
+
+async def test_a_peer_call_without_a_caller_is_unauthenticated(channel) -> None:
+    async with peer_channel(PEER["target"]) as peer:
+        with pytest.raises(aio.AioRpcError) as err:
+            await peer.unary_unary("/demo.Demo/WhoAmI")(b"")
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
