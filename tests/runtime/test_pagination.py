@@ -1,9 +1,14 @@
 """Page sizes and page tokens (pure logic: no backend involved)."""
 
+import base64
+
 import pytest
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 
 from services.runtime.errors import InvalidArgument
 from services.runtime.pagination import PageTokens, page_size
+
+SCOPE = "graph.ListFollowers/u1"
 
 
 def test_page_size_defaults_caps_and_rejects_negative() -> None:
@@ -15,30 +20,44 @@ def test_page_size_defaults_caps_and_rejects_negative() -> None:
     assert err.value.violations[0].field == "page_size"
 
 
-def test_page_token_round_trips_and_is_opaque() -> None:
+def test_page_token_round_trips() -> None:
     tokens = PageTokens("secret")
-    token = tokens.seal("ListFollowers:u1", {"after": "2026-11-21T00:00:00Z", "id": 42})
-    assert "42" not in token and "after" not in token
-    assert tokens.open("ListFollowers:u1", token) == {"after": "2026-11-21T00:00:00Z", "id": 42}
-    assert tokens.open("ListFollowers:u1", "") is None
+    token = tokens.seal(PageTokenPayload(last_id=42, last_key="bob"), scope=SCOPE, viewer="v")
+    cursor = tokens.open(token, scope=SCOPE, viewer="v")
+    assert (cursor.last_id, cursor.last_key, cursor.version) == (42, "bob", 1)
+    assert tokens.open("", scope=SCOPE, viewer="v") is None
+
+
+def _flip_payload_byte(token: str) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[12] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize("mutate", [
-    lambda t: t[:-2] + ("A" if t[-2] != "A" else "B") + t[-1],  # flipped bits
+    _flip_payload_byte,
     lambda t: t[: len(t) // 2],  # truncated
     lambda t: "not-a-token",  # garbage
 ])
 def test_tampered_token_is_invalid_argument(mutate) -> None:
     tokens = PageTokens("secret")
-    token = tokens.seal("q", {"id": 1})
+    token = tokens.seal(PageTokenPayload(last_id=1), scope=SCOPE, viewer="v")
     with pytest.raises(InvalidArgument) as err:
-        tokens.open("q", mutate(token))
-    assert err.value.reason == "INVALID_PAGE_TOKEN"
+        tokens.open(mutate(token), scope=SCOPE, viewer="v")
+    assert err.value.reason == "PAGE_TOKEN_INVALID"
 
 
-def test_token_of_another_query_or_key_is_refused() -> None:
-    token = PageTokens("secret").seal("ListFollowers:u1", {"id": 1})
-    with pytest.raises(InvalidArgument):
-        PageTokens("secret").open("ListFollowers:u2", token)
-    with pytest.raises(InvalidArgument):
-        PageTokens("other-secret").open("ListFollowers:u1", token)
+def test_token_of_another_list_viewer_or_key_is_refused() -> None:
+    token = PageTokens("secret").seal(PageTokenPayload(last_id=1), scope=SCOPE, viewer="v")
+    for tokens, scope, viewer in ((PageTokens("secret"), "graph.ListFollowers/u2", "v"),
+                                  (PageTokens("secret"), SCOPE, "someone-else"),
+                                  (PageTokens("other-secret"), SCOPE, "v")):
+        with pytest.raises(InvalidArgument):
+            tokens.open(token, scope=scope, viewer=viewer)
+
+
+def test_an_expired_token_is_refused() -> None:
+    tokens = PageTokens("secret", ttl_seconds=-1)
+    token = tokens.seal(PageTokenPayload(last_id=1), scope=SCOPE, viewer="v")
+    with pytest.raises(InvalidArgument, match="expired"):
+        tokens.open(token, scope=SCOPE, viewer="v")

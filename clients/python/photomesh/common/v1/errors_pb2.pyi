@@ -59,6 +59,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """[RESOURCE_EXHAUSTED] The caller is rate limited; RetryInfo gives the delay."""
     ERROR_REASON_BACKEND_UNAVAILABLE: _ErrorReason.ValueType  # 7
     """[UNAVAILABLE] A backend (database, cache, queue, object store) is unavailable; retry."""
+    ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 8
+    """[INTERNAL] A bug on the server; the details are in its logs, not in the message."""
+    ERROR_REASON_NOT_RESOURCE_OWNER: _ErrorReason.ValueType  # 9
+    """[PERMISSION_DENIED] The caller tried to act on behalf of another user."""
     ERROR_REASON_TOKEN_MISSING: _ErrorReason.ValueType  # 20
     """[UNAUTHENTICATED] No access token was sent."""
     ERROR_REASON_TOKEN_INVALID: _ErrorReason.ValueType  # 21
@@ -135,6 +139,10 @@ ERROR_REASON_RATE_LIMITED: ErrorReason.ValueType  # 6
 """[RESOURCE_EXHAUSTED] The caller is rate limited; RetryInfo gives the delay."""
 ERROR_REASON_BACKEND_UNAVAILABLE: ErrorReason.ValueType  # 7
 """[UNAVAILABLE] A backend (database, cache, queue, object store) is unavailable; retry."""
+ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 8
+"""[INTERNAL] A bug on the server; the details are in its logs, not in the message."""
+ERROR_REASON_NOT_RESOURCE_OWNER: ErrorReason.ValueType  # 9
+"""[PERMISSION_DENIED] The caller tried to act on behalf of another user."""
 ERROR_REASON_TOKEN_MISSING: ErrorReason.ValueType  # 20
 """[UNAUTHENTICATED] No access token was sent."""
 ERROR_REASON_TOKEN_INVALID: ErrorReason.ValueType  # 21
