@@ -94,12 +94,14 @@ class Accounts:
         if not normalised or not password:
             raise InvalidArgument([FieldViolation(f, "required") for f, v in
                                    (("username", normalised), ("password", password)) if not v])
-        await self._throttle.check(normalised)
+        wrong = Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+        if not USERNAME.match(normalised) or len(password) > PASSWORD_MAX:
+            raise wrong
+        await self._throttle.attempt(normalised)
         creds = await self._store.credentials(normalised)
         ok = await self._passwords.verify(creds.password_hash if creds else None, password)
         if not ok or creds is None:
-            await self._throttle.record_failure(normalised)
-            raise Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
+            raise wrong
         await self._throttle.clear(normalised)
         return await self._new_session(creds.user_id, normalised, uuid.uuid4())
 
@@ -114,9 +116,10 @@ class Accounts:
             raise invalid
         if await self._store.family_revoked(record.family_id):
             raise invalid
-        if record.spent or not await self._store.spend_refresh(token_hash):
+        left = int((record.expires_at - datetime.now(UTC)).total_seconds())
+        if record.spent or not await self._store.spend_refresh(token_hash, left):
             # A spent token presented again: someone holds a copy. Revoke the whole family.
-            await self._store.revoke_family(record.family_id)
+            await self._store.revoke_family(record.family_id, self._refresh_ttl)
             raise invalid
         username = await self._store.username_of(record.user_id) or ""
         return await self._new_session(record.user_id, username, record.family_id)
@@ -126,7 +129,7 @@ class Accounts:
             raise InvalidArgument(FieldViolation("refresh_token", "required"))
         record = await self._store.refresh_record(_hash_refresh(refresh_token))
         if record is not None:
-            await self._store.revoke_family(record.family_id)
+            await self._store.revoke_family(record.family_id, self._refresh_ttl)
 
     async def _new_session(self, user_id: str, username: str, family: uuid.UUID) -> Session:
         access = self._issuer.issue(user_id, username)

@@ -66,32 +66,35 @@ class AccountStore:
 
     async def save_refresh(self, token_hash: str, user_id: str, family_id: uuid.UUID,
                            expires_at: datetime, ttl_seconds: int) -> None:
+        # Written with a lightweight transaction like every later change of the row, so
+        # Paxos orders them (mixing plain writes with LWTs on one row is unsafe).
         await self._cql.execute(
             "INSERT INTO auth_refresh_tokens (token_hash, user_id, family_id, spent, expires_at) "
-            "VALUES (?, ?, ?, false, ?) USING TTL ?",
+            "VALUES (?, ?, ?, false, ?) IF NOT EXISTS USING TTL ?",
             (token_hash, uuid.UUID(user_id), family_id, expires_at, ttl_seconds))
 
     async def refresh_record(self, token_hash: str) -> RefreshRecord | None:
         rows = await self._cql.execute(
             "SELECT user_id, family_id, spent, expires_at FROM auth_refresh_tokens "
             "WHERE token_hash = ?", (token_hash,))
-        if not rows:
+        if not rows or rows[0]["expires_at"] is None or rows[0]["family_id"] is None:
             return None
         row = rows[0]
         return RefreshRecord(str(row["user_id"]), row["family_id"], bool(row["spent"]),
                              row["expires_at"].replace(tzinfo=UTC))
 
-    async def spend_refresh(self, token_hash: str) -> bool:
-        """Mark a refresh token spent; False if it already was (a replay)."""
+    async def spend_refresh(self, token_hash: str, ttl_seconds: int) -> bool:
+        """Mark a refresh token spent (the flag expires with the token); False if it
+        already was (a replay)."""
         rows = await self._cql.execute(
-            "UPDATE auth_refresh_tokens SET spent = true WHERE token_hash = ? IF spent = false",
-            (token_hash,))
+            "UPDATE auth_refresh_tokens USING TTL ? SET spent = true WHERE token_hash = ? "
+            "IF spent = false", (max(ttl_seconds, 1), token_hash))
         return applied(rows)
 
-    async def revoke_family(self, family_id: uuid.UUID) -> None:
+    async def revoke_family(self, family_id: uuid.UUID, ttl_seconds: int) -> None:
         await self._cql.execute(
-            "INSERT INTO auth_refresh_families (family_id, revoked) VALUES (?, true)",
-            (family_id,))
+            "INSERT INTO auth_refresh_families (family_id, revoked) VALUES (?, true) "
+            "USING TTL ?", (family_id, ttl_seconds))
 
     async def family_revoked(self, family_id: uuid.UUID) -> bool:
         rows = await self._cql.execute(

@@ -15,22 +15,20 @@ class LoginThrottle:
         self._limit = limit
         self._window = window_seconds
 
-    async def check(self, username: str) -> None:
-        key = self._keys.key("login_failures", username)
-        failures = await self._redis.get(key)
-        if failures is not None and int(failures) >= self._limit:
-            ttl = await self._redis.ttl(key)
-            raise ResourceExhausted(
-                "too many failed sign-ins for this account; wait and try again",
-                reason="RATE_LIMITED",
-                metadata={"retry_after_seconds": str(max(ttl, 1))})
-
-    async def record_failure(self, username: str) -> None:
-        key = self._keys.key("login_failures", username)
+    async def attempt(self, username: str) -> None:
+        """Count this attempt before the password is checked (so parallel guesses are
+        counted too); RESOURCE_EXHAUSTED once the window's budget is spent."""
+        key = self._keys.key("login_attempts", username)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, self._window, nx=True)
-            await pipe.execute()
+            pipe.ttl(key)
+            attempts, _, ttl = await pipe.execute()
+        if int(attempts) > self._limit:
+            raise ResourceExhausted(
+                "too many failed sign-ins for this account; wait and try again",
+                reason="RATE_LIMITED",
+                metadata={"retry_after_seconds": str(max(int(ttl), 1))})
 
     async def clear(self, username: str) -> None:
-        await self._redis.delete(self._keys.key("login_failures", username))
+        await self._redis.delete(self._keys.key("login_attempts", username))

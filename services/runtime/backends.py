@@ -33,9 +33,8 @@ class Backends:
 
 @asynccontextmanager
 async def open_backends(service: str, *, cql: bool = False, redis: bool = False,
-                        nats: bool = False, minio: bool = False,
-                        migrate: bool = True) -> AsyncIterator[Backends]:
-    """Connect what is asked for; with `migrate`, bring the service's CQL schema current."""
+                        nats: bool = False, minio: bool = False) -> AsyncIterator[Backends]:
+    """Connect what is asked for; the service's CQL schema must already be current."""
     found = Backends()
     async with AsyncExitStack() as stack:
         if cql:
@@ -45,10 +44,7 @@ async def open_backends(service: str, *, cql: bool = False, redis: bool = False,
             found.cql_settings = load(CqlSettings)
             found.cql = await CqlStore.connect(found.cql_settings)
             stack.push_async_callback(found.cql.close)
-            if migrate:
-                await migrations.apply(found.cql, [service])
-            else:
-                await found.cql.use_keyspace()
+            await migrations.require_current(found.cql, service)
         if redis:
             from services.runtime.cache import connect_redis
 

@@ -79,6 +79,10 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unimplemented(DomainError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]

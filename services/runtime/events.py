@@ -19,6 +19,7 @@ import nats
 from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
@@ -141,6 +142,10 @@ class Consumer(Generic[M]):
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
             except NatsTimeoutError:
+                continue
+            except NatsError as exc:  # reconnecting: unacknowledged messages come back
+                log.warning("%s: fetch failed, retrying: %r", self.durable, exc)
+                await asyncio.sleep(1.0)
                 continue
             for msg in msgs:
                 await self._handle(msg)

@@ -9,6 +9,7 @@ passes the caller's token and remaining deadline on to the services we call.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -19,7 +20,13 @@ import grpc
 from grpc import aio
 
 from services.runtime import auth
-from services.runtime.errors import DomainError, Unavailable, backend_error_types, to_status
+from services.runtime.errors import (
+    DomainError,
+    Unavailable,
+    Unimplemented,
+    backend_error_types,
+    to_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +71,8 @@ def _within(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandl
 
         async def unary(request: Any, context: aio.ServicerContext) -> Any:
             async with scope(context):
-                return await behavior(request, context)
+                result = behavior(request, context)
+                return await result if inspect.isawaitable(result) else result
         return unary
 
     return _rewrap(handler, wrap)
@@ -81,6 +89,8 @@ class ErrorInterceptor(aio.ServerInterceptor):
     def _translate(self, exc: BaseException, method: str) -> DomainError:
         if isinstance(exc, DomainError):
             return exc
+        if isinstance(exc, NotImplementedError):
+            return Unimplemented(f"{method} is not implemented yet", reason="NOT_IMPLEMENTED")
         if isinstance(exc, self._backend_errors):
             log.warning("backend failure in %s: %r", method, exc)
             return Unavailable("a backend is unavailable; retry with backoff",
@@ -101,6 +111,11 @@ class ErrorInterceptor(aio.ServerInterceptor):
                 yield
             except aio.AbortError:
                 raise
+            except aio.AioRpcError as exc:
+                # A peer's answer (NOT_FOUND, PERMISSION_DENIED …) is passed on as it came.
+                rich = tuple((k, v) for k, v in (exc.trailing_metadata() or ())
+                             if k == "grpc-status-details-bin")
+                await context.abort(exc.code(), exc.details() or "", trailing_metadata=rich)
             except Exception as exc:  # noqa: BLE001 - every error becomes a status
                 error = self._translate(exc, details.method)
                 status = to_status(error, self._domain)

@@ -72,7 +72,8 @@ async def _ensure_bookkeeping(store: CqlStore) -> None:
     if not existing:
         await store.execute_raw(
             f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = "
-            f"{store.settings.replication} AND durable_writes = true")
+            f"{store.settings.replication} AND durable_writes = true "
+            f"{store.settings.keyspace_options}")
     tables = await store.execute(
         "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? "
         "AND table_name = 'schema_migrations'", (ks,))
@@ -89,6 +90,18 @@ async def applied_versions(store: CqlStore, service: str) -> dict[int, str]:
         f"SELECT version, checksum FROM {store.keyspace}.schema_migrations WHERE service = ?",
         (service,))
     return {row["version"]: row["checksum"] for row in rows}
+
+
+async def require_current(store: CqlStore, service: str) -> None:
+    """Start-up check of a service: its schema must be current (DDL is never raced by
+    replicas; `./photomesh migrate` applies it once)."""
+    await store.use_keyspace()
+    recorded = await applied_versions(store, service)
+    behind = [m for m in discover(service) if recorded.get(m.version) != m.checksum]
+    if behind:
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in behind)
+        raise MigrationError(f"the {service} schema in keyspace {store.keyspace} is not "
+                             f"current (pending: {names}); run `./photomesh migrate`")
 
 
 async def apply(store: CqlStore, services: list[str]) -> list[Migration]:

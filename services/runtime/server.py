@@ -109,13 +109,16 @@ async def serve(running: RunningServer, grace: float,
         termination = asyncio.ensure_future(running.server.wait_for_termination())
         done, _ = await asyncio.wait({stop, termination, *tasks},
                                      return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task in tasks and task.exception() is not None:
-                log.error("background task failed: %r", task.exception())
+        failed = [t.exception() for t in done if t in tasks and t.exception() is not None]
+        for exc in failed:
+            log.error("background task failed: %r", exc)
         log.info("%s: draining for up to %.1fs", running.definition.name, grace)
         await running.stop(grace)
         stop.cancel()
         termination.cancel()
+        if failed:
+            raise RuntimeError("a background worker died; exiting so it is restarted") \
+                from failed[0]
     finally:
         for task in tasks:
             task.cancel()

@@ -73,6 +73,9 @@ class CqlSettings(BaseSettings):
         default="{'class': 'SimpleStrategy', 'replication_factor': 1}",
         description="CQL replication map used when the keyspace is created",
     )
+    keyspace_options: str = Field(
+        default="", description="appended to CREATE KEYSPACE; on ScyllaDB with tablets "
+                                "use \"AND tablets = {'enabled': false}\" (LWT needs vnodes)")
     username: str | None = None
     password: str | None = None
     request_timeout_seconds: float = Field(default=10.0, gt=0)

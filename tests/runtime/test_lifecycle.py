@@ -43,6 +43,8 @@ async def _wait_serving(target: str, proc: asyncio.subprocess.Process,
 async def test_sigterm_drains_in_flight_calls_then_exits_zero(mesh) -> None:
     port = _free_port()
     overrides = {k: v for k, v in mesh.env.items() if not k.startswith("PHOTOMESH_AUTH_")}
+    # Slow password hashing, so the calls are surely in flight when SIGTERM arrives.
+    overrides["PHOTOMESH_AUTH_ARGON2_TIME_COST"] = "40"
     env = mesh_services.process_env(mesh.settings, "auth", overrides, ports={"auth": port})
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.auth", env=env, stdout=asyncio.subprocess.DEVNULL,
@@ -51,12 +53,14 @@ async def test_sigterm_drains_in_flight_calls_then_exits_zero(mesh) -> None:
     try:
         await _wait_serving(target, proc)
         async with grpc.aio.insecure_channel(target) as channel:
+            await channel.channel_ready()
             stub = pb_grpc.AuthServiceStub(channel)
             # Registrations hash passwords with Argon2: each takes a noticeable while.
             calls = [asyncio.ensure_future(stub.Register(pb.RegisterRequest(
                 request_id=str(uuid.uuid4()), username=f"drain_{uuid.uuid4().hex[:10]}",
                 password="correct horse battery"), timeout=30)) for _ in range(6)]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            assert not any(call.done() for call in calls)
             os.kill(proc.pid, signal.SIGTERM)
             replies = await asyncio.gather(*calls)
         assert all(r.user_id for r in replies)

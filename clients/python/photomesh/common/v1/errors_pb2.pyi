@@ -63,6 +63,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """[INTERNAL] A bug on the server; the details are in its logs, not in the message."""
     ERROR_REASON_NOT_RESOURCE_OWNER: _ErrorReason.ValueType  # 9
     """[PERMISSION_DENIED] The caller tried to act on behalf of another user."""
+    ERROR_REASON_NOT_IMPLEMENTED: _ErrorReason.ValueType  # 10
+    """[UNIMPLEMENTED] The RPC is in the contract but not served yet."""
     ERROR_REASON_TOKEN_MISSING: _ErrorReason.ValueType  # 20
     """[UNAUTHENTICATED] No access token was sent."""
     ERROR_REASON_TOKEN_INVALID: _ErrorReason.ValueType  # 21
@@ -143,6 +145,8 @@ ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 8
 """[INTERNAL] A bug on the server; the details are in its logs, not in the message."""
 ERROR_REASON_NOT_RESOURCE_OWNER: ErrorReason.ValueType  # 9
 """[PERMISSION_DENIED] The caller tried to act on behalf of another user."""
+ERROR_REASON_NOT_IMPLEMENTED: ErrorReason.ValueType  # 10
+"""[UNIMPLEMENTED] The RPC is in the contract but not served yet."""
 ERROR_REASON_TOKEN_MISSING: ErrorReason.ValueType  # 20
 """[UNAUTHENTICATED] No access token was sent."""
 ERROR_REASON_TOKEN_INVALID: ErrorReason.ValueType  # 21
