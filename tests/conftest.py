@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc import aio
 
@@ -173,5 +172,3 @@ async def channel_to(mesh: Mesh) -> AsyncIterator:
     for channel in opened:
         await channel.close()
 
-
-__all__ = ["grpc"]

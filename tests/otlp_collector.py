@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import grpc
 from grpc import aio
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
@@ -71,5 +70,3 @@ class OtlpCollector:
             await asyncio.wait_for(self._arrived.wait_for(found), timeout)
         return [s for s in self.spans if s.trace_id == trace_id]
 
-
-__all__ = ["OtlpCollector", "ReceivedSpan", "grpc"]

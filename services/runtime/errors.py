@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,3 @@ def backend_error_types() -> tuple[type[BaseException], ...]:
             RedisConnectionError, RedisTimeoutError, NatsError, asyncio.TimeoutError,
             ConnectionError)
 
-
-def internal_status(message: str) -> status_pb2.Status:
-    return status_pb2.Status(code=code_pb2.INTERNAL, message=message)

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
 import uvloop
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -133,5 +132,3 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
     grpc_log.setLevel(logging.WARNING)
     uvloop.run(main())
 
-
-__all__ = ["ServiceDefinition", "RunningServer", "create_server", "serve", "run", "grpc"]

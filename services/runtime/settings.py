@@ -8,7 +8,6 @@ the process with a message naming each bad or missing variable.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -148,8 +147,3 @@ class PeerSettings(BaseSettings):
     media_target: str = "127.0.0.1:50056"
     notification_target: str = "127.0.0.1:50057"
 
-
-def fail(message: str) -> None:
-    """Stop start-up with a message (for checks pydantic cannot express)."""
-    print(message, file=sys.stderr)
-    raise SettingsError(message)
