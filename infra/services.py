@@ -22,7 +22,8 @@ from infra.settings import InfraSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Service name -> default gRPC port. Start order is this order.
+#: Process name -> default gRPC port (workers serve only health on theirs). Start order is
+#: this order.
 SERVICE_PORTS: dict[str, int] = {
     "auth": 50051,
     "graph": 50052,
@@ -32,6 +33,8 @@ SERVICE_PORTS: dict[str, int] = {
     "media": 50056,
     "notification": 50057,
 }
+#: Processes whose module is not ``services.<name>``: the event-consuming workers.
+MODULES: dict[str, str] = {}
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 CQL_KEYSPACE = "photomesh"
@@ -47,8 +50,18 @@ def ensure_jwt_keys(settings: InfraSettings) -> tuple[Path, Path]:
     Returns (private_path, public_path): run_dir/keys/jwt_private.pem (mode 0600, only the
     auth service gets it) and run_dir/keys/jwt_public.pem (every service verifies with it).
     """
-    keys = settings.run_dir / "keys"
-    private_path, public_path = keys / "jwt_private.pem", keys / "jwt_public.pem"
+    return _ensure_key_pair(settings.run_dir / "keys", "jwt")
+
+
+def ensure_service_key(settings: InfraSettings) -> Path:
+    """The mesh's service key (run_dir/keys/service_private.pem): every Python service
+    signs its own service tokens with it and verifies its peers'. The edge never has it."""
+    private_path, _ = _ensure_key_pair(settings.run_dir / "keys", "service")
+    return private_path
+
+
+def _ensure_key_pair(keys: Path, name: str) -> tuple[Path, Path]:
+    private_path, public_path = keys / f"{name}_private.pem", keys / f"{name}_public.pem"
     if private_path.exists() and public_path.exists():
         return private_path, public_path
 
@@ -64,7 +77,7 @@ def ensure_jwt_keys(settings: InfraSettings) -> tuple[Path, Path]:
     public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
     # Write to temp names first, so a half-written pair is never picked up.
-    tmp_private, tmp_public = keys / ".jwt_private.pem.tmp", keys / ".jwt_public.pem.tmp"
+    tmp_private, tmp_public = keys / f".{name}_private.pem.tmp", keys / f".{name}_public.pem.tmp"
     fd = os.open(tmp_private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(private_pem)
@@ -105,6 +118,7 @@ def service_env(
         "PHOTOMESH_MINIO_ACCESS_KEY": s.minio_access_key,
         "PHOTOMESH_MINIO_SECRET_KEY": s.minio_secret_key,
         "PHOTOMESH_JWT_PUBLIC_KEY_PATH": str(public_path),
+        "PHOTOMESH_JWT_SERVICE_KEY_PATH": str(ensure_service_key(s)),
     }
     for name, port in all_ports.items():
         upper = name.upper()
@@ -140,8 +154,12 @@ def service_process(settings: InfraSettings, name: str) -> ManagedProcess:
     return ManagedProcess(f"svc-{name}", settings.pid_dir, settings.log_dir)
 
 
+def service_module(name: str) -> str:
+    return MODULES.get(name, f"services.{name}")
+
+
 def service_argv(name: str) -> list[str]:
-    return [sys.executable, "-m", f"services.{name}"]
+    return [sys.executable, "-m", service_module(name)]
 
 
 def grpc_serving(target: str, timeout: float = 1.0) -> bool:
@@ -219,7 +237,7 @@ def _start_batch(settings: InfraSettings, names: list[str],
                                f"use by a process that is not ours; free it or set "
                                f"PHOTOMESH_{name.upper()}_PORT")
         proc.start(service_argv(name), env=process_env(settings, name, overrides, ports),
-                   cwd=REPO, marker=f"-m services.{name}")
+                   cwd=REPO, marker=f"-m {service_module(name)}")
         started.append(name)
 
     def wait(name: str) -> tuple[str, float, str | None]:

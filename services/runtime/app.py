@@ -3,6 +3,11 @@
 A service's ``__main__`` calls `main(...)` with its settings class and a `build` function
 that receives the settings and connected backends and returns its `ServiceDefinition` (and
 any background workers, e.g. event consumers).
+
+A worker process (an event consumer scaled by running more of them, e.g.
+``python -m services.media.worker``) starts the same way with `worker_definition(name)`:
+it serves only gRPC health (for readiness and drain) and runs its consumers as
+`Built.background`. Calls it makes to other services carry `service_credentials(name)`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, TypeVar
 from grpc import aio
 
 from services.runtime import telemetry
-from services.runtime.auth import TokenVerifier
+from services.runtime.auth import ServiceCredentials, TokenVerifier
 from services.runtime.backends import Backends, open_backends
 from services.runtime.server import ServiceDefinition, create_server, run, serve
 from services.runtime.settings import AuthSettings, ServerSettings, TelemetrySettings, load
@@ -49,6 +54,22 @@ def definition(name: str, pb_module: ModuleType, grpc_module: ModuleType, servic
                              frozenset(f"/{full_name}/{rpc}" for rpc in public))
 
 
+def worker_definition(name: str) -> ServiceDefinition:
+    """The ServiceDefinition of a worker process: health and reflection, no RPCs."""
+    return ServiceDefinition(name, (), lambda server: None)
+
+
+def service_credentials(name: str) -> ServiceCredentials:
+    """This process's own identity for peer calls outside a user's request; raises
+    SettingsError if PHOTOMESH_JWT_SERVICE_KEY_PATH is not set."""
+    path = load(AuthSettings).service_key_path
+    if path is None:
+        from services.runtime.settings import SettingsError
+        raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: this process calls "
+                            "other services as itself and needs the mesh's service key")
+    return ServiceCredentials.load(name, path)
+
+
 @dataclass(frozen=True)
 class Needs:
     """The backends a service uses."""
@@ -66,7 +87,8 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
     telemetry_settings = load(TelemetrySettings)
     provider = telemetry.setup_tracing(name, telemetry_settings)
     verifier = TokenVerifier.from_file(auth_settings.public_key_path, auth_settings.issuer,
-                                       auth_settings.audience, auth_settings.leeway_seconds)
+                                       auth_settings.audience, auth_settings.leeway_seconds,
+                                       auth_settings.service_key_path)
     try:
         async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
                                  minio=needs.minio) as backends:

@@ -184,7 +184,7 @@ def remaining_deadline() -> float | None:
 
 def _forwarded(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
     metadata = aio.Metadata(*(details.metadata or ()))
-    principal = auth.optional_principal()
+    principal = auth.caller_or_none()
     if principal is not None and "authorization" not in metadata:
         metadata["authorization"] = f"Bearer {principal.token}"
     timeout = details.timeout

@@ -129,6 +129,9 @@ class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PHOTOMESH_JWT_", extra="ignore", frozen=True)
 
     public_key_path: Path
+    service_key_path: Path | None = Field(
+        default=None, description="the mesh's service key (Ed25519 PEM): services sign and "
+                                  "verify their own service tokens with it")
     issuer: str = "photomesh-auth"
     audience: str = "photomesh"
     leeway_seconds: float = Field(default=5.0, ge=0)

@@ -8,7 +8,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc import aio
 
-from services.runtime.auth import TokenVerifier, current_principal
+from services.runtime.auth import (
+    ServiceCredentials,
+    TokenVerifier,
+    current_principal,
+    require_service,
+)
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.grpc_clients import peer_channel
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
@@ -39,6 +44,14 @@ async def stream_then_crash(request: bytes, context: aio.ServicerContext):
     raise ConnectionError("backend went away")
 
 
+SERVICE_KEY = Ed25519PrivateKey.generate()
+SERVICE_PUBLIC_PEM = ServiceCredentials("x", SERVICE_KEY).public_pem
+
+
+async def internal(request: bytes, context: aio.ServicerContext) -> bytes:
+    return (require_service("feed").service or "").encode()
+
+
 PEER: dict[str, str] = {}
 
 
@@ -60,11 +73,13 @@ async def channel():
         "Relay": grpc.unary_unary_rpc_method_handler(relay),
         "Deadline": grpc.unary_unary_rpc_method_handler(deadline),
         "WhoAmI": grpc.unary_unary_rpc_method_handler(whoami),
+        "Internal": grpc.unary_unary_rpc_method_handler(internal),
         "Invalid": grpc.unary_unary_rpc_method_handler(invalid),
         "Crash": grpc.unary_unary_rpc_method_handler(crash),
         "Stream": grpc.unary_stream_rpc_method_handler(stream_then_crash),
     }
-    verifier = TokenVerifier(PUBLIC_PEM, "photomesh-auth", "photomesh")
+    verifier = TokenVerifier(PUBLIC_PEM, "photomesh-auth", "photomesh",
+                             service_public_key_pem=SERVICE_PUBLIC_PEM)
     server = aio.server(interceptors=[ErrorInterceptor("demo.photomesh"),
                                       AuthInterceptor(verifier)])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("demo.Demo",
@@ -133,3 +148,32 @@ async def test_a_peer_call_without_a_caller_is_unauthenticated(channel) -> None:
         with pytest.raises(aio.AioRpcError) as err:
             await peer.unary_unary("/demo.Demo/WhoAmI")(b"")
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_service_calls_internal_rpcs_as_itself_but_never_as_a_user(channel) -> None:
+    feed = ServiceCredentials("feed", SERVICE_KEY)
+    async with peer_channel(PEER["target"]) as peer:
+        with feed.acting():
+            assert await peer.unary_unary("/demo.Demo/Internal")(b"") == b"feed"
+            with pytest.raises(aio.AioRpcError) as as_user:
+                await peer.unary_unary("/demo.Demo/WhoAmI")(b"")
+        with ServiceCredentials("story", SERVICE_KEY).acting():
+            with pytest.raises(aio.AioRpcError) as other_service:
+                await peer.unary_unary("/demo.Demo/Internal")(b"")
+    assert as_user.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert other_service.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_users_and_foreign_keys_cannot_call_internal_rpcs(channel) -> None:
+    with pytest.raises(aio.AioRpcError) as user:
+        await _call(channel, "Internal")(b"", metadata=bearer(signed_token(PRIVATE_PEM)))
+    assert user.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    forged = ServiceCredentials("feed", Ed25519PrivateKey.generate()).principal().token
+    with pytest.raises(aio.AioRpcError) as foreign:
+        await _call(channel, "Internal")(b"", metadata=bearer(forged))
+    assert foreign.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # A service token signed with the *user* key is not a service token either.
+    with pytest.raises(aio.AioRpcError) as wrong_key:
+        await _call(channel, "Internal")(b"", metadata=bearer(
+            signed_token(PRIVATE_PEM, typ="service")))
+    assert wrong_key.value.code() == grpc.StatusCode.UNAUTHENTICATED
