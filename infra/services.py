@@ -127,6 +127,9 @@ def service_env(
         env[f"PHOTOMESH_{upper}_TARGET"] = f"{s.host}:{port}"
     if service == "auth":
         env["PHOTOMESH_AUTH_PRIVATE_KEY_PATH"] = str(private_path)
+    if service in all_ports:
+        # Each process makes its own Snowflake ids (services/runtime/ids.py).
+        env["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(list(all_ports).index(service))
     env.update(overrides or {})
     return env
 
