@@ -8,11 +8,7 @@ to an in-test OTLP collector.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,16 +16,9 @@ from grpc import aio
 
 from infra import services as mesh_services
 from infra import stack
+from infra.sandbox import Mesh, RunNames, drop_run_state, start_mesh
 from infra.settings import InfraSettings
 from tests.otlp_collector import OtlpCollector
-
-RUN_ID = uuid.uuid4().hex[:8]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -46,26 +35,6 @@ def backends(infra_settings: InfraSettings) -> Iterator[InfraSettings]:
     yield infra_settings
     if started:
         stack.stop_backends(infra_settings, only=started)
-
-
-@dataclass(frozen=True)
-class RunNames:
-    """Names private to this test run."""
-
-    keyspace: str = f"pmtest_{RUN_ID}"
-    redis_prefix: str = f"pmtest:{RUN_ID}:"
-    stream_prefix: str = f"T{RUN_ID}"
-    subject_prefix: str = f"t{RUN_ID}"
-    bucket: str = f"pmtest-{RUN_ID}"
-
-    def overrides(self) -> dict[str, str]:
-        return {
-            "PHOTOMESH_CQL_KEYSPACE": self.keyspace,
-            "PHOTOMESH_REDIS_KEY_PREFIX": self.redis_prefix,
-            "PHOTOMESH_NATS_STREAM_PREFIX": self.stream_prefix,
-            "PHOTOMESH_NATS_SUBJECT_PREFIX": self.subject_prefix,
-            "PHOTOMESH_MINIO_BUCKET": self.bucket,
-        }
 
 
 @pytest.fixture(scope="session")
@@ -88,39 +57,7 @@ def run_env(backends: InfraSettings, names: RunNames, test_run_dir: Path) -> Ite
         for key, value in env.items():
             patch.setenv(key, value)
         yield env
-    _drop_run_state(names, env)
-
-
-def _drop_run_state(names: RunNames, env: dict) -> None:
-    """Leave nothing of this run behind in the shared backends."""
-    import json
-
-    import redis
-    from cassandra.cluster import Cluster
-
-    cluster = Cluster(json.loads(env["PHOTOMESH_CQL_CONTACT_POINTS"]),
-                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4)
-    try:
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {names.keyspace}", timeout=60)
-    finally:
-        cluster.shutdown()
-    client = redis.Redis.from_url(env["PHOTOMESH_REDIS_URL"])
-    keys = list(client.scan_iter(match=f"{names.redis_prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-    async def drop_streams() -> None:
-        import nats
-
-        nc = await nats.connect(env["PHOTOMESH_NATS_URL"])
-        js = nc.jetstream()
-        for info in await js.streams_info():
-            if info.config.name.startswith(f"{names.stream_prefix}_"):
-                await js.delete_stream(info.config.name)
-        await nc.close()
-
-    asyncio.run(drop_streams())
+    drop_run_state(names, env)
 
 
 @pytest.fixture(scope="session")
@@ -132,30 +69,15 @@ async def collector() -> AsyncIterator[OtlpCollector]:
     await receiver.stop()
 
 
-@dataclass(frozen=True)
-class Mesh:
-    """The service processes of this run: `target(name)` is where each listens."""
-
-    settings: InfraSettings
-    ports: dict[str, int]
-    env: dict[str, str]
-
-    def target(self, name: str) -> str:
-        return f"127.0.0.1:{self.ports[name]}"
-
-
 @pytest.fixture(scope="session")
 def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir: Path,
          backends: InfraSettings) -> Iterator[Mesh]:
     """Every service as its own process on free ports, SERVING before tests begin."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
-    ports = {name: _free_port() for name in mesh_services.SERVICES}
-    overrides = {**names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint}
-    mesh_services.migrate(settings, overrides)
-    mesh_services.start_services(settings, overrides=overrides, ports=ports)
-    env = mesh_services.service_env(settings, overrides, ports=ports)
-    yield Mesh(settings, ports, env)
-    mesh_services.stop_services(settings)
+    running = start_mesh(settings, {**names.overrides(),
+                                    "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint})
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 import uuid
 
@@ -15,12 +14,7 @@ from photomesh.auth.v1 import auth_service_pb2 as pb
 from photomesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 from infra import services as mesh_services
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from infra.sandbox import free_port
 
 
 async def _wait_serving(target: str, proc: asyncio.subprocess.Process,
@@ -41,7 +35,7 @@ async def _wait_serving(target: str, proc: asyncio.subprocess.Process,
 
 
 async def test_sigterm_drains_in_flight_calls_then_exits_zero(mesh) -> None:
-    port = _free_port()
+    port = free_port()
     overrides = {k: v for k, v in mesh.env.items() if not k.startswith("PHOTOMESH_AUTH_")}
     # Slow password hashing, so the calls are surely in flight when SIGTERM arrives.
     overrides["PHOTOMESH_AUTH_ARGON2_TIME_COST"] = "40"
