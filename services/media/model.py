@@ -73,9 +73,12 @@ class MediaFailure(Exception):
     """Processing ended for good: the upload is not acceptable media."""
 
     def __init__(self, reason: FailureReason, message: str) -> None:
-        super().__init__(message)
+        super().__init__(reason, message)  # both in args: it crosses process boundaries
         self.reason = reason
         self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,12 @@ class MediaSettings(ServerSettings):
     minio_consumer_idle_seconds: float = Field(
         default=7 * 86400, gt=0,
         description="a worker group's consumer of MinIO events is removed after this idle time")
+
+
+class MediaWorkerSettings(MediaSettings):
+    """The worker reads every media setting above; only where its health endpoint
+    listens is its own (``PHOTOMESH_MEDIA_WORKER_HOST/PORT``)."""
+
+    host: str = Field(default="127.0.0.1", validation_alias="PHOTOMESH_MEDIA_WORKER_HOST")
+    port: int = Field(default=50061, ge=0, le=65535,
+                      validation_alias="PHOTOMESH_MEDIA_WORKER_PORT")
