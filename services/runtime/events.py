@@ -156,7 +156,7 @@ class Consumer(Generic[M]):
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
-            except (NatsTimeoutError, asyncio.TimeoutError):  # nats-py raises both
+            except (TimeoutError, NatsTimeoutError):  # nats-py raises both
                 continue
             except NatsError as exc:  # reconnecting: unacknowledged messages come back
                 log.warning("%s: fetch failed, retrying: %r", self.durable, exc)

@@ -55,7 +55,7 @@ async def test_jpeg_gets_every_rendition_without_metadata(media_target, user, di
     for (name, fmt), variant in variants.items():
         want = expected.get(name, (1200, 900))
         assert (variant.width, variant.height) == want
-        assert variant.url.startswith(f"http://127.0.0.1:18080/media/pmtest-")
+        assert variant.url.startswith("http://127.0.0.1:18080/media/pmtest-")
         image, headers, body = await fetch_image(direct(variant.url))
         assert image.size == want
         assert image.format == FORMATS[fmt][0]
