@@ -189,8 +189,8 @@ class Transcoder:
     async def _image(self, media: Media, prefix: str, size: int) -> Outcome:
         s = self._settings
         data = await self._objects.read(media.upload_key, size)
-        result = await self._pool.transcode(data, ImageLimits(s.max_image_pixels,
-                                                              s.jpeg_quality, s.webp_quality))
+        result = await self._pool.transcode(data, ImageLimits(
+            s.max_image_pixels, s.jpeg_quality, s.webp_quality, s.webp_method))
         variants = []
         for v in result.variants:
             content_type = CONTENT_TYPES[v.format]

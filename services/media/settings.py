@@ -49,6 +49,7 @@ class MediaSettings(ServerSettings):
     ffmpeg_threads: int = Field(default=2, ge=0, description="0: ffmpeg decides")
     jpeg_quality: int = Field(default=85, ge=30, le=100)
     webp_quality: int = Field(default=80, ge=30, le=100)
+    webp_method: int = Field(default=3, ge=0, le=6, description="0 fast .. 6 smallest")
 
     # MinIO bucket events (must match the MinIO server's NATS target)
     minio_events_stream: str = MINIO_EVENTS_STREAM
