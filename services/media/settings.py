@@ -58,8 +58,10 @@ class MediaSettings(ServerSettings):
         default=f"arn:minio:sqs::{MINIO_NOTIFY_TARGET_ID}:nats",
         description="ARN of MinIO's NATS notification target")
     minio_consumer_idle_seconds: float = Field(
-        default=7 * 86400, gt=0,
-        description="a worker group's consumer of MinIO events is removed after this idle time")
+        default=3600.0, gt=0, le=86400.0,
+        description="a worker group's consumer of MinIO events is removed after this idle "
+                    "time (test runs leave theirs behind); lossless while below the stream's "
+                    "one-day retention, as a recreated consumer replays what it kept")
 
 
 class MediaWorkerSettings(MediaSettings):
