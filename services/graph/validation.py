@@ -10,7 +10,7 @@ from services.runtime.errors import FieldViolation, InvalidArgument
 
 USERNAME = re.compile(r"^[a-z0-9._]{3,30}$")
 USERNAME_PREFIX = re.compile(r"^[a-z0-9._]{1,30}$")
-USERNAME_ALPHABET = "._0123456789abcdefghijklmnopqrstuvwxyz"  # sorted: CQL text order
+USERNAME_ALPHABET = "".join(sorted("._0123456789abcdefghijklmnopqrstuvwxyz"))  # CQL text order
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 150
 
