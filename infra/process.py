@@ -70,6 +70,11 @@ class ManagedProcess:
             pid = int(pid_text)
         except (OSError, ValueError):
             return None
+        child = _children.get(pid)
+        if child is not None and child.poll() is None:
+            # Our own child: its command line may not show the marker yet (a wrapper such
+            # as a launcher script has not exec'd the real program), but it is ours.
+            return pid
         if _pid_alive(pid) and marker.strip() in _cmdline(pid):
             return pid
         self.pid_file.unlink(missing_ok=True)
