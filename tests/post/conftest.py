@@ -6,27 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import pytest
-from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
 from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
-from tests.helpers import bearer, new_username, register
+from tests.graph_support import User, Users
 from tests.post.media import ready_media_ids
-
-
-@dataclass(frozen=True)
-class User:
-    user_id: str
-    username: str
-    token: str
-
-    @property
-    def md(self) -> tuple[tuple[str, str], ...]:
-        return bearer(self.token)
 
 
 @pytest.fixture
@@ -44,9 +31,7 @@ def new_user(channel_to) -> Callable[[], Awaitable[User]]:
     auth = channel_to("auth")
 
     async def make() -> User:
-        username = new_username()
-        reply = await register(auth, username)
-        return User(reply.user_id, username, reply.tokens.access_token)
+        return (await Users.register(auth, 1))[0]
 
     return make
 
@@ -72,14 +57,6 @@ def create_post(post, media_for) -> Callable[..., Awaitable[pb.Post]]:
         return reply.post
 
     return make
-
-
-async def set_private(graph: graph_grpc.SocialGraphServiceStub, user: User) -> None:
-    from google.protobuf.field_mask_pb2 import FieldMask
-
-    await graph.UpdateProfile(graph_pb.UpdateProfileRequest(
-        profile=graph_pb.Profile(private=True), update_mask=FieldMask(paths=["private"])),
-        metadata=user.md)
 
 
 async def gather(*aws: Awaitable) -> list:

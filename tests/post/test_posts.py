@@ -11,8 +11,9 @@ from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
 from photomesh.post.v1 import events_pb2 as ev
 from photomesh.post.v1 import post_service_pb2 as pb
 
+from tests.graph_support import block, make_private
 from tests.helpers import error_info, field_violations
-from tests.post.conftest import published, set_private
+from tests.post.conftest import published
 
 
 async def _fails(call, code: grpc.StatusCode) -> grpc.aio.AioRpcError:
@@ -113,7 +114,7 @@ async def test_bad_create_requests_name_the_fields(post, new_user, media_for) ->
 async def test_private_posts_only_for_approved_followers(post, graph, new_user,
                                                          create_post) -> None:
     author, follower, stranger = await new_user(), await new_user(), await new_user()
-    await set_private(graph, author)
+    await make_private(graph, author)
     created = await create_post(author)
     await graph.Follow(graph_pb.FollowRequest(user_id=author.user_id), metadata=follower.md)
 
@@ -141,7 +142,7 @@ async def test_private_posts_only_for_approved_followers(post, graph, new_user,
 async def test_a_block_hides_posts_both_ways(post, graph, new_user, create_post) -> None:
     author, blocked = await new_user(), await new_user()
     theirs, mine = await create_post(author), await create_post(blocked)
-    await graph.Block(graph_pb.BlockRequest(user_id=blocked.user_id), metadata=author.md)
+    await block(graph, author, blocked.user_id)
     for viewer, seen in ((blocked, theirs), (author, mine)):
         await _fails(post.GetPost(pb.GetPostRequest(post_id=seen.post_id), metadata=viewer.md),
                      grpc.StatusCode.NOT_FOUND)
