@@ -13,7 +13,7 @@ from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
 from tests.graph_support import User, Users
-from tests.post.media import ready_media_ids
+from tests.media_support import ready_media
 
 
 @pytest.fixture
@@ -42,7 +42,8 @@ def media_for(channel_to) -> Callable[[User, int], Awaitable[list[str]]]:
     media = channel_to("media")
 
     async def make(user: User, n: int = 1) -> list[str]:
-        return await ready_media_ids(media, user.token, n)
+        made = await asyncio.gather(*(ready_media(media, user.token) for _ in range(n)))
+        return [m.media_id for m in made]
 
     return make
 
