@@ -83,7 +83,7 @@ async def published(env: dict, event: str, message_type: type, match: Callable[[
             while True:
                 try:
                     msgs = await sub.fetch(256, timeout=0.5)
-                except (NatsTimeout, asyncio.TimeoutError):
+                except (TimeoutError, NatsTimeout):
                     break
                 for msg in msgs:
                     decoded = message_type.FromString(msg.data)
