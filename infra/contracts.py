@@ -43,16 +43,6 @@ class HttpRoute:
     def path_params(self) -> list[str]:
         return [m.split("=")[0] for m in re.findall(r"\{([^}]+)\}", self.template)]
 
-    def regex(self) -> str:
-        """A RE2 pattern for the concrete paths of this template."""
-        out, pos = [], 0
-        for m in re.finditer(r"\{([^}]+)\}", self.template):
-            out.append(re.escape(self.template[pos:m.start()]))
-            out.append(".+" if m.group(1).endswith("=**") else "[^/:]+")
-            pos = m.end()
-        out.append(re.escape(self.template[pos:]))
-        return "".join(out)
-
 
 @dataclass(frozen=True)
 class Rpc:

@@ -12,9 +12,10 @@ public key. One listener serves, on one port:
   `Cache-Control: public, max-age=31536000, immutable` on 200/206;
 * `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`.
 
-HTTP filters, in order: strip client-sent identity headers, CORS, gRPC-Web, JWT
-(EdDSA, the auth service's public key as a local JWKS; the verified `sub` becomes
-`x-photomesh-user`), body size limit (413), REST transcoding, per-user local rate limit
+HTTP filters, in order: strip client-sent identity headers, gRPC-Web, REST transcoding
+(so everything after it sees gRPC paths, and its local replies reach REST callers as JSON
+status), CORS, JWT (EdDSA, the auth service's public key as a local JWKS; the verified
+`sub` becomes `x-photomesh-user`), body size limit (413), per-user local rate limit
 (429 / RESOURCE_EXHAUSTED with retry-after), media cache headers (Lua), router.
 
 Reads (GET routes and Get*/List*/BatchGet* RPCs) are retried on UNAVAILABLE, reset and
@@ -52,6 +53,7 @@ DEFAULT_MEDIA_BUCKET = "photomesh-media"
 DEFAULT_INTROSPECTION_SERVICE = "auth"
 
 _TYPE = "type.googleapis.com/envoy."
+PREFLIGHT_CLUSTER = "cors_preflight"  # no endpoints: only the CORS filter answers
 
 
 class EdgeSettings(BaseSettings):
@@ -258,13 +260,18 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
                                  "timeout": _seconds(settings.request_timeout_seconds),
                                  "max_stream_duration": {"grpc_timeout_header_max": _seconds(
                                      settings.max_grpc_timeout_seconds)}}})
+    # CORS preflights for REST paths: the CORS filter answers them, but only on a route
+    # with a cluster (never contacted); direct responses get no CORS headers.
+    routes.append({"match": {"prefix": "/", "headers": [
+        {"name": ":method", "string_match": {"exact": "OPTIONS"}}]},
+        "route": {"cluster": PREFLIGHT_CLUSTER}})
     routes.append({"match": {"prefix": "/"},
                    "direct_response": {"status": 404, "body": {"inline_string": "no route\n"}}})
     return routes
 
 
 def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
-    """Tokens are required everywhere except the public RPCs (gRPC and REST paths), health,
+    """Tokens are required everywhere except the public RPCs (gRPC and REST alike), health,
     reflection, media reads, /healthz and /openapi.json. Service tokens (issuer
     photomesh-mesh, audience photomesh-internal, another key) never verify here."""
     open_rules: list[dict[str, Any]] = [
@@ -272,15 +279,8 @@ def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
         {"match": {"prefix": "/media/"}},
         *({"match": {"prefix": prefix}} for prefix in PUBLIC_PREFIXES),
     ]
-    for rpc in contracts.rpcs():
-        if not rpc.public:
-            continue
-        open_rules.append({"match": {"path": rpc.path}})
-        if rpc.http is not None:
-            open_rules.append({"match": {
-                "safe_regex": {"regex": rpc.http.regex()},
-                "headers": [{"name": ":method",
-                             "string_match": {"exact": rpc.http.verb.upper()}}]}})
+    # REST calls are already transcoded here: one rule per public RPC covers both.
+    open_rules += [{"match": {"path": rpc.path}} for rpc in contracts.rpcs() if rpc.public]
     return {"name": "envoy.filters.http.jwt_authn", "typed_config": _typed(
         "extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         providers={JWT_PROVIDER: {
@@ -297,7 +297,8 @@ def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
     )}
 
 
-def _transcoder(contracts: Contracts, descriptor: Path) -> dict[str, Any]:
+def _transcoder(contracts: Contracts, descriptor: Path, settings: EdgeSettings
+                ) -> dict[str, Any]:
     return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": _typed(
         "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         proto_descriptor=str(descriptor),
@@ -308,6 +309,7 @@ def _transcoder(contracts: Contracts, descriptor: Path) -> dict[str, Any]:
         convert_grpc_status=True,
         ignore_unknown_query_parameters=True,
         case_insensitive_enum_parsing=True,
+        max_request_body_size=settings.max_request_bytes,
         request_validation_options={"reject_unknown_method": False,
                                     "reject_unknown_query_parameters": False},
     )}
@@ -387,15 +389,17 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             {"name": "envoy.filters.http.header_mutation", "typed_config": _typed(
                 "extensions.filters.http.header_mutation.v3.HeaderMutation",
                 mutations={"request_mutations": [{"remove": USER_HEADER}]})},
-            {"name": "envoy.filters.http.cors",
-             "typed_config": _typed("extensions.filters.http.cors.v3.Cors")},
             {"name": "envoy.filters.http.grpc_web",
              "typed_config": _typed("extensions.filters.http.grpc_web.v3.GrpcWeb")},
+            # Transcoding first: every filter after it (and the routes) sees gRPC paths, and
+            # their local replies (401, 413, 429) come back to REST callers as JSON status.
+            _transcoder(contracts, descriptor, settings),
+            {"name": "envoy.filters.http.cors",
+             "typed_config": _typed("extensions.filters.http.cors.v3.Cors")},
             _jwt_filter(contracts, public_key_pem),
             {"name": "envoy.filters.http.buffer", "typed_config": _typed(
                 "extensions.filters.http.buffer.v3.Buffer",
                 max_request_bytes=settings.max_request_bytes)},
-            _transcoder(contracts, descriptor),
             {"name": "envoy.filters.http.local_ratelimit", "typed_config": _typed(
                 "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
                 stat_prefix="edge_rate")},
@@ -424,7 +428,10 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             }],
             "clusters": [*(_service_cluster(name, endpoints, settings)
                            for name, endpoints in replicas.items()),
-                         _minio_cluster(upstreams.minio)],
+                         _minio_cluster(upstreams.minio),
+                         {"name": PREFLIGHT_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+                          "load_assignment": {"cluster_name": PREFLIGHT_CLUSTER,
+                                              "endpoints": []}}],
         },
     }
 

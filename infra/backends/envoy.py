@@ -157,6 +157,9 @@ def private_edge(settings: InfraSettings, mesh_env: Mapping[str, str],
     started = time.monotonic()
     envoy.process.start(envoy.argv(), marker=str(envoy.config_path))
     try:
+        # Until the child has exec'd, its command line is still ours (no marker in it):
+        # on a busy machine that window would read as "exited early".
+        wait_until(envoy.process.is_running, 5.0, "envoy exec")
         envoy.wait_healthy(30.0)
         envoy.wait_routable(max(5.0, 30.0 - (time.monotonic() - started)))
         yield envoy

@@ -70,6 +70,10 @@ def web_client_dir(infra_settings: InfraSettings, tmp_path_factory: pytest.TempP
     fds = descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes())
     health = descriptor_pb2.FileDescriptorProto()
     health_pb2.DESCRIPTOR.CopyToProto(health)
+    for message in health.message_type:  # CopyToProto leaves json_name empty
+        for f in message.field:
+            f.json_name = f.name.split("_")[0] + "".join(
+                part.title() for part in f.name.split("_")[1:])
     fds.file.append(health)
     (packages / "client.mjs").write_bytes((WEB_CLIENT / "client.mjs").read_bytes())
     (packages / "descriptors.binpb").write_bytes(fds.SerializeToString())
@@ -105,8 +109,7 @@ class Account:
     refresh_token: str
 
 
-@pytest.fixture
-def account(edge: EnvoyBackend) -> Account:
+def make_account(edge: EnvoyBackend) -> Account:
     """A fresh user registered over REST through the edge."""
     username = new_username()
     reply = request(edge.settings.envoy_port, "POST", "/v1/auth:register", {
@@ -115,3 +118,14 @@ def account(edge: EnvoyBackend) -> Account:
     body = reply.json()
     return Account(body["userId"], username, body["tokens"]["accessToken"],
                    body["tokens"]["refreshToken"])
+
+
+@pytest.fixture
+def account(edge: EnvoyBackend) -> Account:
+    return make_account(edge)
+
+
+@pytest.fixture
+def request_account(edge: EnvoyBackend) -> Account:
+    """A second fresh user (for tests that need two)."""
+    return make_account(edge)

@@ -70,9 +70,9 @@ def test_up_config_is_valid_and_routes_every_service(tmp_path: Path) -> None:
     assert listener["address"]["socket_address"]["port_value"] == 18080
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     filters = [f["name"] for f in hcm["http_filters"]]
-    assert filters.index("envoy.filters.http.cors") < filters.index(
-        "envoy.filters.http.jwt_authn") < filters.index(
-        "envoy.filters.http.grpc_json_transcoder")
+    assert filters.index("envoy.filters.http.grpc_web") < filters.index(
+        "envoy.filters.http.grpc_json_transcoder") < filters.index(
+        "envoy.filters.http.cors") < filters.index("envoy.filters.http.jwt_authn")
     assert filters[-1] == "envoy.filters.http.router"
     # The JWT key is the run dir's public key.
     jwt = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")
