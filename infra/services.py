@@ -32,9 +32,10 @@ SERVICE_PORTS: dict[str, int] = {
     "story": 50055,
     "media": 50056,
     "notification": 50057,
+    "media_worker": 50061,
 }
 #: Processes whose module is not ``services.<name>``: the event-consuming workers.
-MODULES: dict[str, str] = {}
+MODULES: dict[str, str] = {"media_worker": "services.media.worker"}
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 CQL_KEYSPACE = "photomesh"
