@@ -39,16 +39,17 @@ def test_register_login_and_an_authenticated_call(grpcurl: Grpcurl) -> None:
     assert body["user_id"] == json.loads(registered.stdout)["user_id"]
     token = body["tokens"]["access_token"]
 
-    method = "photomesh.media.v1.MediaService/GetMedia"
-    request = {"media_id": str(uuid.uuid4())}
-    anonymous = grpcurl(method, data=request, service="media")
+    method = "photomesh.graph.v1.SocialGraphService/GetProfile"
+    request = {"user_id": body["user_id"]}
+    anonymous = grpcurl(method, data=request, service="graph")
     assert "Code: Unauthenticated" in anonymous.stdout + anonymous.stderr
     assert "Jwt is missing" in anonymous.stdout + anonymous.stderr  # refused by the edge
-    signed_in = grpcurl(method, data=request, token=token, service="media")
-    out = signed_in.stdout + signed_in.stderr
-    # Past the edge and past the service's own token check: the RPC itself answers.
-    assert "Unauthenticated" not in out
-    assert "Code: NotFound" in out or "Code: Unimplemented" in out, out
+    signed_in = grpcurl(method, data=request, token=token, service="graph")
+    assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
+    assert json.loads(signed_in.stdout)["profile"]["username"] == username
+    unknown = grpcurl("photomesh.media.v1.MediaService/GetMedia", token=token,
+                      data={"media_id": str(uuid.uuid4())}, service="media")
+    assert "Code: NotFound" in unknown.stdout + unknown.stderr
 
 
 def test_wrong_password_keeps_its_error_details(grpcurl: Grpcurl) -> None:

@@ -28,14 +28,21 @@ def test_register_login_and_an_authenticated_get(edge: EnvoyBackend) -> None:
     assert body["userId"] == registered.json()["userId"]
     assert body["tokens"]["tokenType"] == "Bearer"
 
-    # A public GET (the JWK Set) and a GET that needs the token.
+    # A public GET (the JWK Set) and GETs that need the token (path parameters).
     jwks = request(_port(edge), "GET", "/v1/auth/jwks")
     assert jwks.status == 200 and jwks.json()["keys"][0]["kty"] == "OKP"
-    path = f"/v1/media/{uuid.uuid4()}"
-    assert request(_port(edge), "GET", path).status == 401
-    authorised = request(_port(edge), "GET", path, token=body["tokens"]["accessToken"])
-    assert authorised.status in (404, 501), authorised.body  # answered by the service
-    assert authorised.json()["code"] in (5, 12)
+    path = f"/v1/users/{body['userId']}"
+    unauthenticated = request(_port(edge), "GET", path)
+    assert unauthenticated.status == 401
+    profile = request(_port(edge), "GET", path, token=body["tokens"]["accessToken"])
+    assert profile.status == 200, profile.body
+    assert profile.json()["profile"]["username"] == username
+    by_name = request(_port(edge), "GET", f"/v1/usernames/{username}",
+                      token=body["tokens"]["accessToken"])
+    assert by_name.json()["profile"]["userId"] == body["userId"]
+    unknown = request(_port(edge), "GET", f"/v1/users/{uuid.uuid4()}",
+                      token=body["tokens"]["accessToken"])
+    assert unknown.status == 404 and unknown.json()["code"] == 5
 
 
 def test_invalid_argument_is_400_with_field_violations(edge: EnvoyBackend) -> None:
@@ -64,11 +71,13 @@ def test_unknown_route_is_404(edge: EnvoyBackend, account: Account) -> None:
 
 def test_query_parameters_are_typed(edge: EnvoyBackend, account: Account) -> None:
     """`page_size` is parsed into the int32 field by the transcoder: not a number, 400."""
-    bad = request(_port(edge), "GET", "/v1/feed?page_size=lots", token=account.access_token)
+    path = f"/v1/users/{account.user_id}/followers"
+    bad = request(_port(edge), "GET", f"{path}?page_size=lots", token=account.access_token)
     assert bad.status == 400, bad.body
-    good = request(_port(edge), "GET", "/v1/feed?page_size=5&mode=FEED_MODE_RANKED",
-                   token=account.access_token)
-    assert good.status != 400, good.body
+    negative = request(_port(edge), "GET", f"{path}?page_size=-1", token=account.access_token)
+    assert negative.status == 400 and negative.json()["code"] == 3  # the service's verdict
+    good = request(_port(edge), "GET", f"{path}?pageSize=5", token=account.access_token)
+    assert good.status == 200, good.body
 
 
 def test_cors_preflight_and_exposed_headers(edge: EnvoyBackend) -> None:

@@ -6,7 +6,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from infra.sandbox import Mesh
 from tests.edge.conftest import PASSWORD, Account
+from tests.media_support import ready_media
 
 AUTH = "photomesh.auth.v1.AuthService"
 Web = Callable[..., dict[str, Any]]
@@ -33,7 +35,17 @@ def test_token_required_over_grpc_web(web: Web, account: Account) -> None:
         False, "Unauthenticated", "Jwt is missing")
     signed_in = web("unary", "photomesh.media.v1.MediaService", "GetMedia", request,
                     token=account.access_token)
-    assert signed_in["code"] in ("NotFound", "Unimplemented"), signed_in
+    assert (signed_in["ok"], signed_in["code"]) == (False, "NotFound"), signed_in
+
+
+async def test_get_media_over_grpc_web(web: Web, mesh: Mesh, account: Account) -> None:
+    photo = await ready_media(mesh.target("media"), account.access_token)
+    result = web("unary", "photomesh.media.v1.MediaService", "GetMedia",
+                 {"mediaId": photo.media_id}, token=account.access_token)
+    assert result["ok"], result
+    media = result["response"]["media"]
+    assert media["status"] == "MEDIA_STATUS_READY"
+    assert len(media["variants"]) == len(photo.variants)
 
 
 def test_server_stream_over_grpc_web(web: Web) -> None:
