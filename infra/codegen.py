@@ -1,7 +1,9 @@
 """Code generation and contract checks for the .proto files under `protos/`.
 
-    gen [--check]            Python modules + .pyi stubs into clients/python/photomesh and the
-                             Envoy descriptor set into clients/descriptors/photomesh.binpb;
+    gen [--check]            Python modules + .pyi stubs into clients/python/photomesh, the
+                             Envoy descriptor set into clients/descriptors/photomesh.binpb
+                             and the REST routes' OpenAPI document (infra/openapi.py) into
+                             clients/openapi/photomesh.openapi.json;
                              --check regenerates into a temp dir and fails on any difference.
     lint                     buf lint.
     breaking [--against X]   buf breaking against git main (or HEAD~1 on main itself).
@@ -39,6 +41,8 @@ PYTHON_OUT = CLIENTS / "python"
 PACKAGE = "photomesh"
 DESCRIPTOR_DIR = "descriptors"
 DESCRIPTOR_NAME = "photomesh.binpb"
+OPENAPI_DIR = "openapi"
+OPENAPI_NAME = "photomesh.openapi.json"
 
 
 # --- tools ---------------------------------------------------------------------------------
@@ -154,6 +158,15 @@ def generate(out: Path) -> None:
              f"--descriptor_set_out={descriptors}"])
     _drop_empty_grpc_modules(python_out, _files_with_services(descriptors))
     _add_package_markers(python_out)
+    _write_openapi(descriptors, out / OPENAPI_DIR / OPENAPI_NAME)
+
+
+def _write_openapi(descriptors: Path, target: Path) -> None:
+    from infra.contracts import Contracts
+    from infra.openapi import render
+
+    target.parent.mkdir(parents=True)
+    target.write_text(render(Contracts(descriptors)))
 
 
 def _tree(root: Path) -> dict[str, Path]:
@@ -166,7 +179,7 @@ def _tree(root: Path) -> dict[str, Path]:
 def _outputs(base: Path) -> dict[str, Path]:
     """Generated files under a clients-like dir, keyed by path relative to clients/."""
     files: dict[str, Path] = {}
-    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR):
+    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR, OPENAPI_DIR):
         files.update({f"{sub}/{k}": v for k, v in _tree(base / sub).items()})
     return files
 
@@ -181,7 +194,7 @@ def diff_outputs(fresh: Path, current: Path) -> list[str]:
 
 def install(fresh: Path) -> None:
     """Replace the generated dirs under clients/ with the fresh ones."""
-    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR):
+    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR, OPENAPI_DIR):
         target = CLIENTS / sub
         if target.exists():
             shutil.rmtree(target)

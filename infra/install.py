@@ -135,3 +135,43 @@ def apt_install(*packages: str) -> None:
         if done.returncode != 0:
             raise ProcessError(f"apt-get install {' '.join(packages)} failed "
                                f"(exit {done.returncode})")
+
+
+# --- edge test clients -----------------------------------------------------------------------
+
+GRPCURL_PACKAGE = "github.com/fullstorydev/grpcurl/cmd/grpcurl"
+GRPCURL_VERSION = "v1.9.3"
+
+
+def ensure_grpcurl(settings: InfraSettings) -> Path:
+    """grpcurl (pinned), built once with `go install` into cache_dir/tools/grpcurl-<version>/."""
+    gobin = settings.cache_dir / "tools" / f"grpcurl-{GRPCURL_VERSION}"
+    binary = gobin / "grpcurl"
+    if binary.exists() and os.access(binary, os.X_OK):
+        return binary
+    return go_install(settings, GRPCURL_PACKAGE, GRPCURL_VERSION, "grpcurl", gobin=gobin)
+
+
+def ensure_npm_packages(settings: InfraSettings, source: Path) -> Path:
+    """`npm ci` of `source`'s package.json + package-lock.json into a cache dir keyed by the
+    lock file's hash (outside the repo, so no node_modules in the checkout). Returns that
+    dir: scripts copied into it resolve the packages from its node_modules."""
+    import hashlib
+
+    lock = (source / "package-lock.json").read_bytes()
+    target = settings.cache_dir / "node" / f"{source.name}-{hashlib.sha256(lock).hexdigest()[:12]}"
+    if (target / "node_modules" / ".package-lock.json").exists():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ProcessError("npm not found: install Node.js >= 18 with npm (Debian: apt-get "
+                           "install nodejs npm)")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(source / name, target / name)
+    with step(f"npm ci for {source.name} into {target} (first run only)"):
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=target,
+                              stdout=sys.stderr, stderr=sys.stderr, check=False)
+        if done.returncode != 0:
+            raise ProcessError(f"npm ci in {target} failed (exit {done.returncode})")
+    return target

@@ -16,6 +16,8 @@ from grpc import aio
 
 from infra import services as mesh_services
 from infra import stack
+from infra.backends.envoy import EnvoyBackend, private_edge
+from infra.edge import EdgeSettings
 from infra.sandbox import Mesh, RunNames, drop_run_state, start_mesh
 from infra.settings import InfraSettings
 from tests.otlp_collector import OtlpCollector
@@ -78,6 +80,32 @@ def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir:
                                     "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint})
     yield running
     running.stop()
+
+
+#: The test edge's limits: low enough that tests/edge can reach them quickly, per user.
+TEST_EDGE = {"rate_limit_requests": 30, "rate_limit_burst": 30,
+             "rate_limit_interval_seconds": 60, "max_request_bytes": 64 * 1024}
+
+
+@pytest.fixture(scope="session")
+def edge_dead_replica() -> int:
+    """A port nobody listens on, configured as a second auth replica: the edge must
+    health-check it out and keep routing to the live one."""
+    from infra.sandbox import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path,
+         edge_dead_replica: int) -> Iterator[EnvoyBackend]:
+    """A private Envoy edge (free ports) for the test mesh, generated from the contracts;
+    `edge.endpoint()` is its URL, `edge.settings.envoy_port` its port."""
+    settings = backends.model_copy(update={"run_dir": test_run_dir})
+    limits = EdgeSettings(**TEST_EDGE,
+                          replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]})
+    with private_edge(settings, mesh.env, limits) as envoy:
+        yield envoy
 
 
 @pytest.fixture

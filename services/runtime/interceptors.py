@@ -8,6 +8,7 @@ passes the caller's token and remaining deadline on to the services we call.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import logging
@@ -60,9 +61,13 @@ Scope = Callable[[aio.ServicerContext], AbstractAsyncContextManager[None]]
 
 
 def _within(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandler:
-    """`handler` run inside `scope(context)`, for unary and streaming responses alike."""
+    """`handler` run inside `scope(context)`, for unary and streaming responses alike.
+    Streaming handlers that write with `context.write` become async generators first."""
     def wrap(behavior: Behavior, streaming: bool) -> Behavior:
         if streaming:
+            if not inspect.isasyncgenfunction(behavior):
+                behavior = _writes_as_generator(behavior)
+
             async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
                 async with scope(context):
                     async for item in behavior(request, context):
@@ -76,6 +81,47 @@ def _within(handler: grpc.RpcMethodHandler, scope: Scope) -> grpc.RpcMethodHandl
         return unary
 
     return _rewrap(handler, wrap)
+
+
+class _Writes:
+    """A servicer context whose `write` hands messages to a queue (else the real context)."""
+
+    def __init__(self, context: aio.ServicerContext, queue: asyncio.Queue[Any]) -> None:
+        self._context = context
+        self._queue = queue
+
+    async def write(self, message: Any) -> None:
+        await self._queue.put(message)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def _writes_as_generator(behavior: Behavior) -> Behavior:
+    """A response-streaming handler written as a coroutine calling `context.write` (grpc's
+    own HealthServicer.Watch) as an async generator, the one form every interceptor
+    (ours, OpenTelemetry's) can wrap."""
+    async def stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        task = asyncio.ensure_future(behavior(request, _Writes(context, queue)))
+        getter: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait((getter, task), return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                    continue
+                while not queue.empty():
+                    yield queue.get_nowait()
+                task.result()  # raises what the handler raised
+                return
+        finally:
+            for pending in (getter, task):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+
+    return stream
 
 
 class ErrorInterceptor(aio.ServerInterceptor):

@@ -1,0 +1,487 @@
+"""The Envoy edge's configuration, generated from the contracts.
+
+`edge_config(...)` builds the whole bootstrap (a plain dict, written as JSON) from the
+descriptor set (clients/descriptors/photomesh.binpb), the services' addresses and the JWT
+public key. One listener serves, on one port:
+
+* gRPC (HTTP/2) and gRPC-Web (HTTP/1.1 or 2): routed by path `/photomesh.<svc>.v1.<S>/…`
+  to one cluster per service (several replicas each, gRPC health-checked);
+* REST/JSON: every RPC with a `google.api.http` annotation, transcoded to gRPC by
+  `grpc_json_transcoder`; gRPC errors come back as HTTP status + JSON `google.rpc.Status`;
+* `GET /media/<bucket>/<key>`: MinIO, path-style, with range requests and
+  `Cache-Control: public, max-age=31536000, immutable` on 200/206;
+* `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`.
+
+HTTP filters, in order: strip client-sent identity headers, gRPC-Web, REST transcoding
+(so everything after it sees gRPC paths, and its local replies reach REST callers as JSON
+status), CORS, JWT (EdDSA, the auth service's public key as a local JWKS; the verified
+`sub` becomes `x-photomesh-user`), body size limit (413), per-user local rate limit
+(429 / RESOURCE_EXHAUSTED with retry-after), media cache headers (Lua), router.
+
+Reads (GET routes and Get*/List*/BatchGet* RPCs) are retried on UNAVAILABLE, reset and
+refused connections; nothing else is retried. Limits are `EdgeSettings`
+(``PHOTOMESH_EDGE_*``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.contracts import PUBLIC_PREFIXES, Contracts, Rpc
+
+REPO = Path(__file__).resolve().parents[1]
+OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
+
+USER_HEADER = "x-photomesh-user"        # the verified `sub`, set by the edge only
+SERVICE_HEADER = "x-photomesh-service"  # which service answers health/reflection calls
+JWT_PROVIDER = "photomesh"
+ISSUER = "photomesh-auth"
+AUDIENCE = "photomesh"
+IMMUTABLE = "public, max-age=31536000, immutable"  # set by envoy/media_cache.lua
+#: The media service's bucket unless PHOTOMESH_MINIO_BUCKET says otherwise
+#: (services/runtime/settings.py MinioSettings.bucket).
+DEFAULT_MEDIA_BUCKET = "photomesh-media"
+#: Services that answer health and reflection calls when no SERVICE_HEADER is sent.
+DEFAULT_INTROSPECTION_SERVICE = "auth"
+
+_TYPE = "type.googleapis.com/envoy."
+PREFLIGHT_CLUSTER = "cors_preflight"  # no endpoints: only the CORS filter answers
+
+
+class EdgeSettings(BaseSettings):
+    """Limits and policies of the edge (prefix ``PHOTOMESH_EDGE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_EDGE_", extra="ignore", frozen=True)
+
+    rate_limit_requests: int = Field(default=50, ge=1,
+                                     description="requests per user per interval")
+    rate_limit_interval_seconds: int = Field(default=1, ge=1)
+    rate_limit_burst: int = Field(default=100, ge=1, description="bucket size per user")
+    max_request_bytes: int = Field(default=1 << 20, ge=1024, description="413 above this")
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_grpc_timeout_seconds: float = Field(default=60.0, gt=0,
+                                            description="cap on a client's grpc-timeout")
+    stream_idle_timeout_seconds: float = Field(default=3600.0, gt=0)
+    read_retries: int = Field(default=2, ge=0)
+    cors_allowed_origins: list[str] = Field(default_factory=lambda: ["*"])
+    health_check_interval_seconds: float = Field(default=2.0, gt=0)
+    #: More replicas per service, e.g. ``{"post": ["10.0.0.5:50053"]}`` (JSON).
+    replicas: dict[str, list[str]] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """Where the edge sends requests: every service's replicas and MinIO."""
+
+    services: Mapping[str, Sequence[tuple[str, int]]]
+    minio: tuple[str, int]
+    media_bucket: str
+
+
+def upstreams_from_env(env: Mapping[str, str], contracts: Contracts | None = None
+                       ) -> Upstreams:
+    """Upstreams from a mesh's PHOTOMESH_* service environment (`infra.services.service_env`
+    for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): one replica per
+    service that has a contract, MinIO, and the media bucket."""
+    names = sorted({s.mesh_name for s in (contracts or Contracts()).services})
+    services = {name: [(env[f"PHOTOMESH_{name.upper()}_HOST"],
+                        int(env[f"PHOTOMESH_{name.upper()}_PORT"]))] for name in names}
+    return Upstreams(services, _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
+                     env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET))
+
+
+def jwks(public_key_pem: bytes) -> dict[str, Any]:
+    """The Ed25519 public key as a JWK Set (RFC 8037: kty OKP, crv Ed25519, alg EdDSA)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    key = serialization.load_pem_public_key(public_key_pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("the JWT public key must be Ed25519")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return {"keys": [{"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "x": x}]}
+
+
+# --- pieces --------------------------------------------------------------------------------
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _typed(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"@type": _TYPE + kind, **fields}
+
+
+def _address(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def cluster_name(service: str) -> str:
+    return f"svc_{service}"
+
+
+def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
+                     settings: EdgeSettings) -> dict[str, Any]:
+    return {
+        "name": cluster_name(name),
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+                "extensions.upstreams.http.v3.HttpProtocolOptions",
+                explicit_http_config={"http2_protocol_options": {}}),
+        },
+        "load_assignment": {"cluster_name": cluster_name(name), "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": _address(host, port)}} for host, port in replicas]}]},
+        "health_checks": [{
+            "timeout": "1s",
+            "interval": _seconds(settings.health_check_interval_seconds),
+            "unhealthy_threshold": 2,
+            "healthy_threshold": 1,
+            "grpc_health_check": {"service_name": ""},
+        }],
+        # A replica answering UNAVAILABLE-as-503 or resets repeatedly is ejected for a while.
+        "outlier_detection": {"consecutive_gateway_failure": 5, "base_ejection_time": "10s",
+                              "max_ejection_percent": 50},
+    }
+
+
+def _minio_cluster(minio: tuple[str, int]) -> dict[str, Any]:
+    host, port = minio
+    return {
+        "name": "minio",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": "minio", "endpoints": [{"lb_endpoints": [
+            {"endpoint": {"address": _address(host, port)}}]}]},
+        "health_checks": [{"timeout": "1s", "interval": "5s", "unhealthy_threshold": 2,
+                           "healthy_threshold": 1,
+                           "http_health_check": {"path": "/minio/health/live"}}],
+    }
+
+
+def _read_retries(settings: EdgeSettings, grpc: bool = True) -> dict[str, Any]:
+    return {"retry_on": ("unavailable," if grpc else "") + "reset,connect-failure,refused-stream",
+            "num_retries": settings.read_retries,
+            "retry_back_off": {"base_interval": "0.05s", "max_interval": "0.5s"}}
+
+
+def _rpc_route(rpc: Rpc, cluster: str, settings: EdgeSettings) -> dict[str, Any]:
+    """Reads get retries, server streams no overall timeout (only an idle one)."""
+    action: dict[str, Any] = {"cluster": cluster}
+    if rpc.server_streaming or rpc.client_streaming:
+        action["timeout"] = "0s"
+        action["idle_timeout"] = _seconds(settings.stream_idle_timeout_seconds)
+    else:
+        action["timeout"] = _seconds(settings.request_timeout_seconds)
+        action["max_stream_duration"] = {
+            "grpc_timeout_header_max": _seconds(settings.max_grpc_timeout_seconds)}
+        if rpc.read_only and settings.read_retries:
+            action["retry_policy"] = _read_retries(settings)
+    return {"name": rpc.path, "match": {"path": rpc.path}, "route": action}
+
+
+def _introspection_routes(services: Sequence[str]) -> list[dict[str, Any]]:
+    """Health and reflection go to the service named by SERVICE_HEADER (grpcurl:
+    ``-rpc-header``/``-reflect-header 'x-photomesh-service: post'``), default auth."""
+    routes = []
+    for prefix in PUBLIC_PREFIXES:
+        for name in services:
+            routes.append({"match": {"prefix": prefix, "headers": [
+                {"name": SERVICE_HEADER, "string_match": {"exact": name}}]},
+                "route": {"cluster": cluster_name(name), "timeout": "0s"},
+                "typed_per_filter_config": _no_buffer()})
+        routes.append({"match": {"prefix": prefix},
+                       "route": {"cluster": cluster_name(DEFAULT_INTROSPECTION_SERVICE),
+                                 "timeout": "0s"},
+                       "typed_per_filter_config": _no_buffer()})
+    return routes
+
+
+def _no_buffer() -> dict[str, Any]:
+    """Streams in both directions (reflection, health Watch) must not wait for the whole
+    request body."""
+    return {"envoy.filters.http.buffer": _typed(
+        "extensions.filters.http.buffer.v3.BufferPerRoute", disabled=True)}
+
+
+def _media_route(bucket: str, settings: EdgeSettings) -> dict[str, Any]:
+    return {
+        "name": "media",
+        "match": {"prefix": f"/media/{bucket}/", "headers": [
+            {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]},
+        "route": {"cluster": "minio", "prefix_rewrite": f"/{bucket}/",
+                  "timeout": _seconds(max(60.0, settings.request_timeout_seconds)),
+                  "retry_policy": _read_retries(settings, grpc=False)},
+        # Anonymous reads: MinIO must not see (and reject) a bearer token or cookies.
+        "request_headers_to_remove": ["authorization", "cookie"],
+        "response_headers_to_remove": ["x-amz-id-2", "x-amz-request-id", "x-ratelimit-limit",
+                                       "x-ratelimit-remaining"],
+        "typed_per_filter_config": {"envoy.filters.http.lua": _typed(
+            "extensions.filters.http.lua.v3.LuaPerRoute", name="media")},
+    }
+
+
+#: Lua for the media route: immutable caching for objects that exist, none for errors.
+MEDIA_LUA = Path(__file__).resolve().parent / "envoy" / "media_cache.lua"
+
+
+def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
+            settings: EdgeSettings) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = [
+        {"match": {"path": "/healthz"},
+         "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
+        {"match": {"path": "/openapi.json"},
+         "direct_response": {"status": 200, "body": {"filename": str(openapi)}},
+         "response_headers_to_add": [{"header": {"key": "content-type",
+                                                 "value": "application/json"}}]},
+        _media_route(upstreams.media_bucket, settings),
+        *_introspection_routes(list(upstreams.services)),
+    ]
+    for service in contracts.services:
+        if service.mesh_name not in upstreams.services:
+            continue
+        cluster = cluster_name(service.mesh_name)
+        # Exact routes only where a method differs from its service's default.
+        for rpc in service.rpcs:
+            if rpc.read_only or rpc.server_streaming or rpc.client_streaming:
+                routes.append(_rpc_route(rpc, cluster, settings))
+        routes.append({"name": service.full_name, "match": {"prefix": service.prefix},
+                       "route": {"cluster": cluster,
+                                 "timeout": _seconds(settings.request_timeout_seconds),
+                                 "max_stream_duration": {"grpc_timeout_header_max": _seconds(
+                                     settings.max_grpc_timeout_seconds)}}})
+    # CORS preflights for REST paths: the CORS filter answers them, but only on a route
+    # with a cluster (never contacted); direct responses get no CORS headers.
+    routes.append({"match": {"prefix": "/", "headers": [
+        {"name": ":method", "string_match": {"exact": "OPTIONS"}}]},
+        "route": {"cluster": PREFLIGHT_CLUSTER}})
+    routes.append({"match": {"prefix": "/"},
+                   "direct_response": {"status": 404, "body": {"inline_string": "no route\n"}}})
+    return routes
+
+
+def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
+    """Tokens are required everywhere except the public RPCs (gRPC and REST alike), health,
+    reflection, media reads, /healthz and /openapi.json. Service tokens (issuer
+    photomesh-mesh, audience photomesh-internal, another key) never verify here."""
+    open_rules: list[dict[str, Any]] = [
+        {"match": {"path": "/healthz"}}, {"match": {"path": "/openapi.json"}},
+        {"match": {"prefix": "/media/"}},
+        *({"match": {"prefix": prefix}} for prefix in PUBLIC_PREFIXES),
+    ]
+    # REST calls are already transcoded here: one rule per public RPC covers both.
+    open_rules += [{"match": {"path": rpc.path}} for rpc in contracts.rpcs() if rpc.public]
+    return {"name": "envoy.filters.http.jwt_authn", "typed_config": _typed(
+        "extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        providers={JWT_PROVIDER: {
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "local_jwks": {"inline_string": json.dumps(jwks(public_key_pem))},
+            "forward": True,  # services verify the token again
+            "clock_skew_seconds": 5,
+            "claim_to_headers": [{"header_name": USER_HEADER, "claim_name": "sub"}],
+        }},
+        rules=[*open_rules, {"match": {"prefix": "/"},
+                             "requires": {"provider_name": JWT_PROVIDER}}],
+        bypass_cors_preflight=True,
+    )}
+
+
+def _transcoder(contracts: Contracts, descriptor: Path, settings: EdgeSettings
+                ) -> dict[str, Any]:
+    return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": _typed(
+        "extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        proto_descriptor=str(descriptor),
+        services=[s.full_name for s in contracts.services],
+        print_options={"add_whitespace": False, "always_print_primitive_fields": True,
+                       "always_print_enums_as_ints": False,
+                       "preserve_proto_field_names": False},
+        convert_grpc_status=True,
+        ignore_unknown_query_parameters=True,
+        case_insensitive_enum_parsing=True,
+        max_request_body_size=settings.max_request_bytes,
+        request_validation_options={"reject_unknown_method": False,
+                                    "reject_unknown_query_parameters": False},
+    )}
+
+
+def _rate_limit(settings: EdgeSettings) -> dict[str, Any]:
+    """Per-user token buckets (one per distinct `sub`); anonymous calls are not counted
+    here (the auth service throttles logins itself)."""
+    per_user = {"max_tokens": settings.rate_limit_burst,
+                "tokens_per_fill": settings.rate_limit_requests,
+                "fill_interval": _seconds(settings.rate_limit_interval_seconds)}
+    return _typed(
+        "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        stat_prefix="edge_user_rate",
+        # The route-wide bucket is big enough never to bind: only per-user buckets limit.
+        token_bucket={"max_tokens": 1_000_000, "tokens_per_fill": 1_000_000,
+                      "fill_interval": "1s"},
+        filter_enabled={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
+                        "runtime_key": "edge_rate_limit_enabled"},
+        filter_enforced={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
+                         "runtime_key": "edge_rate_limit_enforced"},
+        descriptors=[{"entries": [{"key": "user"}], "token_bucket": per_user}],
+        rate_limits=[{"actions": [{"request_headers": {
+            "header_name": USER_HEADER, "descriptor_key": "user"}}]}],
+        max_dynamic_descriptors=100_000,
+        always_consume_default_token_bucket=False,
+        rate_limited_as_resource_exhausted=True,
+        response_headers_to_add=[{"header": {
+            "key": "retry-after", "value": str(settings.rate_limit_interval_seconds)}}],
+    )
+
+
+def _cors(settings: EdgeSettings) -> dict[str, Any]:
+    origins = [{"safe_regex": {"regex": ".*"}} if o == "*" else {"exact": o}
+               for o in settings.cors_allowed_origins]
+    return _typed(
+        "extensions.filters.http.cors.v3.CorsPolicy",
+        allow_origin_string_match=origins,
+        allow_methods="GET, PUT, POST, PATCH, DELETE, OPTIONS",
+        allow_headers=("authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, "
+                       "connect-protocol-version, connect-timeout-ms, range, "
+                       f"{SERVICE_HEADER}"),
+        expose_headers=("grpc-status, grpc-message, grpc-status-details-bin, retry-after, "
+                        "content-range, accept-ranges"),
+        max_age="86400",
+    )
+
+
+def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
+                public_key_pem: bytes, descriptor: Path, openapi: Path = OPENAPI_DOCUMENT,
+                settings: EdgeSettings | None = None,
+                contracts: Contracts | None = None) -> dict[str, Any]:
+    """The Envoy bootstrap for the edge, as a dict (JSON-serialisable)."""
+    settings = settings or EdgeSettings()
+    contracts = contracts or Contracts()
+    hcm = _typed(
+        "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="edge",
+        codec_type="AUTO",
+        use_remote_address=True,
+        stream_idle_timeout=_seconds(settings.stream_idle_timeout_seconds),
+        http2_protocol_options={"max_concurrent_streams": 1000},
+        route_config={
+            "name": "edge",
+            "max_direct_response_body_size_bytes": 4 << 20,
+            "virtual_hosts": [{
+                "name": "edge",
+                "domains": ["*"],
+                "routes": _routes(contracts, upstreams, openapi, settings),
+                "typed_per_filter_config": {
+                    "envoy.filters.http.cors": _cors(settings),
+                    "envoy.filters.http.local_ratelimit": _rate_limit(settings),
+                },
+            }],
+        },
+        http_filters=[
+            {"name": "envoy.filters.http.header_mutation", "typed_config": _typed(
+                "extensions.filters.http.header_mutation.v3.HeaderMutation",
+                mutations={"request_mutations": [{"remove": USER_HEADER}]})},
+            {"name": "envoy.filters.http.grpc_web",
+             "typed_config": _typed("extensions.filters.http.grpc_web.v3.GrpcWeb")},
+            # Transcoding first: every filter after it (and the routes) sees gRPC paths, and
+            # their local replies (401, 413, 429) come back to REST callers as JSON status.
+            _transcoder(contracts, descriptor, settings),
+            {"name": "envoy.filters.http.cors",
+             "typed_config": _typed("extensions.filters.http.cors.v3.Cors")},
+            _jwt_filter(contracts, public_key_pem),
+            {"name": "envoy.filters.http.buffer", "typed_config": _typed(
+                "extensions.filters.http.buffer.v3.Buffer",
+                max_request_bytes=settings.max_request_bytes)},
+            {"name": "envoy.filters.http.local_ratelimit", "typed_config": _typed(
+                "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+                stat_prefix="edge_rate")},
+            {"name": "envoy.filters.http.lua", "typed_config": _typed(
+                "extensions.filters.http.lua.v3.Lua",
+                source_codes={"media": {"filename": str(MEDIA_LUA)}})},
+            {"name": "envoy.filters.http.router",
+             "typed_config": _typed("extensions.filters.http.router.v3.Router")},
+        ],
+    )
+    replicas = {name: list(endpoints) for name, endpoints in upstreams.services.items()}
+    for name, extra in settings.replicas.items():
+        if name in replicas:
+            replicas[name] += [_host_port(e) for e in extra]
+    return {
+        "node": {"id": "photomesh-edge", "cluster": "photomesh-edge"},
+        "admin": {"address": _address(host, admin_port)},
+        "static_resources": {
+            "listeners": [{
+                "name": "edge",
+                "address": _address(host, port),
+                "per_connection_buffer_limit_bytes": 1 << 20,
+                "filter_chains": [{"filters": [
+                    {"name": "envoy.filters.network.http_connection_manager",
+                     "typed_config": hcm}]}],
+            }],
+            "clusters": [*(_service_cluster(name, endpoints, settings)
+                           for name, endpoints in replicas.items()),
+                         _minio_cluster(upstreams.minio),
+                         {"name": PREFLIGHT_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+                          "load_assignment": {"cluster_name": PREFLIGHT_CLUSTER,
+                                              "endpoints": []}}],
+        },
+    }
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host, int(port)
+
+
+def edge_descriptor(out: Path, base: Path) -> Path:
+    """The transcoder's descriptor set: the contracts plus google.rpc.Status and its error
+    details, so errors print as JSON with their ErrorInfo/BadRequest/RetryInfo."""
+    from google.protobuf import descriptor_pb2
+    from google.rpc import error_details_pb2, status_pb2
+
+    fds = descriptor_pb2.FileDescriptorSet.FromString(base.read_bytes())
+    have = {f.name for f in fds.file}
+    extra: list[descriptor_pb2.FileDescriptorProto] = []
+
+    def add(file_descriptor: Any) -> None:
+        for dep in file_descriptor.dependencies:
+            add(dep)
+        if file_descriptor.name not in have:
+            proto = descriptor_pb2.FileDescriptorProto()
+            file_descriptor.CopyToProto(proto)
+            extra.append(proto)
+            have.add(file_descriptor.name)
+
+    add(status_pb2.DESCRIPTOR)
+    add(error_details_pb2.DESCRIPTOR)
+    fds.file.extend(extra)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(fds.SerializeToString())
+    return out
+
+
+def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
+                      upstreams: Upstreams, public_key_pem: bytes,
+                      settings: EdgeSettings | None = None,
+                      descriptor_set: Path | None = None) -> Path:
+    """Render the edge into run_dir/envoy/ (envoy.json + its descriptor set); returns the
+    config path."""
+    from infra.contracts import DESCRIPTOR_SET
+
+    base = descriptor_set or DESCRIPTOR_SET
+    directory = run_dir / "envoy"
+    descriptor = edge_descriptor(directory / "edge.binpb", base)
+    config = edge_config(host=host, port=port, admin_port=admin_port, upstreams=upstreams,
+                         public_key_pem=public_key_pem, descriptor=descriptor,
+                         settings=settings, contracts=Contracts(base))
+    path = directory / "envoy.json"
+    path.write_text(json.dumps(config, indent=1) + "\n")
+    return path
