@@ -35,7 +35,7 @@ async def messages(mesh, event: str, timeout: float = 10.0, want: int = 1,
                 while True:
                     batch = await sub.fetch(100, timeout=0.5)
                     found += [m for m in batch if match(m)]
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nats-py raises both
+            except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises both
                 pass
             await sub.unsubscribe()
             if len(found) >= want or asyncio.get_running_loop().time() > deadline:
