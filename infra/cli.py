@@ -92,15 +92,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         say(str(e))
         return 2
     servers = [name for name in chosen if name != "ffmpeg"]
-    if running := _running(settings, servers, not args.no_services):
-        # Never start twins. Fully up is fine (exit 0); half up needs `down` first.
+    running = _running(settings, servers, not args.no_services)
+    expected = len(servers) + (0 if args.no_services else len(services.SERVICES))
+    if running and len(running) >= expected:
         print("photomesh is already running (see `./photomesh status`): "
               f"{', '.join(running)}", file=sys.stderr)
-        expected = len(servers) + (0 if args.no_services else len(services.SERVICES))
-        if len(running) < expected:
-            print("only partly: run `./photomesh down`, then `./photomesh up`", file=sys.stderr)
-            return 1
         return 0
+    if running:
+        # Never twins: what runs (by our pid files) is kept, the rest is started.
+        say(f"already running, kept: {', '.join(running)}")
     try:
         stack.install_all(settings, only)
         with step("starting backends"):
