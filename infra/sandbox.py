@@ -116,6 +116,22 @@ def drop_run_state(names: RunNames, env: Mapping[str, str]) -> None:
         await nc.close()
 
     asyncio.run(drop_streams())
+    _drop_bucket(names.bucket, env)
+
+
+def _drop_bucket(bucket: str, env: Mapping[str, str]) -> None:
+    from minio import Minio
+    from minio.deleteobjects import DeleteObject
+
+    client = Minio(env["PHOTOMESH_MINIO_ENDPOINT"], access_key=env["PHOTOMESH_MINIO_ACCESS_KEY"],
+                   secret_key=env["PHOTOMESH_MINIO_SECRET_KEY"], secure=False)
+    if not client.bucket_exists(bucket):
+        return
+    doomed = (DeleteObject(o.object_name) for o in client.list_objects(bucket, recursive=True)
+              if o.object_name)
+    for error in client.remove_objects(bucket, doomed):
+        raise RuntimeError(f"could not delete {error.name} from {bucket}: {error.message}")
+    client.remove_bucket(bucket)
 
 
 @contextmanager

@@ -140,7 +140,8 @@ async def test_peer_calls_forward_the_callers_token_and_deadline(channel) -> Non
     reply = await _call(channel, "Relay")(b"", metadata=bearer(token), timeout=5)
     who, left = reply.split(b"|")
     assert who == b"user-7"  # the peer saw the original caller, not an anonymous call
-    assert 0 < float(left) <= 5  # and no more time than the caller gave
+    # ... and no more time than the caller gave (give or take grpc-timeout's wire rounding).
+    assert 0 < float(left) < 5.05
 
 
 async def test_a_peer_call_without_a_caller_is_unauthenticated(channel) -> None:

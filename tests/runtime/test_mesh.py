@@ -87,9 +87,9 @@ async def test_a_valid_token_gets_past_authentication(channel_to) -> None:
     account = await register(channel_to("auth"))
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await PROTECTED["post"](channel_to("post"), bearer(account.tokens.access_token))
-    # Authenticated: the answer comes from the service itself (its RPCs land with issue #4).
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert error_info(err.value).reason == "NOT_IMPLEMENTED"
+    # Authenticated: the answer comes from the service's own validation (post id 0).
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(err.value).domain == "post.photomesh"
 
 
 async def test_a_client_trace_contains_the_server_span(mesh, collector) -> None:
