@@ -8,6 +8,7 @@
     logs      the log of one backend or service (`logs feed -f`)
     gen | lint | breaking   generated code and buf checks (infra.codegen)
     test      every CI check, then pytest (arguments go to pytest)
+    bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
 
 Imports are lazy, so every command starts quickly.
 """
@@ -18,9 +19,12 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.progress import say
+
+REPO = Path(__file__).resolve().parents[1]
 
 if TYPE_CHECKING:
     from infra.settings import InfraSettings
@@ -204,12 +208,34 @@ def run_test(rest: list[str]) -> int:
     return int(checks.main(rest) or 0)
 
 
+def run_bench(rest: list[str]) -> int:
+    """`bench <name> [args]`: start the backends if needed, then ``python -m bench.<name>``
+    (each benchmark runs its own private mesh from this checkout; see infra/sandbox.py)."""
+    import runpy
+
+    from infra import stack
+
+    names = sorted(p.stem for p in (REPO / "bench").glob("*.py")
+                   if p.stem not in {"__init__", "harness"})
+    if not rest or rest[0] not in names:
+        print(f"usage: photomesh bench <name> [args]; benchmarks: {', '.join(names)}",
+              file=sys.stderr)
+        return 2
+    settings = _settings()
+    stack.install_all(settings)
+    stack.start_backends(settings)
+    sys.argv = [f"bench.{rest[0]}", *rest[1:]]
+    runpy.run_module(f"bench.{rest[0]}", run_name="__main__", alter_sys=True)
+    return 0
+
+
 #: Commands whose arguments all go to the delegate untouched (argparse would eat `-k`, `-x`).
 PASSTHROUGH = {
     "gen": lambda rest: run_codegen("gen", rest),
     "lint": lambda rest: run_codegen("lint", rest),
     "breaking": lambda rest: run_codegen("breaking", rest),
     "test": run_test,
+    "bench": run_bench,
 }
 
 
@@ -251,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("lint", help="buf lint")
     sub.add_parser("breaking", help="buf breaking against main")
     sub.add_parser("test", help="every CI check, then pytest (extra args go to pytest)")
+    sub.add_parser("bench", help="run a benchmark of bench/ (`bench <name> [args]`)")
     return parser
 
 
