@@ -21,7 +21,7 @@ from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
 from services.runtime.ids import Snowflake, SnowflakeSettings
-from services.runtime.pagination import PageTokens
+from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 
 
@@ -32,7 +32,7 @@ async def build(settings: NotificationSettings, backends: Backends) -> Built:
     inbox = Inbox(InboxStore(backends.cql), cache, Snowflake(load(SnowflakeSettings).worker_id))
     hub = StreamHub(backends.redis, cache, settings.stream_queue_size)
     servicer = NotificationServicer(inbox, GraphPeer(channel, service_credentials("notification")),
-                                    hub, PageTokens(settings.page_token_secret))
+                                    hub, mesh_page_tokens(settings.page_token_secret))
 
     async def close_channel() -> None:
         await channel.close()

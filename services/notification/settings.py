@@ -12,7 +12,8 @@ class NotificationSettings(ServerSettings):
     model_config = service_config("NOTIFICATION")
 
     port: int = Field(default=50057, ge=0, le=65535)
-    page_token_secret: str = Field(default="photomesh-dev-page-tokens", min_length=8)
+    page_token_secret: str | None = Field(
+        default=None, min_length=8, description="None: derived from the mesh's service key")
     stream_queue_size: int = Field(default=256, ge=1,
                                    description="notifications buffered per connected stream "
                                                "before the slowest client is cut off")

@@ -10,7 +10,7 @@ from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
 from services.runtime.ids import Snowflake, SnowflakeSettings
-from services.runtime.pagination import PageTokens
+from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 from services.story.archive import ArchiveJob
 from services.story.cache import StoryCache
@@ -43,7 +43,7 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
                       settings.ttl_seconds)
     tray = Tray(store, cache, graph, views, close_friends, settings.max_following)
     servicer = StoryServicer(stories, tray, views, close_friends,
-                             PageTokens(settings.page_token_secret))
+                             mesh_page_tokens(settings.page_token_secret))
     archive = ArchiveJob(store, settings.archive_interval_seconds,
                          settings.archive_lookback_seconds)
 

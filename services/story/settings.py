@@ -26,4 +26,5 @@ class StorySettings(ServerSettings):
                                         "set stays in Redis before it is rebuilt from CQL")
     max_following: int = Field(default=5000, ge=1,
                                description="followees considered for one viewer's tray")
-    page_token_secret: str = Field(default="photomesh-dev-page-tokens", min_length=8)
+    page_token_secret: str | None = Field(
+        default=None, min_length=8, description="None: derived from the mesh's service key")
