@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from photomesh.common.v1 import media_pb2 as media_pb
 from photomesh.graph.v1 import events_pb2 as graph_events
 from photomesh.notification.v1 import notification_service_pb2 as pb
 from photomesh.post.v1 import events_pb2 as post_events
@@ -28,6 +29,7 @@ class Activity:
     comment_id: int = 0
     story_id: int = 0
     text_preview: str = ""
+    thumbnail_url: str = ""
 
 
 def _one(event_id: str, recipient: str, actor: str, type_: int, group: str,
@@ -73,24 +75,38 @@ def comment_added(e: post_events.CommentAddedEvent) -> list[Activity]:
 
 def post_created(e: post_events.PostCreatedEvent) -> list[Activity]:
     return _mentions(e.event_id, e.mentioned_user_ids, set(), e.author_user_id, e.post_id, 0,
-                     "")
+                     e.caption_preview[:PREVIEW_MAX], thumbnail(e))
+
+
+def thumbnail(e: post_events.PostCreatedEvent) -> str:
+    return _thumbnail(e.media[0]) if e.media else ""
+
+
+def _thumbnail(media: media_pb.MediaRef) -> str:
+    """URL of the media item's thumbnail (or smallest variant); empty if none."""
+    variants = media.variants
+    thumb = [v.url for v in variants if v.name == media_pb.VARIANT_NAME_THUMBNAIL]
+    return thumb[0] if thumb else (variants[0].url if variants else "")
 
 
 def _mentions(event_id: str, mentioned: Iterable[str], told: set[str], actor: str,
-              post_id: int, comment_id: int, preview: str) -> list[Activity]:
+              post_id: int, comment_id: int, preview: str, thumbnail_url: str = ""
+              ) -> list[Activity]:
     return [_one(event_id, user, actor, pb.NOTIFICATION_TYPE_MENTIONED,
                  f"mention/{post_id}/{comment_id}", post_id=post_id, comment_id=comment_id,
-                 text_preview=preview)
+                 text_preview=preview, thumbnail_url=thumbnail_url)
             for user in dict.fromkeys(mentioned) if user not in told]
 
 
 def new_story_for(e: story_events.StoryPublishedEvent, follower_id: str) -> Activity:
     return _one(e.event_id, follower_id, e.author_user_id,
                 pb.NOTIFICATION_TYPE_STORY_PUBLISHED, f"story/{e.author_user_id}",
-                story_id=e.story_id)
+                story_id=e.story_id,
+                thumbnail_url=_thumbnail(e.media) if e.HasField("media") else "")
 
 
 def new_post_for(e: post_events.PostCreatedEvent, follower_id: str) -> Activity:
     return _one(e.event_id, follower_id, e.author_user_id,
                 pb.NOTIFICATION_TYPE_POST_PUBLISHED, f"post/{e.author_user_id}",
-                post_id=e.post_id)
+                post_id=e.post_id, text_preview=e.caption_preview[:PREVIEW_MAX],
+                thumbnail_url=thumbnail(e))

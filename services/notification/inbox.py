@@ -52,6 +52,7 @@ def _set_subject(n: pb.Notification, activity: Activity, now_ms: int) -> None:
     n.post_id, n.comment_id, n.story_id = (activity.post_id, activity.comment_id,
                                            activity.story_id)
     n.text_preview = activity.text_preview
+    n.thumbnail_url = activity.thumbnail_url
     n.create_time.FromMilliseconds(now_ms)
 
 

@@ -28,6 +28,8 @@ class StoryEvents:
             event_id=event_id, story_id=story.story_id, author_user_id=story.author_id,
             audience=story.audience,  # type: ignore[arg-type]
             media_id=story.media.media_id if story.media is not None else "")
+        if story.media is not None:
+            event.media.CopyFrom(story.media)
         event.event_time.FromMilliseconds(story.create_ms)
         event.create_time.FromMilliseconds(story.create_ms)
         event.expire_time.FromMilliseconds(story.expire_ms)
