@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from redis.asyncio import Redis
 
 from services.runtime.cache import KeySpace
-from services.story.model import StoryRecord
+from services.story.model import StoryRecord, StoryRef
 
 SENTINEL = b"-"
 
@@ -26,6 +26,10 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return false
 """
+
+
+def _member(story: StoryRecord) -> str:
+    return f"{story.story_id}.{story.audience}"
 
 
 class StoryCache:
@@ -48,44 +52,44 @@ class StoryCache:
         return self._keys.key("cf", owner_id)
 
     # --- author story sets ----------------------------------------------------------------
+    # Members are "<story_id>.<audience>", so a tray is ranked and filtered without
+    # reading any story body; bodies are read only for the authors on the page.
 
     async def add_story(self, story: StoryRecord) -> None:
         await self._redis.set(self._story(story.story_id), story.to_bytes(),
                               pxat=story.expire_ms)
         await self._if_warm(keys=[self._author(story.author_id)],
-                            args=["ZADD", story.expire_ms, story.story_id])
+                            args=["ZADD", story.expire_ms, _member(story)])
 
     async def remove_story(self, story: StoryRecord) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(self._author(story.author_id), story.story_id)
+            pipe.zrem(self._author(story.author_id), _member(story))
             pipe.delete(self._story(story.story_id))
             await pipe.execute()
 
-    async def live_stories(self, author_ids: Sequence[str], now_ms: int
-                           ) -> tuple[dict[str, list[StoryRecord]], list[str]]:
+    async def live_refs(self, author_ids: Sequence[str], now_ms: int
+                        ) -> tuple[dict[str, list[StoryRef]], list[str]]:
         """Live stories per warm author (oldest first) and the authors that are cold."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for author in author_ids:
                 pipe.zrangebyscore(self._author(author), f"({now_ms}", "+inf")
             ranges = await pipe.execute()
-        warm: dict[str, list[int]] = {}
+        warm: dict[str, list[StoryRef]] = {}
         cold: list[str] = []
         for author, members in zip(author_ids, ranges, strict=True):
             if SENTINEL not in members:
                 cold.append(author)
             else:
-                warm[author] = sorted(int(m) for m in members if m != SENTINEL)
-        ids = [i for story_ids in warm.values() for i in story_ids]
-        bodies = dict(zip(ids, await self._redis.mget([self._story(i) for i in ids]),
-                          strict=True)) if ids else {}
-        found: dict[str, list[StoryRecord]] = {}
-        for author, story_ids in warm.items():
-            stories = [StoryRecord.from_bytes(bodies[i]) for i in story_ids if bodies.get(i)]
-            if len(stories) != len(story_ids):  # a body is gone: rebuild this author
-                cold.append(author)
-                continue
-            found[author] = [s for s in stories if s.live_at(now_ms)]
-        return found, cold
+                warm[author] = sorted(StoryRef.parse(m) for m in members if m != SENTINEL)
+        return warm, cold
+
+    async def bodies(self, story_ids: Sequence[int]) -> dict[int, StoryRecord]:
+        """The stored stories among `story_ids` (an evicted body is simply absent)."""
+        if not story_ids:
+            return {}
+        values = await self._redis.mget([self._story(i) for i in story_ids])
+        return {i: StoryRecord.from_bytes(v) for i, v in zip(story_ids, values, strict=True)
+                if v}
 
     async def rebuild_author(self, author_id: str, stories: Iterable[StoryRecord],
                              now_ms: int) -> None:
@@ -94,7 +98,7 @@ class StoryCache:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zadd(key, {SENTINEL: "+inf"})
             for story in stories:
-                pipe.zadd(key, {str(story.story_id): story.expire_ms})
+                pipe.zadd(key, {_member(story): story.expire_ms})
                 pipe.set(self._story(story.story_id), story.to_bytes(), pxat=story.expire_ms)
             pipe.zremrangebyscore(key, "-inf", now_ms)
             pipe.expire(key, self._warm)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from photomesh.common.v1.media_pb2 import MediaRef
 from photomesh.story.v1 import story_service_pb2 as pb
 
+from services.runtime.ids import id_time_ms
+
 FOLLOWERS = pb.STORY_AUDIENCE_FOLLOWERS
 CLOSE_FRIENDS = pb.STORY_AUDIENCE_CLOSE_FRIENDS
 
@@ -42,6 +44,28 @@ class StoryRecord:
         return cls(story.story_id, story.author.user_id, story.audience, story.text,
                    story.media if story.HasField("media") else None,
                    story.create_time.ToMilliseconds(), story.expire_time.ToMilliseconds())
+
+
+@dataclass(frozen=True, order=True)
+class StoryRef:
+    """What ranking a tray needs of a story: its id (time-ordered) and audience."""
+
+    story_id: int
+    audience: int
+
+    @classmethod
+    def parse(cls, member: bytes | str) -> StoryRef:
+        text = member.decode() if isinstance(member, bytes) else member
+        story_id, _, audience = text.partition(".")
+        return cls(int(story_id), int(audience or FOLLOWERS))
+
+    @classmethod
+    def of(cls, story: StoryRecord) -> StoryRef:
+        return cls(story.story_id, story.audience)
+
+    @property
+    def create_ms(self) -> int:
+        return id_time_ms(self.story_id)
 
 
 @dataclass(frozen=True)

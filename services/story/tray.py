@@ -15,7 +15,7 @@ from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.story.cache import StoryCache
 from services.story.close_friends import CloseFriends
-from services.story.model import CLOSE_FRIENDS, StoryRecord
+from services.story.model import CLOSE_FRIENDS, StoryRecord, StoryRef
 from services.story.peers import GraphPeer
 from services.story.store import StoryStore
 from services.story.views import Views
@@ -48,11 +48,11 @@ class Tray:
         self._close_friends = close_friends
         self._max_following = max_following
 
-    async def live_by_author(self, author_ids: Sequence[str], now_ms: int
-                             ) -> dict[str, list[StoryRecord]]:
-        """Live stories of each author, oldest first, from Redis (cold authors rebuilt)."""
-        found, cold = await self._cache.live_stories(author_ids, now_ms)
+    async def _rebuild(self, authors: Sequence[str], now_ms: int
+                       ) -> dict[str, list[StoryRecord]]:
+        """Live stories of cold authors from CQL (oldest first), put back into Redis."""
         limit = asyncio.Semaphore(REBUILD_CONCURRENCY)
+        found: dict[str, list[StoryRecord]] = {}
 
         async def rebuild(author: str) -> None:
             async with limit:
@@ -60,42 +60,52 @@ class Tray:
                 await self._cache.rebuild_author(author, stories, now_ms)
                 found[author] = sorted(stories, key=lambda s: s.story_id)
 
-        await asyncio.gather(*(rebuild(a) for a in cold))
+        await asyncio.gather(*(rebuild(a) for a in authors))
         return found
 
-    async def entries(self, viewer_id: str, now_ms: int) -> list[tuple[str, list[StoryRecord],
-                                                                       set[int]]]:
-        """The whole tray in order, without user summaries: (author, stories, seen)."""
+    async def ranked(self, viewer_id: str, now_ms: int
+                     ) -> list[tuple[str, list[StoryRef], set[int]]]:
+        """The whole tray in order as (author, visible stories oldest first, seen ids),
+        from the story sets alone (no story bodies)."""
         followees = await self._graph.following_ids(viewer_id, self._max_following)
         authors = [viewer_id, *(a for a in dict.fromkeys(followees) if a != viewer_id)]
-        live = await self.live_by_author(authors, now_ms)
-        with_close = [a for a, stories in live.items()
-                      if a != viewer_id and any(s.audience == CLOSE_FRIENDS for s in stories)]
+        live, cold = await self._cache.live_refs(authors, now_ms)
+        for author, stories in (await self._rebuild(cold, now_ms)).items():
+            live[author] = [StoryRef.of(s) for s in stories]
+        with_close = [a for a, refs in live.items()
+                      if a != viewer_id and any(r.audience == CLOSE_FRIENDS for r in refs)]
         close_to = await self._close_friends.owners_including(with_close, viewer_id)
-        visible: dict[str, list[StoryRecord]] = {}
-        for author, stories in live.items():
-            shown = [s for s in stories if author == viewer_id or s.audience != CLOSE_FRIENDS
-                     or author in close_to]
-            if shown:
-                visible[author] = shown
-        seen = await self._views.seen(viewer_id, [s.story_id for a, stories in visible.items()
-                                                  if a != viewer_id for s in stories])
+        visible = {a: shown for a, refs in live.items()
+                   if (shown := [r for r in refs if a == viewer_id
+                                 or r.audience != CLOSE_FRIENDS or a in close_to])}
+        seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
+                                                  if a != viewer_id for r in refs])
 
         def rank(author: str) -> tuple[int, int]:
-            stories = visible[author]
-            unseen = any(s.story_id not in seen for s in stories)
+            refs = visible[author]
+            unseen = any(r.story_id not in seen for r in refs)
             group = 0 if author == viewer_id else (1 if unseen else 2)
-            return group, -stories[-1].create_ms
+            return group, -refs[-1].create_ms
 
-        return [(a, visible[a], seen) for a in sorted(visible, key=rank)]
+        return [(a, visible[a], seen if a != viewer_id else {r.story_id for r in visible[a]})
+                for a in sorted(visible, key=rank)]
 
     async def page(self, viewer_id: str, offset: int, page_size: int, now_ms: int
                    ) -> tuple[list[TrayEntry], bool]:
         """One page of the tray and whether more follow."""
-        ordered = await self.entries(viewer_id, now_ms)
+        ordered = await self.ranked(viewer_id, now_ms)
         window = ordered[offset:offset + page_size]
+        wanted = [r.story_id for _, refs, _ in window for r in refs]
+        bodies = await self._cache.bodies(wanted)
+        missing = [a for a, refs, _ in window if any(r.story_id not in bodies for r in refs)]
+        for stories in (await self._rebuild(missing, now_ms)).values():
+            bodies.update((s.story_id, s) for s in stories)
         summaries = await self._graph.summaries(a for a, _, _ in window)
-        entries = [TrayEntry(summaries.get(a) or UserSummary(user_id=a), stories,
-                             seen if a != viewer_id else {s.story_id for s in stories})
-                   for a, stories, seen in window]
+        entries = []
+        for author, refs, seen in window:
+            stories = [bodies[r.story_id] for r in refs
+                       if r.story_id in bodies and bodies[r.story_id].live_at(now_ms)]
+            if stories:
+                entries.append(TrayEntry(summaries.get(author) or UserSummary(user_id=author),
+                                         stories, seen))
         return entries, offset + page_size < len(ordered)
