@@ -6,7 +6,8 @@
    seen). GetStoryTray (first page, 20 authors) closed-loop for `--duration` seconds at
    `--concurrency`: throughput, p50/p99. Baseline in the same run: the same call with the
    Redis tray state dropped before each call (every author set and the seen set rebuilt
-   from CQL), printed as a ratio.
+   from CQL), printed as a ratio; and the graph's ListFollowingIds alone (the first step
+   of every tray read).
 2. Notification delivery lag: PostLikedEvent published on JetStream (acknowledged) → the
    notification written to the recipient's inbox and pushed on StreamNotifications (the
    worker publishes after the inbox write). `--events` one at a time (lag alone), then a
@@ -103,6 +104,13 @@ async def tray_figures(mesh, args) -> list[Result]:  # type: ignore[no-untyped-d
 
     warm = await run_load(f"GetStoryTray, {args.authors} followees", read,
                           concurrency=args.concurrency, duration=args.duration)
+
+    async def followees(_: int) -> None:  # the graph call every tray read starts with
+        await graph.ListFollowingIds(gpb.ListFollowingIdsRequest(user_id=viewer_id),
+                                     metadata=md(viewer))
+
+    graph_part = await run_load("  part: graph ListFollowingIds", followees,
+                                concurrency=args.concurrency, duration=args.duration / 2)
     prefix = mesh.env["PHOTOMESH_REDIS_KEY_PREFIX"] + "story:"
     redis = aioredis.Redis.from_url(mesh.env["PHOTOMESH_REDIS_URL"])
     keys = [f"{prefix}author:{a}" for a, _ in authors] + [f"{prefix}seen:{viewer_id}"]
@@ -116,7 +124,7 @@ async def tray_figures(mesh, args) -> list[Result]:  # type: ignore[no-untyped-d
     await redis.aclose()
     for channel in channels.values():
         await channel.close()
-    return [warm, cold]
+    return [warm, cold, graph_part]
 
 
 async def lag_figures(mesh, args) -> list[Result]:  # type: ignore[no-untyped-def]
