@@ -1,4 +1,5 @@
-"""Settings of the notification service (prefix ``PHOTOMESH_NOTIFICATION_``)."""
+"""Settings of the notification service (prefix ``PHOTOMESH_NOTIFICATION_``) and of its
+worker (prefix ``PHOTOMESH_NOTIFICATION_WORKER_``)."""
 
 from __future__ import annotations
 
@@ -11,3 +12,29 @@ class NotificationSettings(ServerSettings):
     model_config = service_config("NOTIFICATION")
 
     port: int = Field(default=50057, ge=0, le=65535)
+    page_token_secret: str | None = Field(
+        default=None, min_length=8, description="None: derived from the mesh's service key")
+    stream_queue_size: int = Field(default=256, ge=1,
+                                   description="notifications buffered per connected stream "
+                                               "before the slowest client is cut off")
+
+
+class NotificationWorkerSettings(ServerSettings):
+    model_config = service_config("NOTIFICATION_WORKER")
+
+    port: int = Field(default=50063, ge=0, le=65535)
+    inbox_ttl_seconds: int = Field(default=90 * 86400, ge=60,
+                                   description="how long a notification stays in the inbox")
+    group_window_seconds: int = Field(
+        default=6 * 3600, ge=1, description="repeats of one kind on one subject within this "
+                                            "window join one notification")
+    notify_followers_of_stories: bool = Field(
+        default=True, description="a followee's new story (audience FOLLOWERS) notifies "
+                                  "their followers")
+    notify_followers_of_posts: bool = Field(
+        default=False, description="a followee's new post notifies their followers (off by "
+                                   "default: the feed already shows it)")
+    fanout_max_followers: int = Field(
+        default=2000, ge=0, description="authors with more followers than this notify nobody "
+                                        "of new stories/posts (bounded fan-out)")
+    fanout_concurrency: int = Field(default=32, ge=1)

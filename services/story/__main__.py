@@ -5,16 +5,54 @@ from __future__ import annotations
 from photomesh.story.v1 import story_service_pb2 as pb
 from photomesh.story.v1 import story_service_pb2_grpc as pb_grpc
 
-from services.runtime.app import Built, Needs, definition, main
+from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
+from services.runtime.cache import KeySpace
+from services.runtime.grpc_clients import peer_channel
+from services.runtime.ids import Snowflake, SnowflakeSettings
+from services.runtime.pagination import mesh_page_tokens
+from services.runtime.settings import PeerSettings, load
+from services.story.archive import ArchiveJob
+from services.story.cache import StoryCache
+from services.story.close_friends import CloseFriends
+from services.story.events import DOMAIN, StoryEvents
+from services.story.peers import GraphPeer, MediaPeer
 from services.story.server import StoryServicer
 from services.story.settings import StorySettings
+from services.story.store import StoryStore
+from services.story.stories import Stories
+from services.story.tray import Tray
+from services.story.views import Views
 
 
 async def build(settings: StorySettings, backends: Backends) -> Built:
-    assert backends.events is not None
-    await backends.events.ensure_stream("story")
-    return Built(definition("story", pb, pb_grpc, "StoryService", StoryServicer()))
+    assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    await backends.events.ensure_stream(DOMAIN)
+    peers = load(PeerSettings)
+    graph_channel, media_channel = (peer_channel(peers.graph_target),
+                                    peer_channel(peers.media_target))
+    graph = GraphPeer(graph_channel, service_credentials("story"))
+    media = MediaPeer(media_channel)
+    store = StoryStore(backends.cql, settings.expiry_bucket_seconds)
+    cache = StoryCache(backends.redis, KeySpace(backends.redis_settings, "story"),
+                       settings.cache_warm_seconds)
+    views = Views(store, cache)
+    close_friends = CloseFriends(store, cache, graph)
+    stories = Stories(store, cache, StoryEvents(backends.events), graph, media, views,
+                      close_friends, Snowflake(load(SnowflakeSettings).worker_id),
+                      settings.ttl_seconds)
+    tray = Tray(store, cache, graph, views, close_friends, settings.max_following)
+    servicer = StoryServicer(stories, tray, views, close_friends,
+                             mesh_page_tokens(settings.page_token_secret))
+    archive = ArchiveJob(store, settings.archive_interval_seconds,
+                         settings.archive_lookback_seconds)
+
+    async def close_channels() -> None:
+        await graph_channel.close()
+        await media_channel.close()
+
+    return Built(definition("story", pb, pb_grpc, "StoryService", servicer),
+                 background=[archive.run()], on_stop=[close_channels])
 
 
 if __name__ == "__main__":

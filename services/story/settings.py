@@ -11,3 +11,20 @@ class StorySettings(ServerSettings):
     model_config = service_config("STORY")
 
     port: int = Field(default=50055, ge=0, le=65535)
+    ttl_seconds: int = Field(default=86400, ge=1, le=7 * 86400,
+                             description="how long a story stays live (then archived)")
+    archive_interval_seconds: float = Field(
+        default=30.0, gt=0, description="how often the archive job looks for expired stories")
+    archive_lookback_seconds: int = Field(
+        default=86400, ge=60, description="how far back a first archive run (no checkpoint "
+                                          "yet) looks for expired stories")
+    expiry_bucket_seconds: int = Field(
+        default=60, ge=1, le=3600, description="width of the expiry-index partitions the "
+                                               "archive job reads; never change on live data")
+    cache_warm_seconds: int = Field(
+        default=3600, ge=1, description="how long a per-author story set or per-viewer seen "
+                                        "set stays in Redis before it is rebuilt from CQL")
+    max_following: int = Field(default=5000, ge=1,
+                               description="followees considered for one viewer's tray")
+    page_token_secret: str | None = Field(
+        default=None, min_length=8, description="None: derived from the mesh's service key")

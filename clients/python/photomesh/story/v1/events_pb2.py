@@ -23,16 +23,17 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from photomesh.common.v1 import media_pb2 as photomesh_dot_common_dot_v1_dot_media__pb2
 from photomesh.story.v1 import story_service_pb2 as photomesh_dot_story_dot_v1_dot_story__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/story/v1/events.proto\x12\x12photomesh.story.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&photomesh/story/v1/story_service.proto\"\xaa\x02\n\x13StoryPublishedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08story_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12\x33\n\x08\x61udience\x18\x05 \x01(\x0e\x32!.photomesh.story.v1.StoryAudience\x12\x10\n\x08media_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/story/v1/events.proto\x12\x12photomesh.story.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fphotomesh/common/v1/media.proto\x1a&photomesh/story/v1/story_service.proto\"\xd8\x02\n\x13StoryPublishedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08story_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12\x33\n\x08\x61udience\x18\x05 \x01(\x0e\x32!.photomesh.story.v1.StoryAudience\x12\x10\n\x08media_id\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05media\x18\t \x01(\x0b\x32\x1d.photomesh.common.v1.MediaRefb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photomesh.story.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STORYPUBLISHEDEVENT']._serialized_start=129
-  _globals['_STORYPUBLISHEDEVENT']._serialized_end=427
+  _globals['_STORYPUBLISHEDEVENT']._serialized_start=162
+  _globals['_STORYPUBLISHEDEVENT']._serialized_end=506
 # @@protoc_insertion_point(module_scope)

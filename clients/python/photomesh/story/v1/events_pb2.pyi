@@ -9,6 +9,7 @@ Nats-Msg-Id carries event_id. Subjects:
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from photomesh.common.v1 import media_pb2 as _media_pb2
 from photomesh.story.v1 import story_service_pb2 as _story_service_pb2
 import builtins as _builtins
 import sys
@@ -35,6 +36,7 @@ class StoryPublishedEvent(_message.Message):
     MEDIA_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (UUID text), for de-duplication."""
     story_id: _builtins.int
@@ -57,6 +59,10 @@ class StoryPublishedEvent(_message.Message):
     def expire_time(self) -> _timestamp_pb2.Timestamp:
         """When it expires."""
 
+    @_builtins.property
+    def media(self) -> _media_pb2.MediaRef:
+        """The attached media item as published (renditions for thumbnails); unset for text."""
+
     def __init__(
         self,
         *,
@@ -68,10 +74,11 @@ class StoryPublishedEvent(_message.Message):
         media_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        media: _media_pb2.MediaRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time", "expire_time", b"expire_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time", "expire_time", b"expire_time", "media", b"media"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "author_user_id", b"author_user_id", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "expire_time", b"expire_time", "media_id", b"media_id", "story_id", b"story_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "author_user_id", b"author_user_id", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "expire_time", b"expire_time", "media", b"media", "media_id", b"media_id", "story_id", b"story_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,61 @@
+"""Close friends lists: who may see an author's close-friends stories."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.story.cache import StoryCache
+from services.story.model import CloseFriendRecord
+from services.story.peers import GraphPeer
+from services.story.store import StoryStore
+from services.story.validation import check_user_ids
+
+MAX_PER_CALL = 100
+
+
+class CloseFriends:
+    def __init__(self, store: StoryStore, cache: StoryCache, graph: GraphPeer) -> None:
+        self._store = store
+        self._cache = cache
+        self._graph = graph
+
+    async def owners_including(self, owner_ids: Sequence[str], viewer_id: str) -> set[str]:
+        """Which of `owner_ids` have `viewer_id` on their close friends list."""
+        if not owner_ids:
+            return set()
+        members, cold = await self._cache.close_friend_of(owner_ids, viewer_id)
+        for owner in cold:
+            friends = await self._store.close_friend_ids(owner)
+            await self._cache.rebuild_close_friends(owner, friends)
+            if viewer_id in friends:
+                members.add(owner)
+        return members
+
+    async def update(self, owner_id: str, add: Sequence[str], remove: Sequence[str]) -> int:
+        violations = [*check_user_ids("add_user_ids", add, MAX_PER_CALL),
+                      *check_user_ids("remove_user_ids", remove, MAX_PER_CALL)]
+        if violations:
+            raise InvalidArgument(violations)
+        if owner_id in add:
+            raise InvalidArgument(FieldViolation("add_user_ids", "you cannot add yourself"),
+                                  reason="SELF_RELATIONSHIP")
+        adding = [u for u in dict.fromkeys(add) if u not in set(remove)]
+        if adding:
+            found = await self._graph.summaries(adding)
+            missing = [u for u in adding if u not in found]
+            if missing:
+                raise NotFound(f"no such user: {missing[0]}", reason="USER_NOT_FOUND",
+                               metadata={"user_id": missing[0]})
+        now_ms = int(time.time() * 1000)
+        for user_id in adding:
+            await self._store.add_close_friend(owner_id, user_id, now_ms)
+        for user_id in dict.fromkeys(remove):
+            await self._store.remove_close_friend(owner_id, user_id)
+        await self._cache.drop_close_friends(owner_id)
+        return await self._store.close_friend_count(owner_id)
+
+    async def page(self, owner_id: str, page_size: int, paging_state: bytes | None
+                   ) -> tuple[list[CloseFriendRecord], bytes | None]:
+        return await self._store.close_friends_page(owner_id, page_size, paging_state)

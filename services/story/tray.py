@@ -1,0 +1,111 @@
+"""The story tray: per followed author with live stories the viewer may see, those stories.
+
+Served from Redis (per-author live-story sets, the viewer's seen set, close friends sets);
+any cold set is rebuilt from CQL on the way. Order: the viewer's own entry, then authors
+with unseen stories, then the rest; within each group the most recent story first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from photomesh.common.v1.user_pb2 import UserSummary
+
+from services.story.cache import StoryCache
+from services.story.close_friends import CloseFriends
+from services.story.model import CLOSE_FRIENDS, StoryRecord, StoryRef
+from services.story.peers import GraphPeer
+from services.story.store import StoryStore
+from services.story.views import Views
+
+REBUILD_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class TrayEntry:
+    author: UserSummary
+    stories: list[StoryRecord]  # oldest first (play order)
+    seen: set[int]
+
+    @property
+    def has_unseen(self) -> bool:
+        return any(s.story_id not in self.seen for s in self.stories)
+
+    @property
+    def latest_ms(self) -> int:
+        return self.stories[-1].create_ms
+
+
+class Tray:
+    def __init__(self, store: StoryStore, cache: StoryCache, graph: GraphPeer, views: Views,
+                 close_friends: CloseFriends, max_following: int) -> None:
+        self._store = store
+        self._cache = cache
+        self._graph = graph
+        self._views = views
+        self._close_friends = close_friends
+        self._max_following = max_following
+
+    async def _rebuild(self, authors: Sequence[str], now_ms: int
+                       ) -> dict[str, list[StoryRecord]]:
+        """Live stories of cold authors from CQL (oldest first), put back into Redis."""
+        limit = asyncio.Semaphore(REBUILD_CONCURRENCY)
+        found: dict[str, list[StoryRecord]] = {}
+
+        async def rebuild(author: str) -> None:
+            async with limit:
+                stories = await self._store.live_by_author(author, now_ms)
+                await self._cache.rebuild_author(author, stories, now_ms)
+                found[author] = sorted(stories, key=lambda s: s.story_id)
+
+        await asyncio.gather(*(rebuild(a) for a in authors))
+        return found
+
+    async def ranked(self, viewer_id: str, now_ms: int
+                     ) -> list[tuple[str, list[StoryRef], set[int]]]:
+        """The whole tray in order as (author, visible stories oldest first, seen ids),
+        from the story sets alone (no story bodies)."""
+        followees = await self._graph.following_ids(viewer_id, self._max_following)
+        authors = [viewer_id, *(a for a in dict.fromkeys(followees) if a != viewer_id)]
+        live, cold = await self._cache.live_refs(authors, now_ms)
+        for author, stories in (await self._rebuild(cold, now_ms)).items():
+            live[author] = [StoryRef.of(s) for s in stories]
+        with_close = [a for a, refs in live.items()
+                      if a != viewer_id and any(r.audience == CLOSE_FRIENDS for r in refs)]
+        close_to = await self._close_friends.owners_including(with_close, viewer_id)
+        visible = {a: shown for a, refs in live.items()
+                   if (shown := [r for r in refs if a == viewer_id
+                                 or r.audience != CLOSE_FRIENDS or a in close_to])}
+        seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
+                                                  if a != viewer_id for r in refs])
+
+        def rank(author: str) -> tuple[int, int]:
+            refs = visible[author]
+            unseen = any(r.story_id not in seen for r in refs)
+            group = 0 if author == viewer_id else (1 if unseen else 2)
+            return group, -refs[-1].create_ms
+
+        return [(a, visible[a], seen if a != viewer_id else {r.story_id for r in visible[a]})
+                for a in sorted(visible, key=rank)]
+
+    async def page(self, viewer_id: str, offset: int, page_size: int, now_ms: int
+                   ) -> tuple[list[TrayEntry], bool]:
+        """One page of the tray and whether more follow."""
+        ordered = await self.ranked(viewer_id, now_ms)
+        window = ordered[offset:offset + page_size]
+        wanted = [r.story_id for _, refs, _ in window for r in refs]
+        bodies = await self._cache.bodies(wanted)
+        missing = [a for a, refs, _ in window if any(r.story_id not in bodies for r in refs)]
+        for stories in (await self._rebuild(missing, now_ms)).values():
+            bodies.update((s.story_id, s) for s in stories)
+        summaries = await self._graph.summaries(a for a, _, _ in window)
+        entries = []
+        for author, refs, seen in window:
+            stories = [bodies[r.story_id] for r in refs
+                       if r.story_id in bodies and bodies[r.story_id].live_at(now_ms)]
+            if stories:
+                entries.append(TrayEntry(summaries.get(author) or UserSummary(user_id=author),
+                                         stories, seen))
+        return entries, offset + page_size < len(ordered)
