@@ -7,14 +7,17 @@ from photomesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 from services.auth.accounts import Accounts
 from services.auth.passwords import Passwords
+from services.auth.profiles import ProfileDirectory
 from services.auth.server import PUBLIC_RPCS, AuthServicer
 from services.auth.settings import AuthServiceSettings
 from services.auth.store import AccountStore
 from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenIssuer
-from services.runtime.app import Built, Needs, definition, main
+from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
+from services.runtime.grpc_clients import peer_channel
+from services.runtime.settings import PeerSettings, load
 
 
 async def build(settings: AuthServiceSettings, backends: Backends) -> Built:
@@ -23,11 +26,13 @@ async def build(settings: AuthServiceSettings, backends: Backends) -> Built:
                          settings.audience, settings.access_token_ttl_seconds)
     throttle = LoginThrottle(backends.redis, KeySpace(backends.redis_settings, "auth"),
                              settings.login_attempts_per_window, settings.login_window_seconds)
+    graph = peer_channel(load(PeerSettings).graph_target)
     accounts = Accounts(AccountStore(backends.cql),
                         Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
-                        issuer, throttle, settings.refresh_token_ttl_seconds)
+                        issuer, throttle, settings.refresh_token_ttl_seconds,
+                        ProfileDirectory(graph, service_credentials("auth")))
     return Built(definition("auth", pb, pb_grpc, "AuthService", AuthServicer(accounts, issuer),
-                            public=PUBLIC_RPCS))
+                            public=PUBLIC_RPCS), on_stop=[graph.close])
 
 
 if __name__ == "__main__":

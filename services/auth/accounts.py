@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.auth.passwords import Passwords
+from services.auth.profiles import ProfileDirectory
 from services.auth.store import AccountStore
 from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenIssuer
@@ -57,8 +58,10 @@ def validate_registration(request_id: str, username: str, password: str,
 
 class Accounts:
     def __init__(self, store: AccountStore, passwords: Passwords, issuer: TokenIssuer,
-                 throttle: LoginThrottle, refresh_ttl_seconds: int) -> None:
+                 throttle: LoginThrottle, refresh_ttl_seconds: int,
+                 profiles: ProfileDirectory) -> None:
         self._store = store
+        self._profiles = profiles
         self._passwords = passwords
         self._issuer = issuer
         self._throttle = throttle
@@ -87,6 +90,7 @@ class Accounts:
             raise AlreadyExists(f"the username '{username}' is taken", reason="USERNAME_TAKEN",
                                 metadata={"username": username})
         await self._store.save_user(user_id, username, display_name.strip())
+        await self._profiles.ensure(user_id, username, display_name.strip())
         return await self._new_session(user_id, username, uuid.uuid4())
 
     async def login(self, username: str, password: str) -> Session:
@@ -103,6 +107,8 @@ class Accounts:
         if not ok or creds is None:
             raise wrong
         await self._throttle.clear(normalised)
+        await self._profiles.ensure(creds.user_id, normalised,
+                                    await self._store.display_name_of(creds.user_id) or "")
         return await self._new_session(creds.user_id, normalised, uuid.uuid4())
 
     async def refresh(self, refresh_token: str) -> Session:

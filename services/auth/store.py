@@ -59,6 +59,11 @@ class AccountStore:
             return None
         return Credentials(str(rows[0]["user_id"]), username, rows[0]["password_hash"])
 
+    async def display_name_of(self, user_id: str) -> str | None:
+        rows = await self._cql.execute(
+            "SELECT display_name FROM auth_users WHERE user_id = ?", (uuid.UUID(user_id),))
+        return rows[0]["display_name"] if rows else None
+
     async def username_of(self, user_id: str) -> str | None:
         rows = await self._cql.execute(
             "SELECT username FROM auth_users WHERE user_id = ?", (uuid.UUID(user_id),))

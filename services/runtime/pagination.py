@@ -81,3 +81,18 @@ class PageTokens:
         if cursor.expire_time.seconds < time.time():
             raise _invalid("the page token has expired")
         return cursor
+
+
+def mesh_page_tokens(secret: str | None = None) -> PageTokens:
+    """Page tokens sealed with `secret` or, when None, with a key derived from the mesh's
+    service key (PHOTOMESH_JWT_SERVICE_KEY_PATH): the same on every replica, never known to
+    clients or the edge. Scopes name the service (``graph.ListFollowers/…``), so a token of
+    one service is refused by another."""
+    if secret is None:
+        from services.runtime.settings import AuthSettings, SettingsError, load
+
+        path = load(AuthSettings).service_key_path
+        if path is None:
+            raise SettingsError("set a page-token secret or PHOTOMESH_JWT_SERVICE_KEY_PATH")
+        secret = hashlib.sha256(b"photomesh-page-token-key:" + path.read_bytes()).hexdigest()
+    return PageTokens(secret)

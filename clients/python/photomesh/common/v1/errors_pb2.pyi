@@ -91,6 +91,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """[FAILED_PRECONDITION] The caller has blocked the target; unblock first."""
     ERROR_REASON_FOLLOW_REQUEST_NOT_FOUND: _ErrorReason.ValueType  # 44
     """[NOT_FOUND] There is no pending follow request from that user."""
+    ERROR_REASON_PROFILE_EXISTS: _ErrorReason.ValueType  # 140
+    """[ALREADY_EXISTS] The user already has a profile under another username (CreateProfile)."""
     ERROR_REASON_POST_NOT_FOUND: _ErrorReason.ValueType  # 60
     """[NOT_FOUND] The post does not exist, was deleted, or its author blocked the caller."""
     ERROR_REASON_COMMENT_NOT_FOUND: _ErrorReason.ValueType  # 61
@@ -173,6 +175,8 @@ ERROR_REASON_USER_BLOCKED: ErrorReason.ValueType  # 43
 """[FAILED_PRECONDITION] The caller has blocked the target; unblock first."""
 ERROR_REASON_FOLLOW_REQUEST_NOT_FOUND: ErrorReason.ValueType  # 44
 """[NOT_FOUND] There is no pending follow request from that user."""
+ERROR_REASON_PROFILE_EXISTS: ErrorReason.ValueType  # 140
+"""[ALREADY_EXISTS] The user already has a profile under another username (CreateProfile)."""
 ERROR_REASON_POST_NOT_FOUND: ErrorReason.ValueType  # 60
 """[NOT_FOUND] The post does not exist, was deleted, or its author blocked the caller."""
 ERROR_REASON_COMMENT_NOT_FOUND: ErrorReason.ValueType  # 61

@@ -1295,3 +1295,57 @@ class ListFollowingIdsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFollowingIdsResponse: _TypeAlias = ListFollowingIdsResponse  # noqa: Y015
+
+@_typing.final
+class CreateProfileRequest(_message.Message):
+    """Request for SocialGraphService.CreateProfile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    """The new account's id (UUID text), as issued by the auth service."""
+    username: _builtins.str
+    """The account's username (lower case, 3-30 chars of [a-z0-9._])."""
+    display_name: _builtins.str
+    """Initial display name, up to 64 characters; may be empty."""
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        username: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "user_id", b"user_id", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProfileRequest: _TypeAlias = CreateProfileRequest  # noqa: Y015
+
+@_typing.final
+class CreateProfileResponse(_message.Message):
+    """Response for SocialGraphService.CreateProfile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def profile(self) -> Global___Profile:
+        """The profile (created now or earlier), as the user sees it."""
+
+    def __init__(
+        self,
+        *,
+        profile: Global___Profile | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile", b"profile"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProfileResponse: _TypeAlias = CreateProfileResponse  # noqa: Y015

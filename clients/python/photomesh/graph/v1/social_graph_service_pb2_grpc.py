@@ -147,6 +147,11 @@ class SocialGraphServiceStub:
                 request_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsRequest.SerializeToString,
                 response_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsResponse.FromString,
                 _registered_method=True)
+        self.CreateProfile = channel.unary_unary(
+                '/photomesh.graph.v1.SocialGraphService/CreateProfile',
+                request_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileRequest.SerializeToString,
+                response_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileResponse.FromString,
+                _registered_method=True)
 
 
 class SocialGraphServiceServicer:
@@ -310,6 +315,16 @@ class SocialGraphServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateProfile(self, request, context):
+        """Internal (auth service only). Creates the profile of a newly registered account.
+        Idempotent: a retry, or a call for a user who already has this profile, returns it.
+        ALREADY_EXISTS (USERNAME_TAKEN) when another user owns the username, (PROFILE_EXISTS)
+        when the user already has a profile under another username.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialGraphServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +427,11 @@ def add_SocialGraphServiceServicer_to_server(servicer, server):
                     servicer.ListFollowingIds,
                     request_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsRequest.FromString,
                     response_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsResponse.SerializeToString,
+            ),
+            'CreateProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProfile,
+                    request_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileRequest.FromString,
+                    response_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -967,6 +987,33 @@ class SocialGraphService:
             '/photomesh.graph.v1.SocialGraphService/ListFollowingIds',
             photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsRequest.SerializeToString,
             photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListFollowingIdsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photomesh.graph.v1.SocialGraphService/CreateProfile',
+            photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileRequest.SerializeToString,
+            photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.CreateProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

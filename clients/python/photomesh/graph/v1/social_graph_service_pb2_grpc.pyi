@@ -96,6 +96,12 @@ class SocialGraphServiceStub:
     """Internal. Pages through the ids of a user's followers (fan-out), in no fixed order."""
     ListFollowingIds: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.ListFollowingIdsRequest, _social_graph_service_pb2.ListFollowingIdsResponse]
     """Internal. Pages through the ids of the users a user follows (feed pull, story tray)."""
+    CreateProfile: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.CreateProfileRequest, _social_graph_service_pb2.CreateProfileResponse]
+    """Internal (auth service only). Creates the profile of a newly registered account.
+    Idempotent: a retry, or a call for a user who already has this profile, returns it.
+    ALREADY_EXISTS (USERNAME_TAKEN) when another user owns the username, (PROFILE_EXISTS)
+    when the user already has a profile under another username.
+    """
 
 @_typing.type_check_only
 class SocialGraphServiceAsyncStub(SocialGraphServiceStub):
@@ -165,6 +171,12 @@ class SocialGraphServiceAsyncStub(SocialGraphServiceStub):
     """Internal. Pages through the ids of a user's followers (fan-out), in no fixed order."""
     ListFollowingIds: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.ListFollowingIdsRequest, _social_graph_service_pb2.ListFollowingIdsResponse]  # type: ignore[assignment]
     """Internal. Pages through the ids of the users a user follows (feed pull, story tray)."""
+    CreateProfile: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.CreateProfileRequest, _social_graph_service_pb2.CreateProfileResponse]  # type: ignore[assignment]
+    """Internal (auth service only). Creates the profile of a newly registered account.
+    Idempotent: a retry, or a call for a user who already has this profile, returns it.
+    ALREADY_EXISTS (USERNAME_TAKEN) when another user owns the username, (PROFILE_EXISTS)
+    when the user already has a profile under another username.
+    """
 
 class SocialGraphServiceServicer(metaclass=_abc_1.ABCMeta):
     """Profiles and the social graph: follows, follow requests (private accounts) and blocks.
@@ -351,5 +363,17 @@ class SocialGraphServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_social_graph_service_pb2.ListFollowingIdsResponse, _abc.Awaitable[_social_graph_service_pb2.ListFollowingIdsResponse]]:
         """Internal. Pages through the ids of the users a user follows (feed pull, story tray)."""
+
+    @_abc_1.abstractmethod
+    def CreateProfile(
+        self,
+        request: _social_graph_service_pb2.CreateProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_social_graph_service_pb2.CreateProfileResponse, _abc.Awaitable[_social_graph_service_pb2.CreateProfileResponse]]:
+        """Internal (auth service only). Creates the profile of a newly registered account.
+        Idempotent: a retry, or a call for a user who already has this profile, returns it.
+        ALREADY_EXISTS (USERNAME_TAKEN) when another user owns the username, (PROFILE_EXISTS)
+        when the user already has a profile under another username.
+        """
 
 def add_SocialGraphServiceServicer_to_server(servicer: SocialGraphServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,213 @@
+"""Profile rules: creation (for the auth service), reads, updates and username search.
+
+Usernames are unique twice over: the auth service claims them with a lightweight
+transaction, and `create` claims them again in `graph_username_owners`, so two profiles can
+never share one even if two creations race. A profile is visible to everyone except users
+it blocks (they get NOT_FOUND); private accounts show their profile and counts, not their
+lists or content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
+
+from services.graph import validation
+from services.graph.events import GraphEvents
+from services.graph.listing import Listing
+from services.graph.relations import Relations, Status, status_of, user_not_found
+from services.graph.store import GraphStore, ProfileRow, Relation, now_ms
+from services.runtime.errors import (
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from services.runtime.pagination import PageTokens, page_size
+
+MUTABLE_PATHS = ("display_name", "bio", "avatar_media_id", "private")
+BATCH_PROFILES_MAX = 100
+BATCH_SUMMARIES_MAX = 500
+UPDATE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    """A profile as one viewer sees it; counts and relation only in the full view."""
+
+    row: ProfileRow
+    follower_count: int = 0
+    following_count: int = 0
+    status: Status | None = None
+    follows_viewer: bool = False
+
+
+class Profiles:
+    def __init__(self, store: GraphStore, listing: Listing, relations: Relations,
+                 events: GraphEvents, tokens: PageTokens) -> None:
+        self._store = store
+        self._listing = listing
+        self._relations = relations
+        self._events = events
+        self._tokens = tokens
+
+    # --- creation ------------------------------------------------------------------------
+
+    async def create(self, user_id: str, username: str, display_name: str) -> ProfileRow:
+        violations: list[FieldViolation] = []
+        if problem := validation.uuid_problem(user_id):
+            violations.append(FieldViolation("user_id", problem))
+        if not validation.USERNAME.match(username):
+            violations.append(FieldViolation("username", "3-30 characters of a-z, 0-9, '.' "
+                                                         "and '_' (lower case)"))
+        if len(display_name.strip()) > validation.DISPLAY_NAME_MAX:  # auth's own rule
+            violations.append(FieldViolation(
+                "display_name", f"at most {validation.DISPLAY_NAME_MAX} characters"))
+        if violations:
+            raise InvalidArgument(violations)
+        user_id = user_id.lower()
+        owner = await self._store.claim_username(username, user_id)
+        if owner != user_id:
+            raise AlreadyExists(f"the username '{username}' is taken", reason="USERNAME_TAKEN",
+                                metadata={"username": username})
+        await self._store.index_username(username, user_id)
+        profile = await self._store.insert_profile(user_id, username, display_name.strip(),
+                                                   now_ms())
+        if profile.username != username:
+            raise AlreadyExists(f"user {user_id} already has the profile "
+                                f"'{profile.username}'", reason="PROFILE_EXISTS",
+                                metadata={"user_id": user_id, "username": profile.username})
+        return profile
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def _full(self, viewer: str, rows: Sequence[ProfileRow],
+                    relations: Mapping[str, Relation]) -> list[ProfileView]:
+        counts = await self._listing.counts([r.user_id for r in rows])
+        return [ProfileView(r, *counts[r.user_id], status=status_of(relations[r.user_id]),
+                            follows_viewer=relations[r.user_id].followed_by_since is not None)
+                for r in rows]
+
+    async def get(self, viewer: str, user_id: str) -> ProfileView:
+        row, relation = await self._listing.visible(viewer, validation.user_id(user_id))
+        return (await self._full(viewer, [row], {row.user_id: relation}))[0]
+
+    async def get_by_username(self, viewer: str, username: str) -> ProfileView:
+        name = validation.username(username)
+        user_id = await self._store.user_id_of(name)
+        if user_id is None:
+            raise NotFound(f"no user is called '{name}'", reason="USER_NOT_FOUND",
+                           metadata={"username": name})
+        return await self.get(viewer, user_id)
+
+    async def batch_get(self, viewer: str, user_ids: Sequence[str], full: bool
+                        ) -> tuple[list[ProfileView], list[str]]:
+        ids = validation.user_ids(user_ids, "user_ids", BATCH_PROFILES_MAX)
+        rows = await self._store.profiles(ids)
+        relations = await self._store.relations(viewer, ids)
+        shown = [rows[i] for i in ids
+                 if i in rows and relations[i].blocked_by_since is None]
+        missing = [i for i in ids if i not in rows or relations[i].blocked_by_since is not None]
+        if full:
+            return await self._full(viewer, shown, relations), missing
+        return [ProfileView(r) for r in shown], missing
+
+    async def summaries(self, viewer: str | None, user_ids: Sequence[str]
+                        ) -> tuple[list[ProfileRow], list[str]]:
+        """For mesh services (viewer None: no filtering) or a user (users blocking them are
+        reported missing)."""
+        ids = validation.user_ids(user_ids, "user_ids", BATCH_SUMMARIES_MAX)
+        rows = await self._store.profiles(ids)
+        if viewer is not None:
+            relations = await self._store.relations(viewer, [i for i in ids if i in rows])
+            rows = {i: r for i, r in rows.items() if relations[i].blocked_by_since is None}
+        return [rows[i] for i in ids if i in rows], [i for i in ids if i not in rows]
+
+    # --- update --------------------------------------------------------------------------
+
+    async def update(self, viewer: str, paths: Sequence[str], values: Mapping[str, object]
+                     ) -> ProfileView:
+        changes = self._validated(paths, values)
+        for _ in range(UPDATE_ATTEMPTS):
+            row = await self._store.profile(viewer)
+            if row is None:
+                raise user_not_found(viewer)
+            changed = {c: v for c, v in changes.items() if getattr(row, c) != v}
+            if changed:
+                if not await self._store.update_profile(viewer, row.version, changed,
+                                                        sorted(changed)):
+                    continue
+                version, changed_paths = row.version + 1, sorted(changed)
+            else:  # nothing new: a retry, or a no-op; republish the current version's event
+                version, changed_paths = row.version, list(row.changed_paths)
+            if "private" in changes and not changes["private"]:
+                await self._relations.approve_all(viewer)
+            if version > 1:
+                await self._events.profile_updated(viewer, version, changed_paths)
+            return await self.get(viewer, viewer)
+        raise Unavailable("the profile changed concurrently; retry", reason="BACKEND_UNAVAILABLE")
+
+    @staticmethod
+    def _validated(paths: Sequence[str], values: Mapping[str, object]) -> dict[str, object]:
+        if not paths:
+            raise InvalidArgument(FieldViolation(
+                "update_mask", f"required: name the paths to update ({', '.join(MUTABLE_PATHS)})"))
+        violations = [FieldViolation("update_mask", f"'{p}' cannot be updated; mutable paths: "
+                                                    f"{', '.join(MUTABLE_PATHS)}")
+                      for p in paths if p not in MUTABLE_PATHS]
+        changes: dict[str, object] = {}
+        for path in dict.fromkeys(paths):
+            if path not in MUTABLE_PATHS:
+                continue
+            value = values[path]
+            field = f"profile.{path}"
+            if path == "display_name":
+                value = str(value).strip()
+                violations += validation.display_name(value, field)
+            elif path == "bio":
+                value = str(value).strip()
+                violations += validation.bio(value, field)
+            elif path == "avatar_media_id":
+                value = str(value).lower()
+                violations += validation.media_id(value, field)
+            changes[path] = value
+        if violations:
+            raise InvalidArgument(violations)
+        return changes
+
+    # --- search --------------------------------------------------------------------------
+
+    async def search(self, viewer: str, prefix: str, requested_size: int, token: str
+                     ) -> tuple[list[ProfileRow], str]:
+        """Usernames starting with `prefix`, in username order. A prefix of two or more
+        characters is one partition's range; a one-character prefix walks the partitions
+        prefix+c in alphabet order (the order of CQL text)."""
+        prefix = validation.username_prefix(prefix)
+        size = page_size(requested_size)
+        scope = f"graph.SearchProfiles/{prefix}"
+        cursor = self._tokens.open(token, scope=scope, viewer=viewer)
+        after, inclusive = (cursor.last_key, False) if cursor else (prefix, True)
+        if len(prefix) >= 2:
+            partitions = [prefix[:2]]
+        else:
+            partitions = [prefix + c for c in validation.USERNAME_ALPHABET
+                          if not cursor or prefix + c >= cursor.last_key[:2]]
+        below = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        found: list[tuple[str, str]] = []
+        for partition in partitions:
+            found += await self._store.usernames_in_range(partition, after, inclusive, below,
+                                                          size + 1 - len(found))
+            if len(found) > size:
+                break
+        more = len(found) > size
+        found = found[:size]
+        rows = await self._store.profiles([user_id for _, user_id in found])
+        relations = await self._store.relations(viewer, list(rows))
+        shown = [rows[u] for _, u in found
+                 if u in rows and relations[u].blocked_by_since is None]
+        next_token = (self._tokens.seal(PageTokenPayload(last_key=found[-1][0]), scope=scope,
+                                        viewer=viewer) if more else "")
+        return shown, next_token
