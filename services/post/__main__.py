@@ -5,16 +5,67 @@ from __future__ import annotations
 from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
+from services.post.cache import Counter, Counters
+from services.post.comments import Comments
+from services.post.events import PostEvents
+from services.post.likes import Likes
+from services.post.peers import Graph, Media
+from services.post.posts import Posts
 from services.post.server import PostServicer
 from services.post.settings import PostSettings
+from services.post.store import PostStore
 from services.runtime.app import Built, Needs, definition, main
 from services.runtime.backends import Backends
+from services.runtime.cache import KeySpace
+from services.runtime.grpc_clients import peer_channel
+from services.runtime.ids import Snowflake, SnowflakeSettings
+from services.runtime.pagination import PageTokens
+from services.runtime.settings import PeerSettings, load
+
+
+def recounter(store: PostStore):  # type: ignore[no-untyped-def]
+    """How each counter is recounted from its CQL partition (the durable truth)."""
+    async def recount(counter: Counter) -> int:
+        if counter.kind == "likes":
+            return await store.count_likes(int(counter.subject))
+        if counter.kind == "comments":
+            return await store.count_comments(int(counter.subject))
+        if counter.kind == "replies":
+            post_id, comment_id = counter.subject.split(":")
+            return await store.count_replies(int(post_id), int(comment_id))
+        if counter.kind == "comment_likes":
+            return await store.count_comment_likes(int(counter.subject))
+        if counter.kind == "posts":
+            return await store.count_user_posts(counter.subject)
+        raise ValueError(f"unknown counter {counter}")
+    return recount
 
 
 async def build(settings: PostSettings, backends: Backends) -> Built:
-    assert backends.events is not None
-    await backends.events.ensure_stream("post")
-    return Built(definition("post", pb, pb_grpc, "PostService", PostServicer()))
+    assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    events = PostEvents(backends.events)
+    await events.ensure_stream()
+    peers = load(PeerSettings)
+    graph_channel = peer_channel(peers.graph_target)
+    media_channel = peer_channel(peers.media_target)
+    store = PostStore(backends.cql)
+    counters = Counters(backends.redis, KeySpace(backends.redis_settings, "post"),
+                        recounter(store), settings.counter_ttl_seconds)
+    ids = Snowflake(load(SnowflakeSettings).worker_id)
+    tokens = PageTokens(settings.page_token_secret.get_secret_value())
+    graph = Graph(graph_channel)
+    posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens,
+                  settings.media_claim_grace_seconds)
+    likes = Likes(store, counters, events, graph, posts, ids, tokens)
+    comments = Comments(store, counters, events, graph, posts, ids, tokens)
+
+    async def close_channels() -> None:
+        await graph_channel.close()
+        await media_channel.close()
+
+    return Built(definition("post", pb, pb_grpc, "PostService",
+                            PostServicer(posts, likes, comments)),
+                 background=[counters.heal()], on_stop=[close_channels])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.runtime.settings import ServerSettings, service_config
 
@@ -11,3 +11,11 @@ class PostSettings(ServerSettings):
     model_config = service_config("POST")
 
     port: int = Field(default=50053, ge=0, le=65535)
+    page_token_secret: SecretStr = Field(
+        default=SecretStr("photomesh-dev-post-page-tokens"),
+        description="HMAC key of page tokens; the same on every replica")
+    counter_ttl_seconds: int = Field(default=3600, ge=10,
+                                     description="how long a cached count lives in Redis")
+    media_claim_grace_seconds: float = Field(
+        default=60.0, gt=0, description="a media claim whose post was never written is "
+                                        "abandoned (and may be taken over) after this")

@@ -14,6 +14,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from photomesh.common.v1 import media_pb2 as _media_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -39,12 +40,16 @@ class PostCreatedEvent(_message.Message):
     MEDIA_IDS_FIELD_NUMBER: _builtins.int
     HASHTAGS_FIELD_NUMBER: _builtins.int
     MENTIONED_USER_IDS_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    CAPTION_PREVIEW_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (UUID text), for de-duplication."""
     post_id: _builtins.int
     """The new post."""
     author_user_id: _builtins.str
     """Its author (UUID text)."""
+    caption_preview: _builtins.str
+    """First 100 characters of the caption, for notification previews."""
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the event was published."""
@@ -65,6 +70,12 @@ class PostCreatedEvent(_message.Message):
     def mentioned_user_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Users @mentioned in the caption (UUID text)."""
 
+    @_builtins.property
+    def media(self) -> _containers.RepeatedCompositeFieldContainer[_media_pb2.MediaRef]:
+        """The media items as attached (what a timeline or notification needs to render a
+        thumbnail without asking the media service), in display order.
+        """
+
     def __init__(
         self,
         *,
@@ -76,10 +87,12 @@ class PostCreatedEvent(_message.Message):
         media_ids: _abc.Iterable[_builtins.str] | None = ...,
         hashtags: _abc.Iterable[_builtins.str] | None = ...,
         mentioned_user_ids: _abc.Iterable[_builtins.str] | None = ...,
+        media: _abc.Iterable[_media_pb2.MediaRef] | None = ...,
+        caption_preview: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_user_id", b"author_user_id", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "hashtags", b"hashtags", "media_ids", b"media_ids", "mentioned_user_ids", b"mentioned_user_ids", "post_id", b"post_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_user_id", b"author_user_id", "caption_preview", b"caption_preview", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "hashtags", b"hashtags", "media", b"media", "media_ids", b"media_ids", "mentioned_user_ids", b"mentioned_user_ids", "post_id", b"post_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,196 @@
+"""Comments and replies (no gRPC types here).
+
+One level of nesting: a reply names a top-level comment; a reply to a reply is attached to
+that reply's top-level comment (its author still hears about it: the event names the
+comment actually answered). CreateComment is idempotent on (author, request_id), like
+CreatePost: the comment id is claimed first, the rows are written in one batch, the event
+goes out after them and a retry finishes whatever the first attempt left undone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
+from photomesh.common.v1.user_pb2 import UserSummary
+
+from services.post import cache
+from services.post.cache import Counter, Counters
+from services.post.captions import text_violations
+from services.post.events import PostEvents
+from services.post.likes import comment_not_found
+from services.post.peers import Graph
+from services.post.posts import Posts
+from services.post.store import CommentRecord, PostRecord, PostStore
+from services.post.validation import check, id_violation, request_id_violation, require_id
+from services.runtime.auth import current_principal
+from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, PermissionDenied
+from services.runtime.ids import Snowflake, id_time_ms
+from services.runtime.pagination import PageTokens, page_size
+
+
+@dataclass(frozen=True)
+class CommentView:
+    record: CommentRecord
+    author: UserSummary
+    like_count: int
+    reply_count: int
+    liked: bool
+
+
+def _counters_of(comment: CommentRecord) -> list[Counter]:
+    found = [cache.comments(comment.post_id)]
+    if comment.parent_id:
+        found.append(cache.replies(comment.post_id, comment.parent_id))
+    return found
+
+
+class Comments:
+    def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
+                 posts: Posts, ids: Snowflake, tokens: PageTokens) -> None:
+        self._store = store
+        self._counters = counters
+        self._events = events
+        self._graph = graph
+        self._posts = posts
+        self._ids = ids
+        self._tokens = tokens
+
+    async def create(self, request_id: str, post_id: int, parent_id: int, text: str
+                     ) -> CommentView:
+        author = current_principal().user_id
+        violations, parsed = text_violations("text", text, required=True)
+        for v in (request_id_violation(request_id), id_violation("post_id", post_id),
+                  id_violation("parent_comment_id", parent_id, optional=True)):
+            if v is not None:
+                violations.insert(0, v)
+        check(violations)
+        post, _ = await self._posts.visible(post_id)
+        replied = await self._replied_to(post_id, parent_id)
+        top_id = (replied.parent_id or replied.comment_id) if replied else 0
+        fingerprint = hashlib.sha256(f"{post_id}\x1f{parent_id}\x1f{text}".encode()
+                                     ).hexdigest()[:32]
+        claim = await self._store.claim_comment_request(author, request_id, self._ids.next_id(),
+                                                        fingerprint)
+        if claim.fingerprint != fingerprint:
+            raise AlreadyExists("this request_id was already used for a different comment",
+                                reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
+        existing = None if claim.ours else await self._store.get_comment(post_id,
+                                                                         claim.target_id)
+        if existing is not None:
+            if not existing.published:
+                await self._counters.invalidate(_counters_of(existing))
+                await self._publish(post, existing, replied)
+            return await self._fresh_view(existing)
+        mentions = await self._graph.resolve_usernames(parsed.usernames)
+        comment = CommentRecord(
+            comment_id=claim.target_id, post_id=post_id, parent_id=top_id, author_id=author,
+            text=text, mentions=mentions,
+            create_time=datetime.fromtimestamp(id_time_ms(claim.target_id) / 1000, UTC))
+        counters = _counters_of(comment)
+        await self._counters.begin(counters)
+        try:
+            await self._store.insert_comment(comment)
+        except BaseException:
+            await self._counters.invalidate(counters, ending_write=True)
+            raise
+        await self._counters.commit({c: 1 for c in counters})
+        await self._publish(post, comment, replied)
+        return await self._fresh_view(comment)
+
+    async def _replied_to(self, post_id: int, parent_id: int) -> CommentRecord | None:
+        if not parent_id:
+            return None
+        parent = await self._store.get_comment(post_id, parent_id)
+        if parent is None:
+            raise InvalidArgument(FieldViolation(
+                "parent_comment_id", f"no comment {parent_id} on post {post_id}"),
+                reason="PARENT_COMMENT_INVALID")
+        return parent
+
+    async def _publish(self, post: PostRecord, comment: CommentRecord,
+                       replied: CommentRecord | None) -> None:
+        await self._events.comment_added(post, comment, replied)
+        await self._store.mark_comment_published(comment)
+
+    async def _fresh_view(self, comment: CommentRecord) -> CommentView:
+        summaries = await self._graph.summaries([comment.author_id])
+        return (await self._views(comment.author_id, [comment], summaries))[0]
+
+    async def _views(self, viewer: str, comments: list[CommentRecord],
+                     summaries: dict[str, UserSummary]) -> list[CommentView]:
+        if not comments:
+            return []
+        like_counters = {c.comment_id: cache.comment_likes(c.comment_id) for c in comments}
+        reply_counters = {c.comment_id: cache.replies(c.post_id, c.comment_id)
+                          for c in comments if c.parent_id == 0}
+        counts = await self._counters.get_many([*like_counters.values(),
+                                                *reply_counters.values()])
+        liked = await self._store.liked_comment_ids(viewer, [c.comment_id for c in comments])
+        return [CommentView(
+            c, summaries.get(c.author_id, UserSummary(user_id=c.author_id)),
+            counts[like_counters[c.comment_id]],
+            counts[reply_counters[c.comment_id]] if c.comment_id in reply_counters else 0,
+            c.comment_id in liked) for c in comments]
+
+    async def list(self, post_id: int, parent_id: int, requested_size: int, token: str
+                   ) -> tuple[list[CommentView], str]:
+        viewer = current_principal().user_id
+        violation = id_violation("parent_comment_id", parent_id, optional=True)
+        check([violation] if violation else [])
+        size = page_size(requested_size)
+        scope = f"post.ListComments/{post_id}/{parent_id}"
+        cursor = self._tokens.open(token, scope=scope, viewer=viewer)
+        await self._posts.visible(post_id)
+        if parent_id:
+            parent = await self._store.get_comment(post_id, parent_id)
+            if parent is None:
+                raise comment_not_found(parent_id)
+            if parent.parent_id:
+                raise InvalidArgument(FieldViolation(
+                    "parent_comment_id", "replies are listed under their top-level comment "
+                                         f"{parent.parent_id}"), reason="PARENT_COMMENT_INVALID")
+        rows = await self._store.list_comments(post_id, parent_id, size + 1,
+                                               cursor.last_id if cursor else None)
+        page, more = rows[:size], len(rows) > size
+        audience = await self._graph.audience(viewer, [c.author_id for c in page])
+        shown = [c for c in page if c.author_id not in audience.blocked]
+        views = await self._views(viewer, shown, audience.summaries)
+        next_token = self._tokens.seal(PageTokenPayload(last_id=page[-1].comment_id),
+                                       scope=scope, viewer=viewer) if more else ""
+        return views, next_token
+
+    async def delete(self, post_id: int, comment_id: int) -> None:
+        caller = current_principal().user_id
+        require_id("comment_id", comment_id)
+        post, _ = await self._posts.visible(post_id)
+        ref = await self._store.comment_ref(post_id, comment_id)
+        if ref is None:
+            raise comment_not_found(comment_id)
+        if caller not in (ref.author_id, post.author_id):
+            raise PermissionDenied("only the comment's author or the post's author may delete it",
+                                   reason="NOT_AUTHOR", metadata={"comment_id": str(comment_id)})
+        # Counts that fall by what is removed, and counts that become empty (dropped).
+        falling = [cache.comments(post_id)]
+        emptied = [cache.comment_likes(comment_id)]
+        if ref.parent_id:
+            falling.append(cache.replies(post_id, ref.parent_id))
+        else:
+            emptied.append(cache.replies(post_id, comment_id))
+        comment = None if ref.deleted else await self._store.get_comment(post_id, comment_id)
+        if comment is None:  # already deleted: only make sure no stale count survives
+            await self._counters.invalidate([*falling, *emptied])
+            return
+        replies = [] if comment.parent_id else await self._store.reply_ids(post_id, comment_id)
+        await self._counters.begin(falling)
+        try:
+            await self._store.delete_comment(comment, replies)
+        except BaseException:
+            await self._counters.invalidate(falling, ending_write=True)
+            raise
+        await self._counters.commit({falling[0]: -(1 + len(replies)),
+                                     **{c: -1 for c in falling[1:]}})
+        await self._counters.invalidate(
+            [*emptied, *(cache.comment_likes(r) for r in replies)])

@@ -1,0 +1,284 @@
+"""Post rules: create (idempotent), read as a viewer, list, delete (no gRPC types here).
+
+Create, step by step, so a failure at any point leaves nothing a retry cannot finish:
+claim the request id (LWT: the post id is fixed from then on) → check media with the
+media service → resolve @mentions → claim each media item for the post (LWT) → write the
+post and its list entry (one logged batch) → count it → publish PostCreatedEvent → mark it
+published. A retry with the same request id finds the claimed post id; if the post row
+exists it only finishes what is left (publishing), otherwise it redoes the steps with the
+same id, so no duplicate post, list entry, count or event can appear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
+from photomesh.common.v1.user_pb2 import UserSummary
+
+from services.post import cache
+from services.post.cache import Counters
+from services.post.captions import text_violations
+from services.post.events import PostEvents
+from services.post.peers import Audience, Graph, Media
+from services.post.store import PostRecord, PostStore
+from services.post.validation import (
+    MEDIA_ID,
+    batch_ids,
+    check,
+    request_id_violation,
+    require_id,
+    require_user_id,
+)
+from services.runtime.auth import current_principal
+from services.runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from services.runtime.ids import Snowflake, id_time_ms
+from services.runtime.pagination import PageTokens, page_size
+
+MAX_MEDIA = 10
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post as one viewer sees it."""
+
+    record: PostRecord
+    author: UserSummary
+    like_count: int
+    comment_count: int
+    liked: bool
+
+
+def post_not_found(post_id: int) -> NotFound:
+    return NotFound(f"post {post_id} not found", reason="POST_NOT_FOUND",
+                    metadata={"post_id": str(post_id)})
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):  # type: ignore[no-untyped-def]
+    violations, parsed = text_violations("caption", caption, required=False)
+    if (v := request_id_violation(request_id)) is not None:
+        violations.insert(0, v)
+    if not 1 <= len(media_ids) <= MAX_MEDIA:
+        violations.append(FieldViolation("media_ids", f"1 to {MAX_MEDIA} media items required "
+                                                      f"(got {len(media_ids)})"))
+    seen: set[str] = set()
+    for i, media_id in enumerate(media_ids[:MAX_MEDIA + 1]):
+        if not MEDIA_ID.match(media_id):
+            violations.append(FieldViolation(f"media_ids[{i}]", "not a media id"))
+        elif media_id in seen:
+            violations.append(FieldViolation(f"media_ids[{i}]", "listed twice"))
+        seen.add(media_id)
+    return violations, parsed
+
+
+class Posts:
+    def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
+                 media: Media, ids: Snowflake, tokens: PageTokens,
+                 claim_grace_seconds: float = 60.0) -> None:
+        self._store = store
+        self._counters = counters
+        self._events = events
+        self._graph = graph
+        self._media = media
+        self._ids = ids
+        self._tokens = tokens
+        self._claim_grace = timedelta(seconds=claim_grace_seconds)
+
+    # --- create ----------------------------------------------------------------------------
+
+    async def create(self, request_id: str, caption: str, media_ids: Sequence[str]) -> PostView:
+        author = current_principal().user_id
+        violations, parsed = _create_violations(request_id, caption, media_ids)
+        check(violations)
+        fingerprint = _fingerprint(caption, *media_ids)
+        claim = await self._store.claim_post_request(author, request_id, self._ids.next_id(),
+                                                     fingerprint)
+        if claim.fingerprint != fingerprint:
+            raise AlreadyExists("this request_id was already used for a different post",
+                                reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
+        post_id = claim.target_id
+        existing = None if claim.ours else await self._store.get_post(post_id)
+        if existing is not None:
+            if existing.deleted:
+                raise post_not_found(post_id)
+            if not existing.published:  # the first attempt stopped half-way: finish it
+                await self._counters.invalidate([cache.posts(author)])
+                await self._publish_created(existing)
+            return await self._fresh_view(existing)
+
+        refs = await self._ready_media(author, media_ids)
+        mentions = await self._graph.resolve_usernames(parsed.usernames)
+        create_time = datetime.fromtimestamp(id_time_ms(post_id) / 1000, UTC)
+        record = PostRecord(post_id=post_id, author_id=author, caption=caption,
+                            hashtags=parsed.hashtags, mentions=mentions, media=refs,
+                            create_time=create_time)
+        await self._claim_media(record)
+        counter = cache.posts(author)
+        await self._counters.begin([counter])
+        try:
+            await self._store.insert_post(record)
+        except BaseException:
+            await self._counters.invalidate([counter], ending_write=True)
+            raise
+        await self._counters.commit({counter: 1})
+        await self._publish_created(record)
+        return await self._fresh_view(record)
+
+    async def _ready_media(self, author: str, media_ids: Sequence[str]) -> tuple:  # type: ignore[type-arg]
+        found = await self._media.get(media_ids)
+        unknown = [FieldViolation(f"media_ids[{i}]", f"no media item {m!r}")
+                   for i, m in enumerate(media_ids) if m not in found]
+        if unknown:
+            raise InvalidArgument(unknown)
+        for media_id in media_ids:
+            item = found[media_id]
+            if item.owner_user_id != author:
+                raise PermissionDenied(f"media item {media_id} belongs to another user",
+                                       reason="MEDIA_NOT_OWNED", metadata={"media_id": media_id})
+            if not item.ready:
+                raise FailedPrecondition(
+                    f"media item {media_id} is not READY yet; poll GetMedia and retry",
+                    reason="MEDIA_NOT_READY", metadata={"media_id": media_id})
+        return tuple(found[m].ref for m in media_ids)
+
+    async def _claim_media(self, record: PostRecord) -> None:
+        """Attach each item to this post; an item attached to another live post (or to a
+        create still in flight) is MEDIA_IN_USE."""
+        now = datetime.now(UTC)
+        for ref in record.media:
+            owner, since = await self._store.claim_media(ref.media_id, record.post_id, now)
+            if owner == record.post_id:
+                continue
+            other = await self._store.get_post(owner)
+            abandoned = other is None and now - since > self._claim_grace
+            if (other is not None and other.deleted) or abandoned:
+                if await self._store.take_over_media(ref.media_id, owner, record.post_id, now):
+                    continue
+            raise FailedPrecondition(f"media item {ref.media_id} is already attached to a post",
+                                     reason="MEDIA_IN_USE", metadata={"media_id": ref.media_id})
+
+    async def _publish_created(self, record: PostRecord) -> None:
+        await self._events.post_created(record)
+        await self._store.mark_post_published(record.post_id)
+
+    async def _fresh_view(self, record: PostRecord) -> PostView:
+        summaries = await self._graph.summaries([record.author_id])
+        author = summaries.get(record.author_id, UserSummary(user_id=record.author_id))
+        counts = await self._counters.get_many([cache.likes(record.post_id),
+                                                cache.comments(record.post_id)])
+        liked = await self._store.liked_post_ids(record.author_id, [record.post_id])
+        return PostView(record, author, counts[cache.likes(record.post_id)],
+                        counts[cache.comments(record.post_id)], record.post_id in liked)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def visible(self, post_id: int) -> tuple[PostRecord, Audience]:
+        """The post if the caller may see it; NOT_FOUND otherwise (existence not leaked)."""
+        viewer = current_principal().user_id
+        require_id("post_id", post_id)
+        record = await self._store.get_post(post_id)
+        if record is None or record.deleted:
+            raise post_not_found(post_id)
+        audience = await self._graph.audience(viewer, [record.author_id])
+        if record.author_id not in audience.visible:
+            raise post_not_found(post_id)
+        return record, audience
+
+    async def get(self, post_id: int) -> PostView:
+        record, audience = await self.visible(post_id)
+        return (await self._views(current_principal().user_id, [record], audience))[0]
+
+    async def batch_get(self, post_ids: Sequence[int]) -> tuple[list[PostView], list[int]]:
+        viewer = current_principal().user_id
+        ids = batch_ids("post_ids", post_ids)
+        records = await self._store.get_posts(ids)
+        alive = [records[i] for i in ids if i in records and not records[i].deleted]
+        audience = await self._graph.audience(viewer, [r.author_id for r in alive])
+        views = await self._views(viewer, alive, audience)
+        shown = {v.record.post_id for v in views}
+        return views, [i for i in ids if i not in shown]
+
+    async def _views(self, viewer: str, records: Sequence[PostRecord], audience: Audience
+                     ) -> list[PostView]:
+        """Views of the records the viewer may see: one counter read, one liked read."""
+        records = [r for r in records if r.author_id in audience.visible]
+        if not records:
+            return []
+        counters = [c for r in records
+                    for c in (cache.likes(r.post_id), cache.comments(r.post_id))]
+        counts = await self._counters.get_many(counters)
+        liked = await self._store.liked_post_ids(viewer, [r.post_id for r in records])
+        return [PostView(r, audience.summaries.get(r.author_id, UserSummary(user_id=r.author_id)),
+                         counts[cache.likes(r.post_id)], counts[cache.comments(r.post_id)],
+                         r.post_id in liked)
+                for r in records]
+
+    async def list_user_posts(self, user_id: str, requested_size: int, token: str
+                              ) -> tuple[list[PostView], str, int]:
+        viewer = current_principal().user_id
+        user_id = require_user_id("user_id", user_id)
+        size = page_size(requested_size)
+        scope = f"post.ListUserPosts/{user_id}"
+        cursor = self._tokens.open(token, scope=scope, viewer=viewer)
+        audience = await self._graph.audience(viewer, [user_id])
+        if user_id not in audience.visible:
+            if user_id in audience.private and user_id not in audience.blocked:
+                raise PermissionDenied("this account is private; follow it to see its posts",
+                                       reason="ACCOUNT_PRIVATE", metadata={"user_id": user_id})
+            raise NotFound(f"user {user_id} not found", reason="USER_NOT_FOUND",
+                           metadata={"user_id": user_id})
+        ids = await self._store.list_user_post_ids(user_id, size + 1,
+                                                   cursor.last_id if cursor else None)
+        page, more = ids[:size], len(ids) > size
+        records = await self._store.get_posts(page)
+        alive = [records[i] for i in page if i in records and not records[i].deleted]
+        views = await self._views(viewer, alive, audience)
+        total = await self._counters.get(cache.posts(user_id))
+        next_token = self._tokens.seal(PageTokenPayload(last_id=page[-1]), scope=scope,
+                                       viewer=viewer) if more else ""
+        return views, next_token, total
+
+    # --- delete ----------------------------------------------------------------------------
+
+    async def delete(self, post_id: int) -> None:
+        caller = current_principal().user_id
+        require_id("post_id", post_id)
+        record = await self._store.get_post(post_id)
+        if record is None:
+            raise post_not_found(post_id)
+        if record.author_id != caller:
+            if record.deleted:
+                raise post_not_found(post_id)
+            await self.visible(post_id)  # NOT_FOUND unless the caller can see it
+            raise PermissionDenied("only the author may delete a post", reason="NOT_AUTHOR",
+                                   metadata={"post_id": str(post_id)})
+        now = datetime.now(UTC)
+        counters = [cache.posts(caller), cache.likes(post_id), cache.comments(post_id)]
+        if record.deleted:  # a repeat: make sure the counts and the tombstone event are right
+            await self._counters.invalidate(counters)
+        else:
+            await self._counters.begin(counters[:1])
+            try:
+                await self._store.delete_post(record, now)
+            except BaseException:
+                await self._counters.invalidate(counters[:1], ending_write=True)
+                raise
+            await self._counters.commit({counters[0]: -1})
+            await self._counters.invalidate(counters[1:])
+        for ref in record.media:
+            await self._store.release_media(ref.media_id, post_id)
+        await self._events.post_deleted(record, now)
