@@ -122,3 +122,26 @@ async def test_a_deleted_post_disappears_from_every_timeline(world: World,
         assert post.post_id not in await world.home_ids(follower)  # at read time at once
         await eventually(lambda f=follower: _rows(timelines, f.user_id), lambda r: r == [],
                          what="the timeline row removed")
+
+
+async def test_the_worker_fans_a_post_event_out_in_batches_to_the_followers_rows(
+        world: World, timelines: Timelines) -> None:
+    """The worker's own contract: a PostCreatedEvent on the post stream (here published
+    directly) becomes timeline rows of every follower, however many batches it takes."""
+    from services.runtime.ids import Snowflake
+
+    author, *followers = await world.users(4)
+    await world.follow(followers, author)
+    post_id = Snowflake(1001).next_id()
+    event = post_events.PostCreatedEvent(event_id=str(uuid.uuid4()), post_id=post_id,
+                                         author_user_id=author.user_id)
+    bus = await EventBus.connect(load(NatsSettings), "feed-test")
+    try:
+        await bus.publish("post", "created", event, msg_id=f"direct:{post_id}")
+    finally:
+        await bus.close()
+    for follower in followers:
+        await eventually(lambda f=follower: _rows(timelines, f.user_id),
+                         lambda rows: rows == [post_id], what="the follower's row")
+    assert await _rows(timelines, author.user_id) == []
+    assert await timelines.store.author_posts(author.user_id, 10) == [post_id]
