@@ -474,6 +474,12 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
     stubs = Stubs(mesh)
     watch = LagWatch()
     figures: dict[str, object] = {}
+    if args.parts == ["worker"]:
+        rows = await worker_rows_per_second(mesh.env, args.worker_tasks, 500)
+        print(f"one fan-out worker: {rows:,.0f} timeline rows/s "
+              f"({args.worker_tasks} tasks x 500 recipients)")
+        await stubs.close()
+        return
     try:
         t0 = time.perf_counter()
         nodes, edges = load_edges()
@@ -576,6 +582,11 @@ def main() -> None:
     parser.add_argument("--seed-posts", type=int, default=300)
     parser.add_argument("--baseline-concurrency", type=int, default=16)
     parser.add_argument("--worker-tasks", type=int, default=40)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PHOTOMESH_* setting of the mesh, e.g. "
+                             "PHOTOMESH_FEED_CQL_BATCH_ROWS=100")
+    parser.add_argument("--parts", default="all", type=lambda s: s.split(","),
+                        help="'worker' measures only the fan-out worker's rows/s")
     args = parser.parse_args()
 
     import uvloop
@@ -584,7 +595,9 @@ def main() -> None:
     from infra.settings import InfraSettings
 
     with tempfile.TemporaryDirectory() as run_dir, \
-            private_mesh(InfraSettings(), Path(run_dir), extra=MESH_SETTINGS) as mesh:
+            private_mesh(InfraSettings(), Path(run_dir),
+                         extra={**MESH_SETTINGS, **dict(kv.split("=", 1) for kv in args.set)}
+                         ) as mesh:
         uvloop.run(bench(args, mesh))
 
 

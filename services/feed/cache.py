@@ -162,6 +162,13 @@ class TimelineCache:
         return {a: (ids_of(replies[2 * i + 1]) if replies[2 * i] else None)
                 for i, a in enumerate(author_ids)}
 
+    async def mark_author(self, author_id: str) -> None:
+        """Make the author's key exist before its posts are read from the CQL store (as
+        `mark_active` for timelines: a post recorded meanwhile lands in it)."""
+        key = self._author(author_id)
+        await self._redis.zadd(key, {ACTIVE: 0})
+        await self._redis.expire(key, self._active_seconds)
+
     async def fill_author(self, author_id: str, post_ids: Sequence[int]) -> None:
         members = [member(p) for p in post_ids[: self._author_cap]]
         key = self._author(author_id)

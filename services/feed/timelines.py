@@ -126,6 +126,7 @@ class Timelines:
         found: list[int] = []
         for author_id, posts in cached.items():
             if posts is None:
+                await self.cache.mark_author(author_id)
                 loaded = await self.store.author_posts(author_id, self._author_cap)
                 await self.cache.fill_author(author_id, loaded)
                 posts = [p for p in loaded if before is None or p < before][:limit]
