@@ -32,10 +32,12 @@ SERVICE_PORTS: dict[str, int] = {
     "story": 50055,
     "media": 50056,
     "notification": 50057,
+    "media_worker": 50061,
     "feed_fanout": 50062,
 }
 #: Processes whose module is not ``services.<name>``: the event-consuming workers.
 MODULES: dict[str, str] = {
+    "media_worker": "services.media.worker",
     "feed_fanout": "services.feed.fanout_worker",
 }
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)

@@ -15,14 +15,19 @@ from infra.backends.base import Backend, http_status
 from infra.install import go_install
 from infra.settings import InfraSettings
 
+#: MinIO's NATS target: the values the media service expects by default
+#: (services/media/settings.py: MINIO_NOTIFY_TARGET_ID, MINIO_EVENTS_SUBJECT/STREAM).
+NOTIFY_TARGET_ID = "PHOTOMESH"
+NOTIFY_SUBJECT = "photomesh-minio.events"
+NOTIFY_STREAM = "PHOTOMESH_MINIO_EVENTS"
+
 
 class MinioBackend(Backend):
     """`minio server` with one drive under run_dir/data/minio.
 
-    `extra_env` is the hook for server-side configuration given as environment, e.g. the
-    bucket-notification target the media service needs (`MINIO_NOTIFY_NATS_ENABLE_<ID>`,
-    `MINIO_NOTIFY_NATS_ADDRESS_<ID>`, `MINIO_NOTIFY_NATS_SUBJECT_<ID>`, ...). Either pass it
-    to the constructor or override `notification_env` in a subclass.
+    Server-side configuration is given as environment: `notification_env` is the NATS
+    bucket-notification target the media service needs; `extra_env` adds or overrides
+    variables.
     """
 
     name = "minio"
@@ -69,9 +74,25 @@ class MinioBackend(Backend):
         if not self.installed():
             go_install(self.settings, self.package, self.settings.minio_version, "minio")
 
+    @property
+    def notify_queue_dir(self) -> Path:
+        return self.settings.data_dir / "minio-notify-queue"
+
     def notification_env(self) -> dict[str, str]:
-        """Bucket-notification targets as MINIO_NOTIFY_* variables (none yet)."""
-        return {}
+        """MinIO's NATS notification target (JetStream mode), id ``PHOTOMESH``: events of
+        buckets that ask for them (the media service configures its bucket at start-up)
+        are published to the fixed subject NOTIFY_SUBJECT, which the stream NOTIFY_STREAM
+        (declared by the media service) stores. Events wait in a queue directory while
+        NATS or the stream is not there yet, so none is lost."""
+        s, target = self.settings, NOTIFY_TARGET_ID
+        return {
+            f"MINIO_NOTIFY_NATS_ENABLE_{target}": "on",
+            f"MINIO_NOTIFY_NATS_ADDRESS_{target}": f"{s.host}:{s.nats_port}",
+            f"MINIO_NOTIFY_NATS_SUBJECT_{target}": NOTIFY_SUBJECT,
+            f"MINIO_NOTIFY_NATS_JETSTREAM_{target}": "on",
+            f"MINIO_NOTIFY_NATS_QUEUE_DIR_{target}": str(self.notify_queue_dir),
+            f"MINIO_NOTIFY_NATS_QUEUE_LIMIT_{target}": "100000",
+        }
 
     def server_env(self) -> dict[str, str]:
         s = self.settings
@@ -96,6 +117,7 @@ class MinioBackend(Backend):
 
     def start(self) -> None:
         self.data_path.mkdir(parents=True, exist_ok=True)
+        self.notify_queue_dir.mkdir(parents=True, exist_ok=True)
         self.process.start(self.argv(), env=self.server_env(), marker=str(self.data_path))
 
     def healthy(self) -> bool:

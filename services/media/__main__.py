@@ -7,14 +7,15 @@ from photomesh.media.v1 import media_service_pb2_grpc as pb_grpc
 
 from services.media.server import MediaServicer
 from services.media.settings import MediaSettings
+from services.media.wiring import assemble
 from services.runtime.app import Built, Needs, definition, main
 from services.runtime.backends import Backends
 
 
 async def build(settings: MediaSettings, backends: Backends) -> Built:
-    assert backends.events is not None
-    await backends.events.ensure_stream("media")
-    return Built(definition("media", pb, pb_grpc, "MediaService", MediaServicer()))
+    parts = await assemble(settings, backends)
+    return Built(definition("media", pb, pb_grpc, "MediaService",
+                            MediaServicer(parts.library, parts.urls)))
 
 
 if __name__ == "__main__":

@@ -108,19 +108,34 @@ Handler = Callable[[M, Delivery], Awaitable[None]]
 class Consumer(Generic[M]):
     """A durable pull consumer feeding one handler; runs until cancelled.
 
-    Poison messages (undecodable) are terminated, not redelivered forever."""
+    Poison messages (undecodable) are terminated, not redelivered forever. While a handler
+    runs, the message's ack deadline is extended (``in_progress``) so long work (e.g.
+    transcoding) is not redelivered meanwhile; use ``batch=1`` for such handlers.
+
+    A stream that is not a domain stream of this run (e.g. one written by another server,
+    with fixed names) is consumed with `stream` and raw `subjects`; `decode` then turns
+    the payload into the handler's message (raise DecodeError or ValueError to drop it).
+    `inactive_threshold_seconds` lets the server delete a durable nobody used for that long.
+    """
 
     def __init__(self, bus: EventBus, *, domain: str, durable: str, events: Sequence[str],
                  message_type: type[M], handler: Handler[M], batch: int = 64,
-                 backoff_seconds: Sequence[float] = (0.5, 2.0, 5.0, 15.0)) -> None:
+                 backoff_seconds: Sequence[float] = (0.5, 2.0, 5.0, 15.0),
+                 stream: str | None = None, subjects: Sequence[str] | None = None,
+                 decode: Callable[[bytes], M] | None = None,
+                 inactive_threshold_seconds: float | None = None) -> None:
         self.bus = bus
         self.domain = domain
         self.durable = durable
-        self.subjects = [bus.subject(domain, e) for e in events]
+        self.stream = stream or bus.stream_name(domain)
+        self.subjects = list(subjects) if subjects is not None else [
+            bus.subject(domain, e) for e in events]
         self.message_type = message_type
+        self.decode = decode or message_type.FromString
         self.handler = handler
         self.batch = batch
         self.backoff = list(backoff_seconds)
+        self.inactive_threshold = inactive_threshold_seconds
 
     async def declare(self) -> None:
         """Create or update the durable consumer (idempotent)."""
@@ -131,17 +146,17 @@ class Consumer(Generic[M]):
             ack_wait=self.bus.settings.ack_wait_seconds,
             max_deliver=self.bus.settings.max_deliver,
             filter_subjects=self.subjects,
+            inactive_threshold=self.inactive_threshold,
         )
-        await self.bus.js.add_consumer(self.bus.stream_name(self.domain), config)
+        await self.bus.js.add_consumer(self.stream, config)
 
     async def run(self) -> None:
         await self.declare()
-        sub = await self.bus.js.pull_subscribe_bind(
-            self.durable, stream=self.bus.stream_name(self.domain))
+        sub = await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, asyncio.TimeoutError):  # nats-py raises both
                 continue
             except NatsError as exc:  # reconnecting: unacknowledged messages come back
                 log.warning("%s: fetch failed, retrying: %r", self.durable, exc)
@@ -159,11 +174,12 @@ class Consumer(Generic[M]):
                             "messaging.consumer.group.name": self.durable,
                             "messaging.delivery.attempt": attempt}) as span:
             try:
-                event = self.message_type.FromString(msg.data)
-            except DecodeError:
+                event = self.decode(msg.data)
+            except (DecodeError, ValueError):
                 log.error("%s: undecodable %s message dropped", self.durable, msg.subject)
                 await msg.term()
                 return
+            heartbeat = asyncio.ensure_future(self._keep_alive(msg))
             try:
                 await self.handler(event, Delivery(msg.subject, headers.get("Nats-Msg-Id"),
                                                    attempt))
@@ -176,4 +192,16 @@ class Consumer(Generic[M]):
                             self.durable, msg.subject, attempt, delay, exc)
                 await msg.nak(delay=delay)
                 return
+            finally:
+                heartbeat.cancel()
             await msg.ack()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Extend the ack deadline of `msg` while its handler runs."""
+        interval = max(self.bus.settings.ack_wait_seconds / 3, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await msg.in_progress()
+            except NatsError as exc:
+                log.warning("%s: could not extend ack deadline: %r", self.durable, exc)

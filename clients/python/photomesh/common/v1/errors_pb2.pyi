@@ -119,6 +119,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """[FAILED_PRECONDITION] The upload URL expired before the upload was completed."""
     ERROR_REASON_MEDIA_IN_USE: _ErrorReason.ValueType  # 107
     """[FAILED_PRECONDITION] The media item is already attached to a post or story."""
+    ERROR_REASON_UPLOAD_ALREADY_RECEIVED: _ErrorReason.ValueType  # 108
+    """[FAILED_PRECONDITION] The bytes of this media item were already received; it cannot be uploaded again."""
     ERROR_REASON_NOTIFICATION_NOT_FOUND: _ErrorReason.ValueType  # 120
     """[NOT_FOUND] The notification does not exist."""
 
@@ -203,6 +205,8 @@ ERROR_REASON_UPLOAD_EXPIRED: ErrorReason.ValueType  # 106
 """[FAILED_PRECONDITION] The upload URL expired before the upload was completed."""
 ERROR_REASON_MEDIA_IN_USE: ErrorReason.ValueType  # 107
 """[FAILED_PRECONDITION] The media item is already attached to a post or story."""
+ERROR_REASON_UPLOAD_ALREADY_RECEIVED: ErrorReason.ValueType  # 108
+"""[FAILED_PRECONDITION] The bytes of this media item were already received; it cannot be uploaded again."""
 ERROR_REASON_NOTIFICATION_NOT_FOUND: ErrorReason.ValueType  # 120
 """[NOT_FOUND] The notification does not exist."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

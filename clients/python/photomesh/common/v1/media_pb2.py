@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/common/v1/media.proto\x12\x13photomesh.common.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb0\x01\n\x0cMediaVariant\x12.\n\x04name\x18\x01 \x01(\x0e\x32 .photomesh.common.v1.VariantName\x12\x30\n\x06\x66ormat\x18\x02 \x01(\x0e\x32 .photomesh.common.v1.MediaFormat\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\"\xdd\x01\n\x08MediaRef\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.photomesh.common.v1.MediaKind\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x10\n\x08\x62lurhash\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x33\n\x08variants\x18\x07 \x03(\x0b\x32!.photomesh.common.v1.MediaVariant*S\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02*\xab\x01\n\x0bVariantName\x12\x1c\n\x18VARIANT_NAME_UNSPECIFIED\x10\x00\x12\x1a\n\x16VARIANT_NAME_THUMBNAIL\x10\x01\x12\x16\n\x12VARIANT_NAME_SMALL\x10\x02\x12\x17\n\x13VARIANT_NAME_MEDIUM\x10\x03\x12\x16\n\x12VARIANT_NAME_LARGE\x10\x04\x12\x19\n\x15VARIANT_NAME_ORIGINAL\x10\x05*\x9b\x01\n\x0bMediaFormat\x12\x1c\n\x18MEDIA_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11MEDIA_FORMAT_JPEG\x10\x01\x12\x15\n\x11MEDIA_FORMAT_WEBP\x10\x02\x12\x14\n\x10MEDIA_FORMAT_PNG\x10\x03\x12\x14\n\x10MEDIA_FORMAT_MP4\x10\x04\x12\x14\n\x10MEDIA_FORMAT_HLS\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/common/v1/media.proto\x12\x13photomesh.common.v1\x1a\x1egoogle/protobuf/duration.proto\"\xb0\x01\n\x0cMediaVariant\x12.\n\x04name\x18\x01 \x01(\x0e\x32 .photomesh.common.v1.VariantName\x12\x30\n\x06\x66ormat\x18\x02 \x01(\x0e\x32 .photomesh.common.v1.MediaFormat\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\"\xdd\x01\n\x08MediaRef\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.photomesh.common.v1.MediaKind\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x10\n\x08\x62lurhash\x18\x05 \x01(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x33\n\x08variants\x18\x07 \x03(\x0b\x32!.photomesh.common.v1.MediaVariant*S\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02*\xb2\x02\n\x0bVariantName\x12\x1c\n\x18VARIANT_NAME_UNSPECIFIED\x10\x00\x12\x1a\n\x16VARIANT_NAME_THUMBNAIL\x10\x01\x12\x16\n\x12VARIANT_NAME_SMALL\x10\x02\x12\x17\n\x13VARIANT_NAME_MEDIUM\x10\x03\x12\x16\n\x12VARIANT_NAME_LARGE\x10\x04\x12\x19\n\x15VARIANT_NAME_ORIGINAL\x10\x05\x12\x17\n\x13VARIANT_NAME_POSTER\x10\x06\x12\x1b\n\x17VARIANT_NAME_VIDEO_144P\x10\x07\x12\x1b\n\x17VARIANT_NAME_VIDEO_480P\x10\x08\x12\x1c\n\x18VARIANT_NAME_VIDEO_1080P\x10\t\x12\x14\n\x10VARIANT_NAME_HLS\x10\n*\x9b\x01\n\x0bMediaFormat\x12\x1c\n\x18MEDIA_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11MEDIA_FORMAT_JPEG\x10\x01\x12\x15\n\x11MEDIA_FORMAT_WEBP\x10\x02\x12\x14\n\x10MEDIA_FORMAT_PNG\x10\x03\x12\x14\n\x10MEDIA_FORMAT_MP4\x10\x04\x12\x14\n\x10MEDIA_FORMAT_HLS\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,9 +35,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEDIAKIND']._serialized_start=491
   _globals['_MEDIAKIND']._serialized_end=574
   _globals['_VARIANTNAME']._serialized_start=577
-  _globals['_VARIANTNAME']._serialized_end=748
-  _globals['_MEDIAFORMAT']._serialized_start=751
-  _globals['_MEDIAFORMAT']._serialized_end=906
+  _globals['_VARIANTNAME']._serialized_end=883
+  _globals['_MEDIAFORMAT']._serialized_start=886
+  _globals['_MEDIAFORMAT']._serialized_end=1041
   _globals['_MEDIAVARIANT']._serialized_start=89
   _globals['_MEDIAVARIANT']._serialized_end=265
   _globals['_MEDIAREF']._serialized_start=268

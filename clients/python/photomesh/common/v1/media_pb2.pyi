@@ -29,7 +29,7 @@ class _MediaKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MediaKind.V
     MEDIA_KIND_UNSPECIFIED: _MediaKind.ValueType  # 0
     """Not set; invalid in requests."""
     MEDIA_KIND_IMAGE: _MediaKind.ValueType  # 1
-    """A still image (JPEG, PNG, WebP or HEIC upload)."""
+    """A still image (JPEG, PNG or WebP upload)."""
     MEDIA_KIND_VIDEO: _MediaKind.ValueType  # 2
     """A video (MP4 or QuickTime upload)."""
 
@@ -39,7 +39,7 @@ class MediaKind(_MediaKind, metaclass=_MediaKindEnumTypeWrapper):
 MEDIA_KIND_UNSPECIFIED: MediaKind.ValueType  # 0
 """Not set; invalid in requests."""
 MEDIA_KIND_IMAGE: MediaKind.ValueType  # 1
-"""A still image (JPEG, PNG, WebP or HEIC upload)."""
+"""A still image (JPEG, PNG or WebP upload)."""
 MEDIA_KIND_VIDEO: MediaKind.ValueType  # 2
 """A video (MP4 or QuickTime upload)."""
 Global___MediaKind: _TypeAlias = MediaKind  # noqa: Y015
@@ -62,6 +62,16 @@ class _VariantNameEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VariantNa
     """Longest side 1080 px."""
     VARIANT_NAME_ORIGINAL: _VariantName.ValueType  # 5
     """The upload as received (EXIF stripped for images)."""
+    VARIANT_NAME_POSTER: _VariantName.ValueType  # 6
+    """A still frame of a video (JPEG), shown before playback starts."""
+    VARIANT_NAME_VIDEO_144P: _VariantName.ValueType  # 7
+    """Video rendition whose short side is at most 144 px (H.264/AAC MP4)."""
+    VARIANT_NAME_VIDEO_480P: _VariantName.ValueType  # 8
+    """Video rendition whose short side is at most 480 px (H.264/AAC MP4)."""
+    VARIANT_NAME_VIDEO_1080P: _VariantName.ValueType  # 9
+    """Video rendition whose short side is at most 1080 px (H.264/AAC MP4)."""
+    VARIANT_NAME_HLS: _VariantName.ValueType  # 10
+    """HLS master playlist over the video renditions (adaptive streaming)."""
 
 class VariantName(_VariantName, metaclass=_VariantNameEnumTypeWrapper):
     """The rendition a variant is, by size class."""
@@ -78,6 +88,16 @@ VARIANT_NAME_LARGE: VariantName.ValueType  # 4
 """Longest side 1080 px."""
 VARIANT_NAME_ORIGINAL: VariantName.ValueType  # 5
 """The upload as received (EXIF stripped for images)."""
+VARIANT_NAME_POSTER: VariantName.ValueType  # 6
+"""A still frame of a video (JPEG), shown before playback starts."""
+VARIANT_NAME_VIDEO_144P: VariantName.ValueType  # 7
+"""Video rendition whose short side is at most 144 px (H.264/AAC MP4)."""
+VARIANT_NAME_VIDEO_480P: VariantName.ValueType  # 8
+"""Video rendition whose short side is at most 480 px (H.264/AAC MP4)."""
+VARIANT_NAME_VIDEO_1080P: VariantName.ValueType  # 9
+"""Video rendition whose short side is at most 1080 px (H.264/AAC MP4)."""
+VARIANT_NAME_HLS: VariantName.ValueType  # 10
+"""HLS master playlist over the video renditions (adaptive streaming)."""
 Global___VariantName: _TypeAlias = VariantName  # noqa: Y015
 
 class _MediaFormat:

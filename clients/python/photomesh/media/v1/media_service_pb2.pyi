@@ -377,7 +377,7 @@ class BatchGetMediaRequest(_message.Message):
     MEDIA_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def media_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Media items to get, at most 500; duplicates are ignored."""
+        """Media items to get, at most 100; duplicates are ignored."""
 
     def __init__(
         self,

@@ -32,13 +32,17 @@ class MediaServiceStub:
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
     INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
     BATCH_TOO_LARGE),
     UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
     NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+    UPLOAD_ALREADY_RECEIVED),
     ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
     UNAVAILABLE (BACKEND_UNAVAILABLE).
     """
@@ -83,13 +87,17 @@ class MediaServiceServicer:
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
     INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
     BATCH_TOO_LARGE),
     UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
     NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+    UPLOAD_ALREADY_RECEIVED),
     ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
     UNAVAILABLE (BACKEND_UNAVAILABLE).
     """
@@ -110,15 +118,16 @@ class MediaServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMedia(self, request, context):
-        """Gets a media item (poll until READY or FAILED). Owner only until READY.
+        """Gets a media item (poll until READY or FAILED). Owner only until READY; then any
+        signed-in user (posts show media to their viewers).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetMedia(self, request, context):
-        """Internal. Gets up to 500 media items at once (post, story and graph hydration);
-        no ownership check.
+        """Gets up to 100 media items at once (post, story and graph hydration). A mesh
+        service may get any item; a user only their own. Unknown ids are listed as missing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,13 +183,17 @@ class MediaService:
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
     INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
     BATCH_TOO_LARGE),
     UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
     NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+    FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+    UPLOAD_ALREADY_RECEIVED),
     ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
     UNAVAILABLE (BACKEND_UNAVAILABLE).
     """

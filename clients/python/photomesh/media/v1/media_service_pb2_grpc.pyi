@@ -33,13 +33,17 @@ class MediaServiceStub:
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
       INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
         BATCH_TOO_LARGE),
       UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
       NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+        UPLOAD_ALREADY_RECEIVED),
       ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
       UNAVAILABLE (BACKEND_UNAVAILABLE).
     """
@@ -55,10 +59,12 @@ class MediaServiceStub:
     CompleteUpload: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.CompleteUploadRequest, _media_service_pb2.CompleteUploadResponse]
     """Tells the service the bytes are uploaded; processing starts. Idempotent."""
     GetMedia: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.GetMediaRequest, _media_service_pb2.GetMediaResponse]
-    """Gets a media item (poll until READY or FAILED). Owner only until READY."""
+    """Gets a media item (poll until READY or FAILED). Owner only until READY; then any
+    signed-in user (posts show media to their viewers).
+    """
     BatchGetMedia: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.BatchGetMediaRequest, _media_service_pb2.BatchGetMediaResponse]
-    """Internal. Gets up to 500 media items at once (post, story and graph hydration);
-    no ownership check.
+    """Gets up to 100 media items at once (post, story and graph hydration). A mesh
+    service may get any item; a user only their own. Unknown ids are listed as missing.
     """
     DeleteMedia: _grpc.UnaryUnaryMultiCallable[_media_service_pb2.DeleteMediaRequest, _media_service_pb2.DeleteMediaResponse]
     """Deletes a media item the caller owns and its stored objects. Idempotent."""
@@ -71,13 +77,17 @@ class MediaServiceAsyncStub(MediaServiceStub):
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
       INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
         BATCH_TOO_LARGE),
       UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
       NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+        UPLOAD_ALREADY_RECEIVED),
       ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
       UNAVAILABLE (BACKEND_UNAVAILABLE).
     """
@@ -90,10 +100,12 @@ class MediaServiceAsyncStub(MediaServiceStub):
     CompleteUpload: _aio.UnaryUnaryMultiCallable[_media_service_pb2.CompleteUploadRequest, _media_service_pb2.CompleteUploadResponse]  # type: ignore[assignment]
     """Tells the service the bytes are uploaded; processing starts. Idempotent."""
     GetMedia: _aio.UnaryUnaryMultiCallable[_media_service_pb2.GetMediaRequest, _media_service_pb2.GetMediaResponse]  # type: ignore[assignment]
-    """Gets a media item (poll until READY or FAILED). Owner only until READY."""
+    """Gets a media item (poll until READY or FAILED). Owner only until READY; then any
+    signed-in user (posts show media to their viewers).
+    """
     BatchGetMedia: _aio.UnaryUnaryMultiCallable[_media_service_pb2.BatchGetMediaRequest, _media_service_pb2.BatchGetMediaResponse]  # type: ignore[assignment]
-    """Internal. Gets up to 500 media items at once (post, story and graph hydration);
-    no ownership check.
+    """Gets up to 100 media items at once (post, story and graph hydration). A mesh
+    service may get any item; a user only their own. Unknown ids are listed as missing.
     """
     DeleteMedia: _aio.UnaryUnaryMultiCallable[_media_service_pb2.DeleteMediaRequest, _media_service_pb2.DeleteMediaResponse]  # type: ignore[assignment]
     """Deletes a media item the caller owns and its stored objects. Idempotent."""
@@ -105,13 +117,17 @@ class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
     and only READY items can be attached to posts, stories or profiles.
 
     Limits (defaults, configurable): images up to 20 MiB (image/jpeg, image/png,
-    image/webp, image/heic), videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    image/webp) and 50 megapixels, videos up to 200 MiB (video/mp4, video/quicktime) and 60 s.
+    The upload URL is signed for exactly one object, the declared Content-Type and
+    Content-Length, and expires after minutes. Arrival is noticed through the object
+    store's event notification or CompleteUpload, whichever comes first.
     Errors (domain "media.photomesh"):
       INVALID_ARGUMENT (INVALID_ARGUMENT, MEDIA_TOO_LARGE, CONTENT_TYPE_UNSUPPORTED,
         BATCH_TOO_LARGE),
       UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
       NOT_FOUND (MEDIA_NOT_FOUND), PERMISSION_DENIED (MEDIA_NOT_OWNED),
-      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE),
+      FAILED_PRECONDITION (UPLOAD_MISSING, UPLOAD_EXPIRED, MEDIA_IN_USE,
+        UPLOAD_ALREADY_RECEIVED),
       ALREADY_EXISTS (REQUEST_ID_REUSED), RESOURCE_EXHAUSTED (RATE_LIMITED),
       UNAVAILABLE (BACKEND_UNAVAILABLE).
     """
@@ -140,7 +156,9 @@ class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _media_service_pb2.GetMediaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_media_service_pb2.GetMediaResponse, _abc.Awaitable[_media_service_pb2.GetMediaResponse]]:
-        """Gets a media item (poll until READY or FAILED). Owner only until READY."""
+        """Gets a media item (poll until READY or FAILED). Owner only until READY; then any
+        signed-in user (posts show media to their viewers).
+        """
 
     @_abc_1.abstractmethod
     def BatchGetMedia(
@@ -148,8 +166,8 @@ class MediaServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _media_service_pb2.BatchGetMediaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_media_service_pb2.BatchGetMediaResponse, _abc.Awaitable[_media_service_pb2.BatchGetMediaResponse]]:
-        """Internal. Gets up to 500 media items at once (post, story and graph hydration);
-        no ownership check.
+        """Gets up to 100 media items at once (post, story and graph hydration). A mesh
+        service may get any item; a user only their own. Unknown ids are listed as missing.
         """
 
     @_abc_1.abstractmethod
