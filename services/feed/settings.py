@@ -35,9 +35,9 @@ class FeedSettings(ServerSettings):
     follower_page_size: int = Field(default=500, ge=1, le=5000)
     backfill_posts: int = Field(default=20, ge=0, le=200,
                                 description="recent posts copied on a new follow")
-    cql_batch_rows: int = Field(default=50, ge=1, le=500,
+    cql_batch_rows: int = Field(default=125, ge=1, le=500,
                                 description="timeline rows per unlogged CQL batch")
-    fanout_concurrency: int = Field(default=4, ge=1, le=64,
+    fanout_concurrency: int = Field(default=8, ge=1, le=64,
                                     description="fan-out tasks handled at once per worker")
 
     # Reading.
