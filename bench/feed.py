@@ -502,9 +502,17 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
         await watch.start(mesh.env["PHOTOMESH_NATS_URL"],
                           mesh.env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
         readers = people
-        await bounded((stubs.feed.GetHomeFeed(fpb.GetHomeFeedRequest(page_size=10),
-                                              metadata=md(p.token), timeout=30)
-                       for p in readers), 32)  # every user active
+
+        async def warm(person: Person) -> bool:
+            try:
+                await stubs.feed.GetHomeFeed(fpb.GetHomeFeedRequest(page_size=10),
+                                             metadata=md(person.token), timeout=30)
+            except grpc.RpcError as exc:
+                print(f"warm-up read failed: {exc.code()} {exc.details()}", flush=True)
+                return False
+            return True
+        warmed = await bounded((warm(p) for p in readers), 16)  # every user active
+        print(f"warm-up: {sum(warmed)} of {len(readers)} users read their feed", flush=True)
         authors = random.Random(1).sample(people, min(args.authors, len(people))) + celebs
         t1 = time.perf_counter()
         await bounded((ready_media(stubs, a, args.media_per_author) for a in authors), 8)
