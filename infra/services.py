@@ -33,11 +33,13 @@ SERVICE_PORTS: dict[str, int] = {
     "media": 50056,
     "notification": 50057,
     "media_worker": 50061,
+    "feed_fanout": 50062,
     "notification_worker": 50063,
 }
 #: Processes whose module is not ``services.<name>``: the event-consuming workers.
 MODULES: dict[str, str] = {
     "media_worker": "services.media.worker",
+    "feed_fanout": "services.feed.fanout_worker",
     "notification_worker": "services.notification.worker",
 }
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)

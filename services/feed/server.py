@@ -1,13 +1,49 @@
-"""gRPC transport of FeedService.
-
-The RPCs are specified in protos/photomesh/feed/v1/ and land with issue #5; until
-then the generated base class answers each with UNIMPLEMENTED.
-"""
+"""gRPC transport of FeedService: proto in, domain call, proto out."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+from grpc import aio
+from photomesh.feed.v1 import feed_service_pb2 as pb
 from photomesh.feed.v1 import feed_service_pb2_grpc as pb_grpc
+
+from services.feed.home_feed import Feeds, Page
+from services.runtime.auth import current_principal
+
+
+def _items(page: Page) -> list[pb.FeedItem]:
+    return [pb.FeedItem(post=post, score=score) for post, score in page.items]
 
 
 class FeedServicer(pb_grpc.FeedServiceServicer):
-    pass
+    def __init__(self, feeds: Feeds) -> None:
+        self._feeds = feeds
+
+    async def GetHomeFeed(self, request: pb.GetHomeFeedRequest, context: aio.ServicerContext
+                          ) -> pb.GetHomeFeedResponse:
+        caller = current_principal()
+        page = await self._feeds.home(caller.user_id, request.page_size, request.page_token,
+                                      request.mode)
+        return pb.GetHomeFeedResponse(items=_items(page), next_page_token=page.next_page_token)
+
+    async def GetProfileFeed(self, request: pb.GetProfileFeedRequest,
+                             context: aio.ServicerContext) -> pb.GetProfileFeedResponse:
+        caller = current_principal()
+        page = await self._feeds.profile(caller.user_id, request.user_id, request.page_size,
+                                         request.page_token)
+        return pb.GetProfileFeedResponse(items=_items(page),
+                                         next_page_token=page.next_page_token)
+
+    async def StreamHomeFeed(self, request: pb.StreamHomeFeedRequest,
+                             context: aio.ServicerContext
+                             ) -> AsyncIterator[pb.StreamHomeFeedResponse]:
+        """Initial metadata goes out once the subscription is live: a client that has
+        received it misses no post delivered afterwards."""
+        caller = current_principal()
+
+        async def ready() -> None:
+            await context.send_initial_metadata(())
+
+        async for post in self._feeds.stream(caller.user_id, caller.expires_at, ready):
+            yield pb.StreamHomeFeedResponse(item=pb.FeedItem(post=post))

@@ -1,4 +1,9 @@
-"""Settings of the feed service (prefix ``PHOTOMESH_FEED_``)."""
+"""Settings of the feed service and its fan-out worker.
+
+`FeedSettings` (prefix ``PHOTOMESH_FEED_``) holds the timeline tunables both processes
+share (the worker loads it too); `FanoutWorkerSettings` (prefix ``PHOTOMESH_FEED_FANOUT_``)
+is only the worker's own server (health) options.
+"""
 
 from __future__ import annotations
 
@@ -11,3 +16,41 @@ class FeedSettings(ServerSettings):
     model_config = service_config("FEED")
 
     port: int = Field(default=50054, ge=0, le=65535)
+    page_token_secret: str = Field(
+        default="photomesh-dev-feed-page-tokens", min_length=8,
+        description="HMAC key of page tokens; the same on every replica")
+
+    # Timelines in the CQL store: bounded in time (TTL per row) and in length (reads stop
+    # at max_items, and a read that gets there trims the rest with one range delete).
+    timeline_ttl_days: int = Field(default=30, ge=1, le=365)
+    timeline_max_items: int = Field(default=1500, ge=10)
+    # Timelines in Redis: only for users who read their feed in the last active_days.
+    cache_cap: int = Field(default=800, ge=5, description="entries per cached timeline")
+    active_days: int = Field(default=7, ge=1)
+    author_cache_cap: int = Field(default=100, ge=5, description="recent posts per author")
+
+    # Fan-out.
+    celebrity_threshold: int = Field(
+        default=10_000, ge=1, description="authors with more followers are merged at read")
+    follower_page_size: int = Field(default=500, ge=1, le=5000)
+    backfill_posts: int = Field(default=20, ge=0, le=200,
+                                description="recent posts copied on a new follow")
+    cql_batch_rows: int = Field(default=125, ge=1, le=500,
+                                description="timeline rows per unlogged CQL batch")
+    fanout_concurrency: int = Field(default=8, ge=1, le=64,
+                                    description="fan-out tasks handled at once per worker")
+
+    # Reading.
+    max_page_size: int = Field(default=50, ge=1, le=100)
+    ranked_window: int = Field(default=100, ge=10, le=500,
+                               description="newest candidates the ranked mode scores")
+    ranked_snapshot_seconds: int = Field(default=900, ge=30)
+    ranked_half_life_hours: float = Field(default=24.0, gt=0)
+    affinity_ttl_days: int = Field(default=30, ge=1)
+    following_cache_seconds: int = Field(default=600, ge=1)
+
+
+class FanoutWorkerSettings(ServerSettings):
+    model_config = service_config("FEED_FANOUT")
+
+    port: int = Field(default=50062, ge=0, le=65535)

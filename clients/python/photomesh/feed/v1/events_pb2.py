@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ephotomesh/feed/v1/events.proto\x12\x11photomesh.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n\nFanoutTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12/\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1f.photomesh.feed.v1.FanoutAction\x12\x16\n\x0e\x61uthor_user_id\x18\x03 \x01(\t\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x34\n\x10post_create_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12recipient_user_ids\x18\x06 \x03(\t\x12\x1b\n\x13\x66ollower_page_token\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12.\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x94\x01\n\x16TimelineDeliveredEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x05 \x01(\t*\xae\x01\n\x0c\x46\x61noutAction\x12\x1d\n\x19\x46\x41NOUT_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46\x41NOUT_ACTION_INSERT_POST\x10\x01\x12\x1d\n\x19\x46\x41NOUT_ACTION_REMOVE_POST\x10\x02\x12!\n\x1d\x46\x41NOUT_ACTION_BACKFILL_AUTHOR\x10\x03\x12\x1e\n\x1a\x46\x41NOUT_ACTION_PURGE_AUTHOR\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ephotomesh/feed/v1/events.proto\x12\x11photomesh.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n\nFanoutTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12/\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1f.photomesh.feed.v1.FanoutAction\x12\x16\n\x0e\x61uthor_user_id\x18\x03 \x01(\t\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x34\n\x10post_create_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12recipient_user_ids\x18\x06 \x03(\t\x12\x1b\n\x13\x66ollower_page_token\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12.\n\nevent_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x62\x61tch_index\x18\n \x01(\x05\"\x94\x01\n\x16TimelineDeliveredEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x05 \x01(\t*\xae\x01\n\x0c\x46\x61noutAction\x12\x1d\n\x19\x46\x41NOUT_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46\x41NOUT_ACTION_INSERT_POST\x10\x01\x12\x1d\n\x19\x46\x41NOUT_ACTION_REMOVE_POST\x10\x02\x12!\n\x1d\x46\x41NOUT_ACTION_BACKFILL_AUTHOR\x10\x03\x12\x1e\n\x1a\x46\x41NOUT_ACTION_PURGE_AUTHOR\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photomesh.feed.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FANOUTACTION']._serialized_start=536
-  _globals['_FANOUTACTION']._serialized_end=710
+  _globals['_FANOUTACTION']._serialized_start=557
+  _globals['_FANOUTACTION']._serialized_end=731
   _globals['_FANOUTTASK']._serialized_start=87
-  _globals['_FANOUTTASK']._serialized_end=382
-  _globals['_TIMELINEDELIVEREDEVENT']._serialized_start=385
-  _globals['_TIMELINEDELIVEREDEVENT']._serialized_end=533
+  _globals['_FANOUTTASK']._serialized_end=403
+  _globals['_TIMELINEDELIVEREDEVENT']._serialized_start=406
+  _globals['_TIMELINEDELIVEREDEVENT']._serialized_end=554
 # @@protoc_insertion_point(module_scope)

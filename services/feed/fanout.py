@@ -1,0 +1,160 @@
+"""Fan-out: the event handlers of the feed's worker process.
+
+* ``post.created`` — the post joins its author's recent posts; the author's followers are
+  read in pages of `follower_page_size` (as the worker itself) and one `FanoutTask` per page
+  is published on ``feed.fanout`` (message id ``fanout:<action>:<post_id>:<batch>``, so a
+  replayed event publishes nothing new). An author with more than `celebrity_threshold`
+  followers (the first page's ``total_count``) is not fanned out but marked a celebrity.
+* ``feed.fanout`` — a task writes its batch into the recipients' timelines (CQL rows, then
+  the cached timelines of active users, then live notifications). Rows are keyed by post
+  id, so a redelivered task writes nothing twice.
+* ``post.deleted`` — the post leaves its author's list and, by REMOVE_POST tasks, every
+  follower's timeline (reads also skip ids the post service reports missing).
+* ``graph.followed`` backfills the followee's recent posts; ``graph.unfollowed`` and
+  ``graph.blocked`` purge them (both ways for a block).
+* ``post.liked`` / ``post.comment_added`` — the viewer's affinity to the author (ranked
+  mode), each event counted once.
+
+Every handler returns only when its effect is stored; the consumer acknowledges after that
+(services/runtime/events.py), and trace context flows from each event into the tasks it
+publishes, so one post's create call, event, batches and writes form one trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from photomesh.feed.v1 import events_pb2 as feed_events
+from photomesh.graph.v1 import events_pb2 as graph_events
+from photomesh.post.v1 import events_pb2 as post_events
+
+from services.feed.peers import Graph
+from services.feed.settings import FeedSettings
+from services.feed.timelines import Timelines
+from services.runtime.events import Consumer, Delivery, EventBus
+
+log = logging.getLogger(__name__)
+
+LIKE_AFFINITY = 1.0
+COMMENT_AFFINITY = 2.0
+Action = feed_events.FanoutAction
+
+
+class Fanout:
+    def __init__(self, timelines: Timelines, graph: Graph, bus: EventBus,
+                 settings: FeedSettings) -> None:
+        self._timelines = timelines
+        self._graph = graph
+        self._bus = bus
+        self._settings = settings
+        self.rows_written = 0
+
+    # --- posts --------------------------------------------------------------------------
+
+    async def on_post_created(self, event: post_events.PostCreatedEvent, _: Delivery) -> None:
+        await self._timelines.record_author_post(event.author_user_id, event.post_id)
+        await self._fan_out(Action.FANOUT_ACTION_INSERT_POST, event.post_id,
+                            event.author_user_id, event.create_time)
+
+    async def on_post_deleted(self, event: post_events.PostDeletedEvent, _: Delivery) -> None:
+        await self._timelines.forget_author_post(event.author_user_id, event.post_id)
+        await self._fan_out(Action.FANOUT_ACTION_REMOVE_POST, event.post_id,
+                            event.author_user_id, event.event_time)
+
+    async def _fan_out(self, action: int, post_id: int, author_id: str,
+                       when: Timestamp) -> None:
+        batch = 0
+        async for page in self._graph.follower_pages(author_id,
+                                                     self._settings.follower_page_size):
+            if batch == 0 and page.total_count > self._settings.celebrity_threshold:
+                if action == Action.FANOUT_ACTION_INSERT_POST:
+                    await self._timelines.mark_celebrity(author_id, post_id)
+                return  # merged at read time; a deleted one is skipped at read time
+            if page.user_ids:
+                await self._publish(action, post_id, author_id, page.user_ids, batch, when)
+                batch += 1
+
+    async def _publish(self, action: int, post_id: int, author_id: str,
+                       recipients: Sequence[str], batch: int, when: Timestamp) -> None:
+        task_id = f"fanout:{Action.Name(action)}:{post_id}:{batch}"
+        task = feed_events.FanoutTask(task_id=task_id, action=action, author_user_id=author_id,
+                                      post_id=post_id, post_create_time=when,
+                                      recipient_user_ids=recipients, attempt=1,
+                                      event_time=when, batch_index=batch)
+        await self._bus.publish("feed", "fanout", task, msg_id=task_id)
+
+    async def on_task(self, task: feed_events.FanoutTask, _: Delivery) -> None:
+        recipients = list(task.recipient_user_ids)
+        if task.action == Action.FANOUT_ACTION_INSERT_POST:
+            self.rows_written += await self._timelines.deliver(
+                task.post_id, task.author_user_id, recipients)
+        elif task.action == Action.FANOUT_ACTION_REMOVE_POST:
+            await self._timelines.remove(task.post_id, recipients)
+        elif task.action == Action.FANOUT_ACTION_BACKFILL_AUTHOR:
+            for user_id in recipients:
+                await self._timelines.backfill(user_id, task.author_user_id)
+        elif task.action == Action.FANOUT_ACTION_PURGE_AUTHOR:
+            for user_id in recipients:
+                await self._timelines.purge(user_id, task.author_user_id)
+        else:
+            log.error("fan-out task %s has no action; dropped", task.task_id)
+
+    # --- engagement (ranked mode) -------------------------------------------------------
+
+    async def on_post_liked(self, event: post_events.PostLikedEvent, _: Delivery) -> None:
+        await self._affinity(event.event_id, event.liker_user_id, event.post_author_user_id,
+                             LIKE_AFFINITY)
+
+    async def on_comment_added(self, event: post_events.CommentAddedEvent, _: Delivery
+                               ) -> None:
+        await self._affinity(event.event_id, event.commenter_user_id,
+                             event.post_author_user_id, COMMENT_AFFINITY)
+
+    async def _affinity(self, event_id: str, viewer: str, author: str, weight: float) -> None:
+        if viewer and author and viewer != author:
+            await self._timelines.cache.add_affinity(
+                event_id, viewer, author, weight, self._settings.affinity_ttl_days * 86400)
+
+    # --- the social graph ---------------------------------------------------------------
+
+    async def on_followed(self, event: graph_events.FollowedEvent, _: Delivery) -> None:
+        follower, followee = event.follower_user_id, event.followee_user_id
+        await self._timelines.cache.forget_followed_celebrities(follower)
+        celebrities, _version = await self._timelines.celebrities()
+        if followee not in celebrities:  # a celebrity's posts are merged at read time
+            await self._timelines.backfill(follower, followee)
+
+    async def on_unfollowed(self, event: graph_events.UnfollowedEvent, _: Delivery) -> None:
+        await self._timelines.purge(event.follower_user_id, event.followee_user_id)
+
+    async def on_blocked(self, event: graph_events.BlockedEvent, _: Delivery) -> None:
+        await self._timelines.purge(event.blocker_user_id, event.blocked_user_id)
+        await self._timelines.purge(event.blocked_user_id, event.blocker_user_id)
+
+    # --- consumers ----------------------------------------------------------------------
+
+    def consumers(self) -> list[Consumer]:
+        """The worker's durable consumers; more worker processes share them."""
+        bus = self._bus
+
+        def consumer(domain: str, event: str, message_type: type, handler: object,
+                     batch: int = 64) -> Consumer:
+            return Consumer(bus, domain=domain, durable=f"feed_{domain}_{event}",
+                            events=[event], message_type=message_type,
+                            handler=handler, batch=batch)  # type: ignore[arg-type]
+
+        tasks = [consumer("feed", "fanout", feed_events.FanoutTask, self.on_task, batch=8)
+                 for _ in range(self._settings.fanout_concurrency)]
+        return [
+            consumer("post", "created", post_events.PostCreatedEvent, self.on_post_created),
+            consumer("post", "deleted", post_events.PostDeletedEvent, self.on_post_deleted),
+            consumer("post", "liked", post_events.PostLikedEvent, self.on_post_liked),
+            consumer("post", "comment_added", post_events.CommentAddedEvent,
+                     self.on_comment_added),
+            consumer("graph", "followed", graph_events.FollowedEvent, self.on_followed),
+            consumer("graph", "unfollowed", graph_events.UnfollowedEvent, self.on_unfollowed),
+            consumer("graph", "blocked", graph_events.BlockedEvent, self.on_blocked),
+            *tasks,
+        ]

@@ -1,0 +1,209 @@
+"""Reading feeds: the home feed (chronological and ranked), a user's profile feed, and the
+live stream. Posts are hydrated by the post service as the caller sees them (author,
+caption, media, counts, liked_by_caller); ids it reports missing (deleted, hidden) are
+skipped and dropped from the caller's timeline.
+
+Chronological pages are cut by the last post id returned (a sealed page token), so posts
+that arrive meanwhile (larger ids) never shift a later page; a page that runs past the
+cached entries continues in the CQL store. A timeline is served up to `timeline_max_items`
+entries deep; the read that gets there trims what lies beyond (the length bound of the CQL
+timelines, besides their TTL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
+from photomesh.post.v1 import post_service_pb2 as post_pb
+
+from services.feed import ranking
+from services.feed.live import LiveUpdates
+from services.feed.peers import Graph, Posts
+from services.feed.settings import FeedSettings
+from services.feed.timelines import Timelines
+from services.runtime.errors import FieldViolation, InvalidArgument, Unauthenticated
+from services.runtime.pagination import PageTokens, page_size
+
+SLACK = 5  # extra candidates per round, for posts the caller cannot see
+MAX_ROUNDS = 4
+CHRONOLOGICAL = "feed.GetHomeFeed/chronological"
+RANKED = "feed.GetHomeFeed/ranked"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[tuple[post_pb.Post, float]]
+    next_page_token: str
+
+
+def valid_user_id(value: str, field: str = "user_id") -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(FieldViolation(field, "must be a user id (UUID text)")) from None
+
+
+class Feeds:
+    def __init__(self, timelines: Timelines, graph: Graph, posts: Posts, live: LiveUpdates,
+                 settings: FeedSettings) -> None:
+        self._timelines = timelines
+        self._graph = graph
+        self._posts = posts
+        self._live = live
+        self._settings = settings
+        self._tokens = PageTokens(settings.page_token_secret)
+
+    def _page_size(self, requested: int) -> int:
+        return page_size(requested, maximum=self._settings.max_page_size)
+
+    # --- candidates ---------------------------------------------------------------------
+
+    async def followed_celebrities(self, user_id: str) -> list[str]:
+        celebs, version = await self._timelines.celebrities()
+        if not celebs:
+            return []
+        cache = self._timelines.cache
+        cached = await cache.followed_celebrities(user_id, version)
+        if cached is None:
+            following = await self._graph.following_ids(user_id)
+            cached = [a for a in following if a in celebs]
+            await cache.set_followed_celebrities(user_id, version, cached,
+                                                 self._settings.following_cache_seconds)
+        return [a for a in cached if a in celebs]
+
+    async def candidates(self, user_id: str, before: int | None, limit: int) -> list[int]:
+        """The newest `limit` ids of the home timeline older than `before`: the user's
+        timeline merged with the recent posts of the celebrities they follow."""
+        own, celebs = await asyncio.gather(self._timelines.page(user_id, before, limit),
+                                           self.followed_celebrities(user_id))
+        if not celebs:
+            return own
+        merged = await self._timelines.author_posts(celebs, before, limit)
+        return sorted(set(own).union(merged), reverse=True)[:limit]
+
+    async def _hydrate(self, user_id: str, ids: list[int]) -> dict[int, post_pb.Post]:
+        found, missing = await self._posts.batch_get(ids)
+        if missing:
+            await self._timelines.drop_missing(user_id, missing)
+        return found
+
+    # --- home feed ----------------------------------------------------------------------
+
+    async def home(self, user_id: str, requested_size: int, token: str, mode: int) -> Page:
+        """`mode`: 0 or 1 chronological, 2 ranked (FeedMode)."""
+        if mode not in (0, 1, 2):
+            raise InvalidArgument(FieldViolation("mode", "must be FEED_MODE_CHRONOLOGICAL or "
+                                                         "FEED_MODE_RANKED"))
+        size = self._page_size(requested_size)
+        if mode == 2:
+            return await self._ranked(user_id, size, token)
+        return await self._chronological(user_id, size, token)
+
+    async def _chronological(self, user_id: str, size: int, token: str) -> Page:
+        cursor = self._tokens.open(token, scope=CHRONOLOGICAL, viewer=user_id)
+        before = cursor.last_id if cursor else None
+        served = cursor.offset if cursor else 0
+        items: list[post_pb.Post] = []
+        more = True
+        for _ in range(MAX_ROUNDS):
+            want = size - len(items) + SLACK
+            ids = await self.candidates(user_id, before, want)
+            found = await self._hydrate(user_id, ids)
+            taken = 0
+            for post_id in ids:
+                taken += 1
+                before = post_id
+                if post_id in found:
+                    items.append(found[post_id])
+                    if len(items) == size:
+                        break
+            more = len(ids) == want or taken < len(ids)
+            if len(items) == size or not more:
+                break
+        served += len(items)
+        next_token = ""
+        if items and more and before is not None:
+            if served >= self._settings.timeline_max_items:
+                await self._timelines.store.trim_older_than(user_id, before)
+            else:
+                next_token = self._tokens.seal(PageTokenPayload(last_id=before, offset=served),
+                                               scope=CHRONOLOGICAL, viewer=user_id)
+        return Page([(p, 0.0) for p in items], next_token)
+
+    async def _ranked(self, user_id: str, size: int, token: str) -> Page:
+        cursor = self._tokens.open(token, scope=RANKED, viewer=user_id)
+        if cursor is None:
+            ids = await self.candidates(user_id, None, self._settings.ranked_window)
+            found = await self._hydrate(user_id, ids)
+            affinity = await self._timelines.cache.affinity(
+                user_id, sorted({p.author.user_id for p in found.values()}))
+            now = time.time()
+            ranked = sorted(((p, ranking.score(p, affinity.get(p.author.user_id, 0.0), now,
+                                               self._settings.ranked_half_life_hours))
+                             for p in found.values()), key=lambda e: (-e[1], -e[0].post_id))
+            snapshot = await self._timelines.cache.save_snapshot(
+                user_id, [(p.post_id, s) for p, s in ranked],
+                self._settings.ranked_snapshot_seconds)
+            return Page(ranked[:size], self._ranked_token(user_id, snapshot, size,
+                                                          len(ranked) > size))
+        exists, entries = await self._timelines.cache.snapshot(
+            user_id, cursor.snapshot_id, int(cursor.offset), size + 1)
+        if not exists:
+            raise InvalidArgument(FieldViolation(
+                "page_token", "the ranked feed this token pages through has expired; start "
+                              "again without a page_token"), reason="PAGE_TOKEN_INVALID")
+        found = await self._hydrate(user_id, [p for p, _ in entries[:size]])
+        items = [(found[p], s) for p, s in entries[:size] if p in found]
+        return Page(items, self._ranked_token(user_id, cursor.snapshot_id,
+                                              int(cursor.offset) + size, len(entries) > size))
+
+    def _ranked_token(self, user_id: str, snapshot: str, offset: int, more: bool) -> str:
+        if not more:
+            return ""
+        return self._tokens.seal(PageTokenPayload(snapshot_id=snapshot, offset=offset),
+                                 scope=RANKED, viewer=user_id)
+
+    # --- profile feed -------------------------------------------------------------------
+
+    async def profile(self, viewer_id: str, user_id: str, requested_size: int, token: str
+                      ) -> Page:
+        """A user's posts as `viewer_id` may see them (the post service applies privacy
+        and blocks with the forwarded token)."""
+        user_id = valid_user_id(user_id)
+        size = self._page_size(requested_size)
+        scope = f"feed.GetProfileFeed/{user_id}"
+        cursor = self._tokens.open(token, scope=scope, viewer=viewer_id)
+        reply = await self._posts.user_posts(user_id, size, cursor.last_key if cursor else "")
+        next_token = ""
+        if reply.next_page_token:
+            next_token = self._tokens.seal(PageTokenPayload(last_key=reply.next_page_token),
+                                           scope=scope, viewer=viewer_id)
+        return Page([(p, 0.0) for p in reply.posts], next_token)
+
+    # --- live ---------------------------------------------------------------------------
+
+    async def stream(self, user_id: str, expires_at: float,
+                     on_ready: Callable[[], Awaitable[None]]) -> AsyncIterator[post_pb.Post]:
+        """New posts delivered to `user_id`'s timeline, hydrated, until the caller's token
+        expires (UNAUTHENTICATED TOKEN_EXPIRED: reconnect with a fresh one). `on_ready` is
+        awaited once the subscription is live."""
+        await self._timelines.page(user_id, None, 1)  # an active user: fan-out reaches them
+        async with self._live.subscription(user_id) as updates:
+            await on_ready()
+            while True:
+                remaining = expires_at - time.time()
+                if remaining <= 0:
+                    raise Unauthenticated("the access token has expired; reconnect with a "
+                                          "fresh one", reason="TOKEN_EXPIRED")
+                try:
+                    event = await asyncio.wait_for(updates.next(), remaining)
+                except TimeoutError:
+                    continue
+                found = await self._hydrate(user_id, [event.post_id])
+                if event.post_id in found:
+                    yield found[event.post_id]
