@@ -181,3 +181,10 @@ async def ready_media(channel_or_target: aio.Channel | str, token: str,
     payload = data if data is not None else jpeg_bytes(320, 240)
     media_id = await upload_media(channel_or_target, token, payload, content_type)
     return await wait_for_status(channel_or_target, token, media_id, READY, timeout)
+
+
+async def ready_media_ids(channel_or_target: aio.Channel | str, token: str, n: int = 1
+                          ) -> list[str]:
+    """`n` READY images of the caller (uploaded concurrently), by id."""
+    made = await asyncio.gather(*(ready_media(channel_or_target, token) for _ in range(n)))
+    return [m.media_id for m in made]

@@ -16,7 +16,7 @@ from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
 from tests.graph_support import User, Users, follow, graph_stub
-from tests.post.media import ready_media_ids
+from tests.media_support import ready_media_ids
 
 T = TypeVar("T")
 POLL_TIMEOUT = 20.0

@@ -14,7 +14,7 @@ from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
 from tests.feed.support import World, eventually
-from tests.post.media import ready_media_ids
+from tests.media_support import ready_media_ids
 
 
 @pytest.fixture
