@@ -96,7 +96,8 @@ def drop_run_state(names: RunNames, env: Mapping[str, str]) -> None:
     cluster = Cluster(json.loads(env["PHOTOMESH_CQL_CONTACT_POINTS"]),
                       port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4)
     try:
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {names.keyspace}", timeout=60)
+        # Generous: a loaded single node can take a while to drop dozens of tables.
+        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {names.keyspace}", timeout=240)
     finally:
         cluster.shutdown()
     client = redis.Redis.from_url(env["PHOTOMESH_REDIS_URL"])
