@@ -10,7 +10,7 @@ story bodies expire at the story's expiry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from redis.asyncio import Redis
 
@@ -91,17 +91,22 @@ class StoryCache:
         return {i: StoryRecord.from_bytes(v) for i, v in zip(story_ids, values, strict=True)
                 if v}
 
-    async def rebuild_author(self, author_id: str, stories: Iterable[StoryRecord],
-                             now_ms: int) -> None:
-        """Make the author's set warm with `stories` (adds to what writers put there)."""
-        key = self._author(author_id)
+    async def rebuild_authors(self, stories_by_author: Mapping[str, Iterable[StoryRecord]],
+                              now_ms: int) -> None:
+        """Make each author's set warm with its `stories` (adds to what writers put
+        there); all authors in one round trip and one MULTI block."""
+        if not stories_by_author:
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {SENTINEL: "+inf"})
-            for story in stories:
-                pipe.zadd(key, {_member(story): story.expire_ms})
-                pipe.set(self._story(story.story_id), story.to_bytes(), pxat=story.expire_ms)
-            pipe.zremrangebyscore(key, "-inf", now_ms)
-            pipe.expire(key, self._warm)
+            for author_id, stories in stories_by_author.items():
+                key = self._author(author_id)
+                pipe.zadd(key, {SENTINEL: "+inf"})
+                for story in stories:
+                    pipe.zadd(key, {_member(story): story.expire_ms})
+                    pipe.set(self._story(story.story_id), story.to_bytes(),
+                             pxat=story.expire_ms)
+                pipe.zremrangebyscore(key, "-inf", now_ms)
+                pipe.expire(key, self._warm)
             await pipe.execute()
 
     # --- seen sets ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from services.story.peers import GraphPeer
 from services.story.store import StoryStore
 from services.story.views import Views
 
-REBUILD_CONCURRENCY = 16
+REBUILD_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,20 @@ class Tray:
 
     async def _rebuild(self, authors: Sequence[str], now_ms: int
                        ) -> dict[str, list[StoryRecord]]:
-        """Live stories of cold authors from CQL (oldest first), put back into Redis."""
+        """Live stories of cold authors from CQL (oldest first), put back into Redis (all
+        authors in one round trip)."""
+        if not authors:
+            return {}
         limit = asyncio.Semaphore(REBUILD_CONCURRENCY)
-        found: dict[str, list[StoryRecord]] = {}
 
-        async def rebuild(author: str) -> None:
+        async def read(author: str) -> list[StoryRecord]:
             async with limit:
-                stories = await self._store.live_by_author(author, now_ms)
-                await self._cache.rebuild_author(author, stories, now_ms)
-                found[author] = sorted(stories, key=lambda s: s.story_id)
+                return await self._store.live_by_author(author, now_ms)
 
-        await asyncio.gather(*(rebuild(a) for a in authors))
-        return found
+        found = dict(zip(authors, await asyncio.gather(*(read(a) for a in authors)),
+                         strict=True))
+        await self._cache.rebuild_authors(found, now_ms)
+        return {a: sorted(stories, key=lambda s: s.story_id) for a, stories in found.items()}
 
     async def ranked(self, viewer_id: str, now_ms: int
                      ) -> list[tuple[str, list[StoryRef], set[int]]]:
