@@ -133,13 +133,12 @@ class Inbox:
         else:
             raise RuntimeError(f"group {key} of {user} kept changing; retry later")
         data, sort_id, prev_sort_id, new = placed
-        # The effect (actor counted, entry placed) concurrently; marked applied only after.
-        _, watermark, _ = await asyncio.gather(
-            self._store.count_actor(user, key, data.notification_id, activity.actor_id),
-            self._store.read_mark(user), self._store.put_entry(user, sort_id, prev_sort_id,
-                                                               data))
-        await self._store.mark_applied(user, activity.event_key)
-        was_unread = not new and prev_sort_id > watermark
+        await self._store.place(user, key, activity.actor_id, activity.event_key, sort_id,
+                                prev_sort_id, data)
+        # A new notification is one more unread whatever the watermark; a regrouped one
+        # only if its old position was unread.
+        watermark = None if new else await self._store.read_mark(user)
+        was_unread = watermark is not None and prev_sort_id > watermark
         unread = await self._cache.unread(user) if was_unread else \
             await self._cache.one_more_unread(user)
         if unread is None:

@@ -71,7 +71,7 @@ class Tray:
         from the story sets alone (no story bodies)."""
         followees = await self._graph.following_ids(viewer_id, self._max_following)
         authors = [viewer_id, *(a for a in dict.fromkeys(followees) if a != viewer_id)]
-        live, cold = await self._cache.live_refs(authors, now_ms)
+        live, cold, seen_live = await self._cache.tray_state(viewer_id, authors, now_ms)
         for author, stories in (await self._rebuild(cold, now_ms)).items():
             live[author] = [StoryRef.of(s) for s in stories]
         with_close = [a for a, refs in live.items()
@@ -80,8 +80,11 @@ class Tray:
         visible = {a: shown for a, refs in live.items()
                    if (shown := [r for r in refs if a == viewer_id
                                  or r.audience != CLOSE_FRIENDS or a in close_to])}
-        seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
-                                                  if a != viewer_id for r in refs])
+        if seen_live is not None and not cold:
+            seen = seen_live  # (may also hold hidden stories' ids: never looked up)
+        else:  # the seen set or some author sets were cold
+            seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
+                                                      if a != viewer_id for r in refs])
 
         def rank(author: str) -> tuple[int, int]:
             refs = visible[author]
