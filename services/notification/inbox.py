@@ -13,7 +13,10 @@ its latest activity) is at or below the watermark.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from photomesh.notification.v1 import notification_service_pb2 as pb
@@ -63,16 +66,41 @@ class Inbox:
         self._cache = cache
         self._ids = ids
         self._window_ms = group_window_seconds * 1000
+        # Activities of one group applied by this process go one at a time (the LWT
+        # versions still settle races between processes); other groups run concurrently.
+        self._group_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
     # --- writing (the worker) -------------------------------------------------------------
 
     async def add(self, activity: Activity) -> Delivered | None:
         """Apply one activity; None if it was applied before (a replay)."""
+        async with self._one_at_a_time((activity.recipient_id, activity.group_key)):
+            return await self._add(activity)
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._group_locks.get(key) or (asyncio.Lock(), 0)
+        self._group_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._group_locks[key]
+            if users == 1:
+                del self._group_locks[key]
+            else:
+                self._group_locks[key] = (lock, users - 1)
+
+    async def _add(self, activity: Activity) -> Delivered | None:
         user, key = activity.recipient_id, activity.group_key
-        if await self._store.was_applied(user, activity.event_key):
+        # The replay check and the first group read in one round trip.
+        applied_before, group = await asyncio.gather(
+            self._store.was_applied(user, activity.event_key), self._store.group(user, key))
+        if applied_before:
             return None
-        for _ in range(MAX_ATTEMPTS):
-            group = await self._store.group(user, key)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                group = await self._store.group(user, key)
             if group is not None and group.last_event_key == activity.event_key:
                 # Applied to the group before a failure: finish the remaining writes.
                 placed = (group.data, group.sort_id, group.prev_sort_id, False)
@@ -105,11 +133,12 @@ class Inbox:
         else:
             raise RuntimeError(f"group {key} of {user} kept changing; retry later")
         data, sort_id, prev_sort_id, new = placed
-        await self._store.count_actor(user, key, data.notification_id, activity.actor_id)
-        watermark = await self._store.read_mark(user)
-        await self._store.put_entry(user, sort_id, prev_sort_id, data)
-        await self._store.mark_applied(user, activity.event_key)
-        was_unread = not new and prev_sort_id > watermark
+        await self._store.place(user, key, activity.actor_id, activity.event_key, sort_id,
+                                prev_sort_id, data)
+        # A new notification is one more unread whatever the watermark; a regrouped one
+        # only if its old position was unread.
+        watermark = None if new else await self._store.read_mark(user)
+        was_unread = watermark is not None and prev_sort_id > watermark
         unread = await self._cache.unread(user) if was_unread else \
             await self._cache.one_more_unread(user)
         if unread is None:

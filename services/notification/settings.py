@@ -38,3 +38,6 @@ class NotificationWorkerSettings(ServerSettings):
         default=2000, ge=0, description="authors with more followers than this notify nobody "
                                         "of new stories/posts (bounded fan-out)")
     fanout_concurrency: int = Field(default=32, ge=1)
+    consume_concurrency: int = Field(
+        default=32, ge=1, description="events of one subject handled at once by this worker "
+                                      "(each acked after its inbox writes)")

@@ -87,18 +87,13 @@ class InboxStore:
             (uuid.UUID(user_id), group_key, notification_id, uuid.UUID(actor_id)))
         return bool(rows)
 
-    async def count_actor(self, user_id: str, group_key: str, notification_id: int,
-                          actor_id: str) -> None:
-        await self._cql.execute(
-            "INSERT INTO notification_group_actors (user_id, group_key, notification_id, "
-            "actor_id) VALUES (?, ?, ?, ?) USING TTL ?",
-            (uuid.UUID(user_id), group_key, notification_id, uuid.UUID(actor_id), self._ttl))
-
     # --- the inbox ------------------------------------------------------------------------
 
-    async def put_entry(self, user_id: str, sort_id: int, prev_sort_id: int,
-                        data: pb.Notification) -> None:
-        """Place a notification at `sort_id`, removing it from `prev_sort_id` (0: none)."""
+    async def place(self, user_id: str, group_key: str, actor_id: str, event_key: str,
+                    sort_id: int, prev_sort_id: int, data: pb.Notification) -> None:
+        """In one logged batch: place the notification at `sort_id` (removing it from
+        `prev_sort_id`, 0: none), count the actor in its group, and mark the event
+        applied (so a replay finds either all of it or none)."""
         user = uuid.UUID(user_id)
         batch = BatchStatement(batch_type=BatchType.LOGGED)
         if prev_sort_id and prev_sort_id != sort_id:
@@ -112,6 +107,13 @@ class InboxStore:
         batch.add(await self._cql.prepare(
             "INSERT INTO notification_positions (user_id, notification_id, sort_id) "
             "VALUES (?, ?, ?) USING TTL ?"), (user, data.notification_id, sort_id, self._ttl))
+        batch.add(await self._cql.prepare(
+            "INSERT INTO notification_group_actors (user_id, group_key, notification_id, "
+            "actor_id) VALUES (?, ?, ?, ?) USING TTL ?"),
+            (user, group_key, data.notification_id, uuid.UUID(actor_id), self._ttl))
+        batch.add(await self._cql.prepare(
+            "INSERT INTO notification_events_applied (user_id, event_key) VALUES (?, ?)"),
+            (user, event_key))
         await self._cql.execute(batch)
 
     async def page(self, user_id: str, after_sort_id: int, page_size: int,
@@ -143,11 +145,6 @@ class InboxStore:
             "SELECT event_key FROM notification_events_applied WHERE user_id = ? AND "
             "event_key = ?", (uuid.UUID(user_id), event_key))
         return bool(rows)
-
-    async def mark_applied(self, user_id: str, event_key: str) -> None:
-        await self._cql.execute(
-            "INSERT INTO notification_events_applied (user_id, event_key) VALUES (?, ?)",
-            (uuid.UUID(user_id), event_key))
 
     # --- read watermark (lightweight transactions only) -----------------------------------
 

@@ -57,7 +57,8 @@ async def build(settings: NotificationWorkerSettings, backends: Backends) -> Bui
     )
     consumers = [Consumer(bus, domain=domain, durable=f"notification_{domain}_{event}",
                           events=[event], message_type=message_type,  # type: ignore[arg-type]
-                          handler=handler)  # type: ignore[arg-type]
+                          handler=handler,  # type: ignore[arg-type]
+                          concurrency=settings.consume_concurrency)
                  for domain, event, message_type, handler in subscriptions]
 
     async def close_channel() -> None:

@@ -116,6 +116,8 @@ class Consumer(Generic[M]):
     with fixed names) is consumed with `stream` and raw `subjects`; `decode` then turns
     the payload into the handler's message (raise DecodeError or ValueError to drop it).
     `inactive_threshold_seconds` lets the server delete a durable nobody used for that long.
+    `concurrency` > 1 handles up to that many messages of a fetched batch at once (for
+    handlers that are safe to run concurrently); each is still acked after its handler.
     """
 
     def __init__(self, bus: EventBus, *, domain: str, durable: str, events: Sequence[str],
@@ -123,7 +125,7 @@ class Consumer(Generic[M]):
                  backoff_seconds: Sequence[float] = (0.5, 2.0, 5.0, 15.0),
                  stream: str | None = None, subjects: Sequence[str] | None = None,
                  decode: Callable[[bytes], M] | None = None,
-                 inactive_threshold_seconds: float | None = None) -> None:
+                 inactive_threshold_seconds: float | None = None, concurrency: int = 1) -> None:
         self.bus = bus
         self.domain = domain
         self.durable = durable
@@ -136,6 +138,7 @@ class Consumer(Generic[M]):
         self.batch = batch
         self.backoff = list(backoff_seconds)
         self.inactive_threshold = inactive_threshold_seconds
+        self.concurrency = max(1, concurrency)
 
     async def declare(self) -> None:
         """Create or update the durable consumer (idempotent)."""
@@ -162,8 +165,17 @@ class Consumer(Generic[M]):
                 log.warning("%s: fetch failed, retrying: %r", self.durable, exc)
                 await asyncio.sleep(1.0)
                 continue
-            for msg in msgs:
-                await self._handle(msg)
+            if self.concurrency == 1:
+                for msg in msgs:
+                    await self._handle(msg)
+                continue
+            gate = asyncio.Semaphore(self.concurrency)
+
+            async def bounded(msg: Msg, gate: asyncio.Semaphore = gate) -> None:
+                async with gate:
+                    await self._handle(msg)
+
+            await asyncio.gather(*(bounded(m) for m in msgs))
 
     async def _handle(self, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1

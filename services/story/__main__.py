@@ -31,7 +31,9 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
     peers = load(PeerSettings)
     graph_channel, media_channel = (peer_channel(peers.graph_target),
                                     peer_channel(peers.media_target))
-    graph = GraphPeer(graph_channel, service_credentials("story"))
+    graph = GraphPeer(graph_channel, service_credentials("story"),
+                      following_ttl=settings.following_cache_seconds,
+                      summary_ttl=settings.summary_cache_seconds)
     media = MediaPeer(media_channel)
     store = StoryStore(backends.cql, settings.expiry_bucket_seconds)
     cache = StoryCache(backends.redis, KeySpace(backends.redis_settings, "story"),

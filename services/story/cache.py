@@ -10,7 +10,7 @@ story bodies expire at the story's expiry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from redis.asyncio import Redis
 
@@ -27,6 +27,35 @@ end
 return false
 """
 
+# The tray's whole Redis read in one call, answered as one string (parsing hundreds of
+# replies costs the service far more than the lookups cost Redis). KEYS[1] is the viewer's
+# seen set, KEYS[2..] author sets; ARGV[1] now (ms). First line: the viewer's seen story
+# ids among the live stories ("!": the seen set is cold); then one line per author: its
+# live members comma-separated, or "!" when the author's set is cold.
+_TRAY_STATE = """
+local seen_warm = redis.call('SISMEMBER', KEYS[1], '-') == 1
+local seen = {}
+local lines = {}
+for i = 2, #KEYS do
+  local warm = false
+  local live = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[1], '+inf')) do
+    if m == '-' then
+      warm = true
+    else
+      live[#live + 1] = m
+      local id = string.match(m, '^[^.]+')
+      if seen_warm and redis.call('SISMEMBER', KEYS[1], id) == 1 then
+        seen[#seen + 1] = id
+      end
+    end
+  end
+  lines[#lines + 1] = warm and table.concat(live, ',') or '!'
+end
+local first = seen_warm and table.concat(seen, ',') or '!'
+return first .. '\\n' .. table.concat(lines, '\\n')
+"""
+
 
 def _member(story: StoryRecord) -> str:
     return f"{story.story_id}.{story.audience}"
@@ -38,6 +67,7 @@ class StoryCache:
         self._keys = keys
         self._warm = warm_seconds
         self._if_warm = redis.register_script(_IF_WARM)
+        self._tray_state = redis.register_script(_TRAY_STATE)
 
     def _author(self, author_id: str) -> str:
         return self._keys.key("author", author_id)
@@ -67,21 +97,24 @@ class StoryCache:
             pipe.delete(self._story(story.story_id))
             await pipe.execute()
 
-    async def live_refs(self, author_ids: Sequence[str], now_ms: int
-                        ) -> tuple[dict[str, list[StoryRef]], list[str]]:
-        """Live stories per warm author (oldest first) and the authors that are cold."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for author in author_ids:
-                pipe.zrangebyscore(self._author(author), f"({now_ms}", "+inf")
-            ranges = await pipe.execute()
+    async def tray_state(self, viewer_id: str, author_ids: Sequence[str], now_ms: int
+                         ) -> tuple[dict[str, list[StoryRef]], list[str], set[int] | None]:
+        """Live stories per warm author (oldest first), the authors that are cold, and
+        the viewer's seen ids among those live stories (None when the seen set is cold),
+        in one round trip."""
+        reply = await self._tray_state(
+            keys=[self._seen(viewer_id), *(self._author(a) for a in author_ids)],
+            args=[now_ms])
+        first, *lines = (reply.decode() if isinstance(reply, bytes) else reply).split("\n")
         warm: dict[str, list[StoryRef]] = {}
         cold: list[str] = []
-        for author, members in zip(author_ids, ranges, strict=True):
-            if SENTINEL not in members:
+        for author, line in zip(author_ids, lines, strict=True):
+            if line == "!":
                 cold.append(author)
             else:
-                warm[author] = sorted(StoryRef.parse(m) for m in members if m != SENTINEL)
-        return warm, cold
+                warm[author] = sorted(StoryRef.parse(m) for m in line.split(",") if m)
+        seen = None if first == "!" else {int(i) for i in first.split(",") if i}
+        return warm, cold, seen
 
     async def bodies(self, story_ids: Sequence[int]) -> dict[int, StoryRecord]:
         """The stored stories among `story_ids` (an evicted body is simply absent)."""
@@ -91,17 +124,22 @@ class StoryCache:
         return {i: StoryRecord.from_bytes(v) for i, v in zip(story_ids, values, strict=True)
                 if v}
 
-    async def rebuild_author(self, author_id: str, stories: Iterable[StoryRecord],
-                             now_ms: int) -> None:
-        """Make the author's set warm with `stories` (adds to what writers put there)."""
-        key = self._author(author_id)
+    async def rebuild_authors(self, stories_by_author: Mapping[str, Iterable[StoryRecord]],
+                              now_ms: int) -> None:
+        """Make each author's set warm with its `stories` (adds to what writers put
+        there); all authors in one round trip and one MULTI block."""
+        if not stories_by_author:
+            return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {SENTINEL: "+inf"})
-            for story in stories:
-                pipe.zadd(key, {_member(story): story.expire_ms})
-                pipe.set(self._story(story.story_id), story.to_bytes(), pxat=story.expire_ms)
-            pipe.zremrangebyscore(key, "-inf", now_ms)
-            pipe.expire(key, self._warm)
+            for author_id, stories in stories_by_author.items():
+                key = self._author(author_id)
+                pipe.zadd(key, {SENTINEL: "+inf"})
+                for story in stories:
+                    pipe.zadd(key, {_member(story): story.expire_ms})
+                    pipe.set(self._story(story.story_id), story.to_bytes(),
+                             pxat=story.expire_ms)
+                pipe.zremrangebyscore(key, "-inf", now_ms)
+                pipe.expire(key, self._warm)
             await pipe.execute()
 
     # --- seen sets ------------------------------------------------------------------------

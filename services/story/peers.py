@@ -3,11 +3,18 @@ user summaries) and media (the item a story shows).
 
 Internal graph RPCs are called as the story service itself (service credentials); the
 media item is asked for with the caller's own token, as the caller attaches it.
+
+Followee ids and user summaries are kept in process for a few seconds (settings): every
+tray read starts with the viewer's followees, and a viewer reads the tray again and again.
+Relationships (blocks, private accounts) are never cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 from grpc import aio
 from photomesh.common.v1.user_pb2 import UserSummary
@@ -21,15 +28,75 @@ from services.runtime.auth import ServiceCredentials
 FOLLOWING_PAGE = 5000
 CHECK_BATCH = 1000
 SUMMARY_BATCH = 500
+CACHE_ENTRIES = 10_000
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class TtlCache(Generic[K, V]):
+    """Values kept for `ttl` seconds (0: not at all), at most CACHE_ENTRIES (oldest
+    dropped first); concurrent misses of one key share one load."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._values: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
+
+    def get(self, key: K) -> V | None:
+        hit = self._values.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= time.monotonic():
+            del self._values[key]
+            return None
+        return hit[1]
+
+    def put(self, key: K, value: V) -> None:
+        if self._ttl <= 0:
+            return
+        self._values.pop(key, None)
+        while len(self._values) >= CACHE_ENTRIES:
+            del self._values[next(iter(self._values))]
+        self._values[key] = (time.monotonic() + self._ttl, value)
+
+    async def load(self, key: K, loader: Callable[[], Awaitable[V]]) -> V:
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await loader()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(value)
+            self.put(key, value)
+            return value
+        finally:
+            del self._loading[key]
 
 
 class GraphPeer:
-    def __init__(self, channel: aio.Channel, credentials: ServiceCredentials) -> None:
+    def __init__(self, channel: aio.Channel, credentials: ServiceCredentials, *,
+                 following_ttl: float = 0.0, summary_ttl: float = 0.0) -> None:
         self._stub = graph_grpc.SocialGraphServiceStub(channel)
         self._creds = credentials
+        self._following: TtlCache[tuple[str, int], list[str]] = TtlCache(following_ttl)
+        self._summaries: TtlCache[str, UserSummary] = TtlCache(summary_ttl)
 
     async def following_ids(self, user_id: str, limit: int) -> list[str]:
-        """Up to `limit` ids of the users `user_id` follows."""
+        """Up to `limit` ids of the users `user_id` follows (cached briefly)."""
+        return await self._following.load((user_id, limit),
+                                          lambda: self._list_following(user_id, limit))
+
+    async def _list_following(self, user_id: str, limit: int) -> list[str]:
         found: list[str] = []
         token = ""
         with self._creds.acting():
@@ -55,14 +122,23 @@ class GraphPeer:
         return checks
 
     async def summaries(self, user_ids: Iterable[str]) -> dict[str, UserSummary]:
-        ids = list(dict.fromkeys(user_ids))
+        """Summaries of the known users among `user_ids` (cached briefly)."""
         found: dict[str, UserSummary] = {}
+        ids = []
+        for user_id in dict.fromkeys(user_ids):
+            hit = self._summaries.get(user_id)
+            if hit is None:
+                ids.append(user_id)
+            else:
+                found[user_id] = hit
         with self._creds.acting():
             for start in range(0, len(ids), SUMMARY_BATCH):
                 reply = await self._stub.BatchGetUserSummaries(
                     graph_pb.BatchGetUserSummariesRequest(
                         user_ids=ids[start:start + SUMMARY_BATCH]))
-                found.update((u.user_id, u) for u in reply.users)
+                for user in reply.users:
+                    found[user.user_id] = user
+                    self._summaries.put(user.user_id, user)
         return found
 
 

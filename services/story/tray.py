@@ -20,7 +20,7 @@ from services.story.peers import GraphPeer
 from services.story.store import StoryStore
 from services.story.views import Views
 
-REBUILD_CONCURRENCY = 16
+REBUILD_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -50,18 +50,20 @@ class Tray:
 
     async def _rebuild(self, authors: Sequence[str], now_ms: int
                        ) -> dict[str, list[StoryRecord]]:
-        """Live stories of cold authors from CQL (oldest first), put back into Redis."""
+        """Live stories of cold authors from CQL (oldest first), put back into Redis (all
+        authors in one round trip)."""
+        if not authors:
+            return {}
         limit = asyncio.Semaphore(REBUILD_CONCURRENCY)
-        found: dict[str, list[StoryRecord]] = {}
 
-        async def rebuild(author: str) -> None:
+        async def read(author: str) -> list[StoryRecord]:
             async with limit:
-                stories = await self._store.live_by_author(author, now_ms)
-                await self._cache.rebuild_author(author, stories, now_ms)
-                found[author] = sorted(stories, key=lambda s: s.story_id)
+                return await self._store.live_by_author(author, now_ms)
 
-        await asyncio.gather(*(rebuild(a) for a in authors))
-        return found
+        found = dict(zip(authors, await asyncio.gather(*(read(a) for a in authors)),
+                         strict=True))
+        await self._cache.rebuild_authors(found, now_ms)
+        return {a: sorted(stories, key=lambda s: s.story_id) for a, stories in found.items()}
 
     async def ranked(self, viewer_id: str, now_ms: int
                      ) -> list[tuple[str, list[StoryRef], set[int]]]:
@@ -69,7 +71,7 @@ class Tray:
         from the story sets alone (no story bodies)."""
         followees = await self._graph.following_ids(viewer_id, self._max_following)
         authors = [viewer_id, *(a for a in dict.fromkeys(followees) if a != viewer_id)]
-        live, cold = await self._cache.live_refs(authors, now_ms)
+        live, cold, seen_live = await self._cache.tray_state(viewer_id, authors, now_ms)
         for author, stories in (await self._rebuild(cold, now_ms)).items():
             live[author] = [StoryRef.of(s) for s in stories]
         with_close = [a for a, refs in live.items()
@@ -78,8 +80,11 @@ class Tray:
         visible = {a: shown for a, refs in live.items()
                    if (shown := [r for r in refs if a == viewer_id
                                  or r.audience != CLOSE_FRIENDS or a in close_to])}
-        seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
-                                                  if a != viewer_id for r in refs])
+        if seen_live is not None and not cold:
+            seen = seen_live  # (may also hold hidden stories' ids: never looked up)
+        else:  # the seen set or some author sets were cold
+            seen = await self._views.seen(viewer_id, [r.story_id for a, refs in visible.items()
+                                                      if a != viewer_id for r in refs])
 
         def rank(author: str) -> tuple[int, int]:
             refs = visible[author]
