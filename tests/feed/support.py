@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from grpc import aio
 from photomesh.feed.v1 import feed_service_pb2 as fpb
 from photomesh.feed.v1 import feed_service_pb2_grpc as fgrpc
 from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
 from tests.graph_support import User, Users, follow, graph_stub
-from tests.post.media import ready_media_ids
+from tests.media_support import ready_media
 
 T = TypeVar("T")
 POLL_TIMEOUT = 20.0
@@ -33,6 +34,12 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s; last: {value!r}")
         await asyncio.sleep(0.1)
+
+
+async def ready_media_ids(channel: aio.Channel, token: str, n: int = 1) -> list[str]:
+    """`n` READY images of the user with `token`, through the media contract."""
+    media = await asyncio.gather(*(ready_media(channel, token) for _ in range(n)))
+    return [m.media_id for m in media]
 
 
 @dataclass
