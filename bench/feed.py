@@ -69,6 +69,17 @@ def md(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
+async def retried(call, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """A setup call retried with backoff while a loaded backend answers UNAVAILABLE."""
+    for attempt in range(6):
+        try:
+            return await call(*args, **kwargs)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 5:
+                raise
+            await asyncio.sleep(0.2 * 2 ** attempt)
+
+
 async def bounded(coros, limit: int = 64) -> list:  # type: ignore[no-untyped-def]
     gate = asyncio.Semaphore(limit)
 
@@ -146,8 +157,8 @@ def synthetic(mesh, n: int) -> list[Person]:  # type: ignore[no-untyped-def]
 async def follow_all(stubs: Stubs, pairs: list[tuple[Person, Person]],
                      concurrency: int = 64) -> None:
     async def one(follower: Person, followee: Person) -> None:
-        await stubs.graph.Follow(gpb.FollowRequest(user_id=followee.user_id),
-                                 metadata=md(follower.token), timeout=60)
+        await retried(stubs.graph.Follow, gpb.FollowRequest(user_id=followee.user_id),
+                      metadata=md(follower.token), timeout=60)
     await bounded((one(a, b) for a, b in pairs), concurrency)
     for _, followee in pairs:
         followee.followers += 1
@@ -238,9 +249,8 @@ async def lag_only(stubs: Stubs, mesh, args: argparse.Namespace) -> None:  # typ
             author = (await register(stubs, 1, f"lag{n}_"))[0]
             fans = synthetic(mesh, n)
             await follow_all(stubs, [(f, author) for f in fans], args.follow_concurrency)
-            await bounded((stubs.feed.GetHomeFeed(fpb.GetHomeFeedRequest(page_size=10),
-                                                  metadata=md(f.token), timeout=30)
-                           for f in fans), 32)
+            await bounded((retried(stubs.feed.GetHomeFeed, fpb.GetHomeFeedRequest(page_size=10),
+                                   metadata=md(f.token), timeout=30) for f in fans), 32)
             await ready_media(stubs, author, args.lag_posts)
             print(f"lag setup ({n} followers): {time.perf_counter() - t0:.1f}s", flush=True)
             await asyncio.sleep(2.0)  # the follows' backfill events
