@@ -1,11 +1,14 @@
 """Home-feed benchmark: DeathStarBench's social-network mix on a private mesh.
 
     ./photomesh bench feed [--duration 10] [--levels 4,16,48] [--celebrity-followers 20000]
+    ./photomesh bench feed --parts lag [--lag-followers 100,1000]   # fan-out lag only
 
 1. Graph: socfb-Reed98 (../shared/datasets; every edge a follow both ways), users and
    follows made concurrently through the auth and graph services; a skewed variant adds
    `--celebrities` authors followed by `--celebrity-followers` synthetic users (more than
-   the celebrity threshold: merged at read time, not fanned out).
+   the celebrity threshold: merged at read time, not fanned out). Synthetic users are not
+   signed up (an argon2 hash each): their access tokens are signed with this private mesh's
+   key and they follow through the graph's public Follow RPC, `--follow-concurrency` at once.
 2. Every user reads their feed once (active: cached timelines), 300 seed posts fan out.
 3. The mix — 60% GetHomeFeed, 30% GetProfileFeed (a user's posts), 10% CreatePost — runs
    closed-loop at each concurrency level; per operation throughput, p50, p99. Fan-out lag
@@ -248,11 +251,14 @@ async def lag_only(stubs: Stubs, mesh, args: argparse.Namespace) -> None:  # typ
             t0 = time.perf_counter()
             author = (await register(stubs, 1, f"lag{n}_"))[0]
             fans = synthetic(mesh, n)
+            t_follow = time.perf_counter()
             await follow_all(stubs, [(f, author) for f in fans], args.follow_concurrency)
+            rate = n / (time.perf_counter() - t_follow)
             await bounded((retried(stubs.feed.GetHomeFeed, fpb.GetHomeFeedRequest(page_size=10),
                                    metadata=md(f.token), timeout=30) for f in fans), 32)
             await ready_media(stubs, author, args.lag_posts)
-            print(f"lag setup ({n} followers): {time.perf_counter() - t0:.1f}s", flush=True)
+            print(f"lag setup ({n} followers): {time.perf_counter() - t0:.1f}s, "
+                  f"follows {rate:.0f}/s", flush=True)
             await asyncio.sleep(2.0)  # the follows' backfill events
             watch.sent.clear()
             for _ in range(args.lag_posts):
@@ -564,12 +570,14 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
         if args.celebrities and args.celebrity_followers:
             t1 = time.perf_counter()
             celebs = await register(stubs, args.celebrities, "celeb")
-            fans = await register(stubs, args.celebrity_followers, "fan")
-            await follow_all(stubs, [(f, c) for c in celebs for f in fans])
-            reed_fans = [(p, c) for c in celebs for p in people]  # Reed users follow them
-            await follow_all(stubs, reed_fans)
-            print(f"skew: {len(celebs)} celebrities x {celebs[0].followers} followers in "
-                  f"{time.perf_counter() - t1:.1f}s", flush=True)
+            fans = synthetic(mesh, args.celebrity_followers)
+            follows = [(f, c) for c in celebs for f in fans]
+            follows += [(p, c) for c in celebs for p in people]  # Reed users follow them
+            await follow_all(stubs, follows, args.follow_concurrency)
+            spent = time.perf_counter() - t1
+            print(f"skew: {len(celebs)} celebrities x {celebs[0].followers} followers "
+                  f"({len(follows)} follows, {len(follows) / spent:.0f}/s) in {spent:.1f}s",
+                  flush=True)
         await watch.start(mesh.env["PHOTOMESH_NATS_URL"],
                           mesh.env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
         readers = people

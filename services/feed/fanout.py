@@ -1,10 +1,11 @@
 """Fan-out: the event handlers of the feed's worker process.
 
 * ``post.created`` — the post joins its author's recent posts; the author's followers are
-  read in pages of `follower_page_size` (as the worker itself). The first page is written at
-  once by this handler; one `FanoutTask` per further page is published on ``feed.fanout``
-  (message id ``fanout:<action>:<post_id>:<batch>``, batch 1.., so a replayed event
-  publishes nothing new) while the first is being written. An author with more than
+  read in pages of `follower_page_size` (as the worker itself). The first
+  `fanout_inline_batches` pages are written at once by this handler; one `FanoutTask` per
+  further page is published on ``feed.fanout`` (message id
+  ``fanout:<action>:<post_id>:<batch>``, so a replayed event publishes nothing new) while
+  those are being written. An author with more than
   `celebrity_threshold` followers (the first page's ``total_count``) is not fanned out but
   marked a celebrity.
 * ``feed.fanout`` — a task writes its batch into the recipients' timelines (CQL rows, then
@@ -70,28 +71,31 @@ class Fanout:
 
     async def _fan_out(self, action: int, post_id: int, author_id: str,
                        when: Timestamp) -> None:
-        """The first page of followers is written here at once (no task hop: most authors
-        have fewer followers than a page); every further page becomes a task, published
-        while the first page is being written, and tasks run concurrently on the workers."""
-        page = await self._graph.follower_page(author_id, self._settings.follower_page_size)
+        """The first `fanout_inline_batches` pages of followers are written here at once,
+        concurrently (no task hop: most authors have fewer followers than that); every
+        further page becomes a task, published while those are being written, and tasks run
+        concurrently on the workers."""
+        size = self._settings.follower_page_size
+        page = await self._graph.follower_page(author_id, size)
         if page.total_count > self._settings.celebrity_threshold:
             if action == Action.FANOUT_ACTION_INSERT_POST:
                 await self._timelines.mark_celebrity(author_id, post_id)
             return  # merged at read time; a deleted one is skipped at read time
-        await asyncio.gather(
-            self._apply(action, post_id, author_id, page.user_ids),
-            self._publish_rest(action, post_id, author_id, page.next_page_token, when))
-
-    async def _publish_rest(self, action: int, post_id: int, author_id: str, token: str,
-                            when: Timestamp) -> None:
-        batch = 1
-        while token:
-            page = await self._graph.follower_page(author_id,
-                                                   self._settings.follower_page_size, token)
-            if page.user_ids:
-                await self._publish(action, post_id, author_id, page.user_ids, batch, when)
+        writes = [asyncio.ensure_future(self._apply(action, post_id, author_id, page.user_ids))]
+        try:
+            batch = 1
+            while page.next_page_token:
+                page = await self._graph.follower_page(author_id, size, page.next_page_token)
+                if not page.user_ids:
+                    continue
+                if batch < self._settings.fanout_inline_batches:
+                    writes.append(asyncio.ensure_future(
+                        self._apply(action, post_id, author_id, page.user_ids)))
+                else:
+                    await self._publish(action, post_id, author_id, page.user_ids, batch, when)
                 batch += 1
-            token = page.next_page_token
+        finally:
+            await asyncio.gather(*writes)
 
     async def _publish(self, action: int, post_id: int, author_id: str,
                        recipients: Sequence[str], batch: int, when: Timestamp) -> None:
