@@ -1,11 +1,14 @@
 """Home-feed benchmark: DeathStarBench's social-network mix on a private mesh.
 
     ./photomesh bench feed [--duration 10] [--levels 4,16,48] [--celebrity-followers 20000]
+    ./photomesh bench feed --parts lag [--lag-followers 100,1000]   # fan-out lag only
 
 1. Graph: socfb-Reed98 (../shared/datasets; every edge a follow both ways), users and
    follows made concurrently through the auth and graph services; a skewed variant adds
    `--celebrities` authors followed by `--celebrity-followers` synthetic users (more than
-   the celebrity threshold: merged at read time, not fanned out).
+   the celebrity threshold: merged at read time, not fanned out). Synthetic users are not
+   signed up (an argon2 hash each): their access tokens are signed with this private mesh's
+   key and they follow through the graph's public Follow RPC, `--follow-concurrency` at once.
 2. Every user reads their feed once (active: cached timelines), 300 seed posts fan out.
 3. The mix — 60% GetHomeFeed, 30% GetProfileFeed (a user's posts), 10% CreatePost — runs
    closed-loop at each concurrency level; per operation throughput, p50, p99. Fan-out lag
@@ -69,6 +72,17 @@ def md(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
+async def retried(call, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """A setup call retried with backoff while a loaded backend answers UNAVAILABLE."""
+    for attempt in range(6):
+        try:
+            return await call(*args, **kwargs)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == 5:
+                raise
+            await asyncio.sleep(0.2 * 2 ** attempt)
+
+
 async def bounded(coros, limit: int = 64) -> list:  # type: ignore[no-untyped-def]
     gate = asyncio.Semaphore(limit)
 
@@ -123,11 +137,32 @@ async def register(stubs: Stubs, n: int, prefix: str) -> list[Person]:
     return await bounded((one(i) for i in range(n)), 32)
 
 
-async def follow_all(stubs: Stubs, pairs: list[tuple[Person, Person]]) -> None:
+def synthetic(mesh, n: int) -> list[Person]:  # type: ignore[no-untyped-def]
+    """`n` synthetic followers: user ids with access tokens signed by this private mesh's
+    key, no sign-up (an argon2 hash each) and no profile. They follow and read through the
+    public RPCs like anyone; only their accounts are skipped (nobody looks them up)."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(
+        (Path(mesh.settings.run_dir) / "keys" / "jwt_private.pem").read_bytes(), None)
+    now = int(time.time())
+    people = []
+    for i in range(n):
+        user_id = str(uuid.uuid4())
+        claims = {"sub": user_id, "name": f"fan{i}", "iss": "photomesh-auth",
+                  "aud": "photomesh", "iat": now, "nbf": now - 60, "exp": now + 6 * 3600,
+                  "typ": "access"}
+        people.append(Person(user_id, jwt.encode(claims, key, algorithm="EdDSA")))
+    return people
+
+
+async def follow_all(stubs: Stubs, pairs: list[tuple[Person, Person]],
+                     concurrency: int = 64) -> None:
     async def one(follower: Person, followee: Person) -> None:
-        await stubs.graph.Follow(gpb.FollowRequest(user_id=followee.user_id),
-                                 metadata=md(follower.token), timeout=60)
-    await bounded((one(a, b) for a, b in pairs), 64)
+        await retried(stubs.graph.Follow, gpb.FollowRequest(user_id=followee.user_id),
+                      metadata=md(follower.token), timeout=60)
+    await bounded((one(a, b) for a, b in pairs), concurrency)
     for _, followee in pairs:
         followee.followers += 1
 
@@ -204,6 +239,44 @@ class LagWatch:
     async def stop(self) -> None:
         if self._nc is not None:
             await self._nc.close()
+
+
+async def lag_only(stubs: Stubs, mesh, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Fan-out lag alone: authors with `--lag-followers` active synthetic followers post one
+    at a time (`--lag-posts` each, spaced), create → the last follower's timeline written."""
+    watch = LagWatch()
+    await watch.start(mesh.env["PHOTOMESH_NATS_URL"], mesh.env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
+    try:
+        for n in args.lag_followers:
+            t0 = time.perf_counter()
+            author = (await register(stubs, 1, f"lag{n}_"))[0]
+            fans = synthetic(mesh, n)
+            t_follow = time.perf_counter()
+            await follow_all(stubs, [(f, author) for f in fans], args.follow_concurrency)
+            rate = n / (time.perf_counter() - t_follow)
+            await bounded((retried(stubs.feed.GetHomeFeed, fpb.GetHomeFeedRequest(page_size=10),
+                                   metadata=md(f.token), timeout=30) for f in fans), 32)
+            await ready_media(stubs, author, args.lag_posts)
+            print(f"lag setup ({n} followers): {time.perf_counter() - t0:.1f}s, "
+                  f"follows {rate:.0f}/s", flush=True)
+            await asyncio.sleep(2.0)  # the follows' backfill events
+            watch.sent.clear()
+            for _ in range(args.lag_posts):
+                t1 = time.perf_counter()
+                post = await create_post(stubs, author)
+                watch.sent[post.post_id] = (t1, author.followers)
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(3.0)
+            lags = sorted(watch.lags(max_followers=n))
+            if lags:
+                print(f"fan-out lag, {n} followers, {len(lags)}/{args.lag_posts} posts seen: "
+                      f"p50 {percentile(lags, 50) * 1e3:.0f} ms, "
+                      f"p99 {percentile(lags, 99) * 1e3:.0f} ms, "
+                      f"max {lags[-1] * 1e3:.0f} ms", flush=True)
+            else:
+                print(f"fan-out lag, {n} followers: no post fully delivered", flush=True)
+    finally:
+        await watch.stop()
 
 
 # --- the mix -------------------------------------------------------------------------------
@@ -474,6 +547,10 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
     stubs = Stubs(mesh)
     watch = LagWatch()
     figures: dict[str, object] = {}
+    if args.parts == ["lag"]:
+        await lag_only(stubs, mesh, args)
+        await stubs.close()
+        return
     if args.parts == ["worker"]:
         rows = await worker_rows_per_second(mesh.env, args.worker_tasks, 500)
         print(f"one fan-out worker: {rows:,.0f} timeline rows/s "
@@ -493,12 +570,14 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
         if args.celebrities and args.celebrity_followers:
             t1 = time.perf_counter()
             celebs = await register(stubs, args.celebrities, "celeb")
-            fans = await register(stubs, args.celebrity_followers, "fan")
-            await follow_all(stubs, [(f, c) for c in celebs for f in fans])
-            reed_fans = [(p, c) for c in celebs for p in people]  # Reed users follow them
-            await follow_all(stubs, reed_fans)
-            print(f"skew: {len(celebs)} celebrities x {celebs[0].followers} followers in "
-                  f"{time.perf_counter() - t1:.1f}s", flush=True)
+            fans = synthetic(mesh, args.celebrity_followers)
+            follows = [(f, c) for c in celebs for f in fans]
+            follows += [(p, c) for c in celebs for p in people]  # Reed users follow them
+            await follow_all(stubs, follows, args.follow_concurrency)
+            spent = time.perf_counter() - t1
+            print(f"skew: {len(celebs)} celebrities x {celebs[0].followers} followers "
+                  f"({len(follows)} follows, {len(follows) / spent:.0f}/s) in {spent:.1f}s",
+                  flush=True)
         await watch.start(mesh.env["PHOTOMESH_NATS_URL"],
                           mesh.env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
         readers = people
@@ -594,7 +673,13 @@ def main() -> None:
                         help="a PHOTOMESH_* setting of the mesh, e.g. "
                              "PHOTOMESH_FEED_CQL_BATCH_ROWS=100")
     parser.add_argument("--parts", default="all", type=lambda s: s.split(","),
-                        help="'worker' measures only the fan-out worker's rows/s")
+                        help="'worker' measures only the fan-out worker's rows/s, 'lag' only "
+                             "the fan-out lag")
+    parser.add_argument("--lag-followers", default="100,1000",
+                        type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--lag-posts", type=int, default=20)
+    parser.add_argument("--follow-concurrency", type=int, default=64,
+                        help="concurrent Follow calls during setup")
     args = parser.parse_args()
 
     import uvloop

@@ -1,10 +1,13 @@
 """Fan-out: the event handlers of the feed's worker process.
 
 * ``post.created`` — the post joins its author's recent posts; the author's followers are
-  read in pages of `follower_page_size` (as the worker itself) and one `FanoutTask` per page
-  is published on ``feed.fanout`` (message id ``fanout:<action>:<post_id>:<batch>``, so a
-  replayed event publishes nothing new). An author with more than `celebrity_threshold`
-  followers (the first page's ``total_count``) is not fanned out but marked a celebrity.
+  read in pages of `follower_page_size` (as the worker itself). The first
+  `fanout_inline_batches` pages are written at once by this handler; one `FanoutTask` per
+  further page is published on ``feed.fanout`` (message id
+  ``fanout:<action>:<post_id>:<batch>``, so a replayed event publishes nothing new) while
+  those are being written. An author with more than
+  `celebrity_threshold` followers (the first page's ``total_count``) is not fanned out but
+  marked a celebrity.
 * ``feed.fanout`` — a task writes its batch into the recipients' timelines (CQL rows, then
   the cached timelines of active users, then live notifications). Rows are keyed by post
   id, so a redelivered task writes nothing twice.
@@ -22,6 +25,7 @@ publishes, so one post's create call, event, batches and writes form one trace.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -54,27 +58,44 @@ class Fanout:
     # --- posts --------------------------------------------------------------------------
 
     async def on_post_created(self, event: post_events.PostCreatedEvent, _: Delivery) -> None:
-        await self._timelines.record_author_post(event.author_user_id, event.post_id)
-        await self._fan_out(Action.FANOUT_ACTION_INSERT_POST, event.post_id,
-                            event.author_user_id, event.create_time)
+        await asyncio.gather(
+            self._timelines.record_author_post(event.author_user_id, event.post_id),
+            self._fan_out(Action.FANOUT_ACTION_INSERT_POST, event.post_id,
+                          event.author_user_id, event.create_time))
 
     async def on_post_deleted(self, event: post_events.PostDeletedEvent, _: Delivery) -> None:
-        await self._timelines.forget_author_post(event.author_user_id, event.post_id)
-        await self._fan_out(Action.FANOUT_ACTION_REMOVE_POST, event.post_id,
-                            event.author_user_id, event.event_time)
+        await asyncio.gather(
+            self._timelines.forget_author_post(event.author_user_id, event.post_id),
+            self._fan_out(Action.FANOUT_ACTION_REMOVE_POST, event.post_id,
+                          event.author_user_id, event.event_time))
 
     async def _fan_out(self, action: int, post_id: int, author_id: str,
                        when: Timestamp) -> None:
-        batch = 0
-        async for page in self._graph.follower_pages(author_id,
-                                                     self._settings.follower_page_size):
-            if batch == 0 and page.total_count > self._settings.celebrity_threshold:
-                if action == Action.FANOUT_ACTION_INSERT_POST:
-                    await self._timelines.mark_celebrity(author_id, post_id)
-                return  # merged at read time; a deleted one is skipped at read time
-            if page.user_ids:
-                await self._publish(action, post_id, author_id, page.user_ids, batch, when)
+        """The first `fanout_inline_batches` pages of followers are written here at once,
+        concurrently (no task hop: most authors have fewer followers than that); every
+        further page becomes a task, published while those are being written, and tasks run
+        concurrently on the workers."""
+        size = self._settings.follower_page_size
+        page = await self._graph.follower_page(author_id, size)
+        if page.total_count > self._settings.celebrity_threshold:
+            if action == Action.FANOUT_ACTION_INSERT_POST:
+                await self._timelines.mark_celebrity(author_id, post_id)
+            return  # merged at read time; a deleted one is skipped at read time
+        writes = [asyncio.ensure_future(self._apply(action, post_id, author_id, page.user_ids))]
+        try:
+            batch = 1
+            while page.next_page_token:
+                page = await self._graph.follower_page(author_id, size, page.next_page_token)
+                if not page.user_ids:
+                    continue
+                if batch < self._settings.fanout_inline_batches:
+                    writes.append(asyncio.ensure_future(
+                        self._apply(action, post_id, author_id, page.user_ids)))
+                else:
+                    await self._publish(action, post_id, author_id, page.user_ids, batch, when)
                 batch += 1
+        finally:
+            await asyncio.gather(*writes)
 
     async def _publish(self, action: int, post_id: int, author_id: str,
                        recipients: Sequence[str], batch: int, when: Timestamp) -> None:
@@ -85,13 +106,19 @@ class Fanout:
                                       event_time=when, batch_index=batch)
         await self._bus.publish("feed", "fanout", task, msg_id=task_id)
 
+    async def _apply(self, action: int, post_id: int, author_id: str,
+                     recipients: Sequence[str]) -> None:
+        if not recipients:
+            return
+        if action == Action.FANOUT_ACTION_INSERT_POST:
+            self.rows_written += await self._timelines.deliver(post_id, author_id, recipients)
+        else:
+            await self._timelines.remove(post_id, recipients)
+
     async def on_task(self, task: feed_events.FanoutTask, _: Delivery) -> None:
         recipients = list(task.recipient_user_ids)
-        if task.action == Action.FANOUT_ACTION_INSERT_POST:
-            self.rows_written += await self._timelines.deliver(
-                task.post_id, task.author_user_id, recipients)
-        elif task.action == Action.FANOUT_ACTION_REMOVE_POST:
-            await self._timelines.remove(task.post_id, recipients)
+        if task.action in (Action.FANOUT_ACTION_INSERT_POST, Action.FANOUT_ACTION_REMOVE_POST):
+            await self._apply(task.action, task.post_id, task.author_user_id, recipients)
         elif task.action == Action.FANOUT_ACTION_BACKFILL_AUTHOR:
             for user_id in recipients:
                 await self._timelines.backfill(user_id, task.author_user_id)
@@ -145,10 +172,16 @@ class Fanout:
                             events=[event], message_type=message_type,
                             handler=handler, batch=batch)  # type: ignore[arg-type]
 
-        tasks = [consumer("feed", "fanout", feed_events.FanoutTask, self.on_task, batch=8)
-                 for _ in range(self._settings.fanout_concurrency)]
+        # Latency-bound consumers take one message per fetch (a fetched batch is handled in
+        # order, so one slow message would hold the rest back) and run
+        # `fanout_concurrency` instances, each with one message in flight.
+        parallel = self._settings.fanout_concurrency
+        tasks = [consumer("feed", "fanout", feed_events.FanoutTask, self.on_task, batch=1)
+                 for _ in range(parallel)]
+        created = [consumer("post", "created", post_events.PostCreatedEvent,
+                            self.on_post_created, batch=1) for _ in range(parallel)]
         return [
-            consumer("post", "created", post_events.PostCreatedEvent, self.on_post_created),
+            *created,
             consumer("post", "deleted", post_events.PostDeletedEvent, self.on_post_deleted),
             consumer("post", "liked", post_events.PostLikedEvent, self.on_post_liked),
             consumer("post", "comment_added", post_events.CommentAddedEvent,

@@ -8,7 +8,7 @@ following ids) are made as the feed service itself (`graph_credentials`), never 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
@@ -43,16 +43,6 @@ class Graph:
                 user_id=user_id, page_size=page_size, page_token=page_token),
                 timeout=PEER_TIMEOUT)
         return FollowerPage(list(reply.user_ids), reply.next_page_token, reply.total_count)
-
-    async def follower_pages(self, user_id: str, page_size: int
-                             ) -> AsyncIterator[FollowerPage]:
-        token = ""
-        while True:
-            page = await self.follower_page(user_id, page_size, token)
-            yield page
-            if not page.next_page_token:
-                return
-            token = page.next_page_token
 
     async def following_ids(self, user_id: str, limit: int = 20_000) -> list[str]:
         """Everyone `user_id` follows (up to `limit`)."""

@@ -37,6 +37,9 @@ class FeedSettings(ServerSettings):
                                 description="recent posts copied on a new follow")
     cql_batch_rows: int = Field(default=125, ge=1, le=500,
                                 description="timeline rows per unlogged CQL batch")
+    fanout_inline_batches: int = Field(
+        default=2, ge=1, le=20,
+        description="follower pages the post-created handler writes itself (no task hop)")
     fanout_concurrency: int = Field(default=8, ge=1, le=64,
                                     description="fan-out tasks handled at once per worker")
 

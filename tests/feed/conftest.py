@@ -22,6 +22,7 @@ FEED_TEST_SETTINGS = {
     "CACHE_CAP": "8",
     "CELEBRITY_THRESHOLD": "4",
     "FOLLOWER_PAGE_SIZE": "2",
+    "FANOUT_INLINE_BATCHES": "1",  # the second page of followers goes through a task
     "BACKFILL_POSTS": "5",
     "AUTHOR_CACHE_CAP": "10",
     "TIMELINE_MAX_ITEMS": "40",
