@@ -8,6 +8,7 @@ page may be shorter than page_size while next_page_token is still set.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -169,8 +170,8 @@ class Listing:
     # --- batch check ---------------------------------------------------------------------
 
     async def check(self, user_id: str, targets: Sequence[str]) -> list[Check]:
-        relations = await self._store.relations(user_id, list(targets))
-        profiles = await self._store.profiles(list(targets))
+        relations, profiles = await asyncio.gather(self._store.relations(user_id, list(targets)),
+                                                   self._store.profiles(list(targets)))
         checks = []
         for target in targets:
             relation = relations[target]

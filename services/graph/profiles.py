@@ -9,6 +9,7 @@ lists or content.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -120,9 +121,11 @@ class Profiles:
         """For mesh services (viewer None: no filtering) or a user (users blocking them are
         reported missing)."""
         ids = validation.user_ids(user_ids, "user_ids", BATCH_SUMMARIES_MAX)
-        rows = await self._store.profiles(ids)
-        if viewer is not None:
-            relations = await self._store.relations(viewer, [i for i in ids if i in rows])
+        if viewer is None:
+            rows = await self._store.profiles(ids)
+        else:  # the profiles and the viewer's relations to them are independent reads
+            rows, relations = await asyncio.gather(self._store.profiles(ids),
+                                                   self._store.relations(viewer, ids))
             rows = {i: r for i, r in rows.items() if relations[i].blocked_by_since is None}
         return [rows[i] for i in ids if i in rows], [i for i in ids if i not in rows]
 

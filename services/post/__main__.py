@@ -5,7 +5,7 @@ from __future__ import annotations
 from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
-from services.post.cache import Counter, Counters
+from services.post.cache import Counter, Counters, PostBodies
 from services.post.comments import Comments
 from services.post.events import PostEvents
 from services.post.likes import Likes
@@ -54,7 +54,9 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     ids = Snowflake(load(SnowflakeSettings).worker_id)
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
     graph = Graph(graph_channel)
-    posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens,
+    bodies = PostBodies(backends.redis, KeySpace(backends.redis_settings, "post"), store,
+                        settings.body_ttl_seconds)
+    posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens, bodies,
                   settings.media_claim_grace_seconds)
     likes = Likes(store, counters, events, graph, posts, ids, tokens)
     comments = Comments(store, counters, events, graph, posts, ids, tokens)

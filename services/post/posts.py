@@ -11,6 +11,7 @@ same id, so no duplicate post, list entry, count or event can appear.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.post import cache
-from services.post.cache import Counters
+from services.post.cache import Counters, PostBodies
 from services.post.captions import text_violations
 from services.post.events import PostEvents
 from services.post.peers import Audience, Graph, Media
@@ -87,9 +88,10 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
 
 class Posts:
     def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
-                 media: Media, ids: Snowflake, tokens: PageTokens,
+                 media: Media, ids: Snowflake, tokens: PageTokens, bodies: PostBodies,
                  claim_grace_seconds: float = 60.0) -> None:
         self._store = store
+        self._bodies = bodies
         self._counters = counters
         self._events = events
         self._graph = graph
@@ -190,7 +192,7 @@ class Posts:
         """The post if the caller may see it; NOT_FOUND otherwise (existence not leaked)."""
         viewer = current_principal().user_id
         require_id("post_id", post_id)
-        record = await self._store.get_post(post_id)
+        record = await self._bodies.get(post_id)
         if record is None or record.deleted:
             raise post_not_found(post_id)
         audience = await self._graph.audience(viewer, [record.author_id])
@@ -205,27 +207,44 @@ class Posts:
     async def batch_get(self, post_ids: Sequence[int]) -> tuple[list[PostView], list[int]]:
         viewer = current_principal().user_id
         ids = batch_ids("post_ids", post_ids)
-        records = await self._store.get_posts(ids)
+        records = await self._bodies.get_many(ids)
         alive = [records[i] for i in ids if i in records and not records[i].deleted]
-        audience = await self._graph.audience(viewer, [r.author_id for r in alive])
-        views = await self._views(viewer, alive, audience)
+        # Who may see what, the counts and the liked set are independent reads: run them
+        # together, then keep only what the viewer may see.
+        audience, (counts, liked) = await asyncio.gather(
+            self._graph.audience(viewer, [r.author_id for r in alive]),
+            self._counts_and_liked(viewer, alive))
+        views = self._assemble(alive, audience, counts, liked)
         shown = {v.record.post_id for v in views}
         return views, [i for i in ids if i not in shown]
 
-    async def _views(self, viewer: str, records: Sequence[PostRecord], audience: Audience
-                     ) -> list[PostView]:
-        """Views of the records the viewer may see: one counter read, one liked read."""
-        records = [r for r in records if r.author_id in audience.visible]
+    async def _counts_and_liked(self, viewer: str, records: Sequence[PostRecord]
+                                ) -> tuple[dict[cache.Counter, int], set[int]]:
+        """One counter read (a Redis pipeline) and one liked read (one CQL partition),
+        concurrently."""
         if not records:
-            return []
+            return {}, set()
         counters = [c for r in records
                     for c in (cache.likes(r.post_id), cache.comments(r.post_id))]
-        counts = await self._counters.get_many(counters)
-        liked = await self._store.liked_post_ids(viewer, [r.post_id for r in records])
+        counts, liked = await asyncio.gather(
+            self._counters.get_many(counters),
+            self._store.liked_post_ids(viewer, [r.post_id for r in records]))
+        return counts, liked
+
+    @staticmethod
+    def _assemble(records: Sequence[PostRecord], audience: Audience,
+                  counts: dict[cache.Counter, int], liked: set[int]) -> list[PostView]:
         return [PostView(r, audience.summaries.get(r.author_id, UserSummary(user_id=r.author_id)),
                          counts[cache.likes(r.post_id)], counts[cache.comments(r.post_id)],
                          r.post_id in liked)
-                for r in records]
+                for r in records if r.author_id in audience.visible]
+
+    async def _views(self, viewer: str, records: Sequence[PostRecord], audience: Audience
+                     ) -> list[PostView]:
+        """Views of the records the viewer may see."""
+        records = [r for r in records if r.author_id in audience.visible]
+        counts, liked = await self._counts_and_liked(viewer, records)
+        return self._assemble(records, audience, counts, liked)
 
     async def list_user_posts(self, user_id: str, requested_size: int, token: str
                               ) -> tuple[list[PostView], str, int]:
@@ -244,7 +263,7 @@ class Posts:
         ids = await self._store.list_user_post_ids(user_id, size + 1,
                                                    cursor.last_id if cursor else None)
         page, more = ids[:size], len(ids) > size
-        records = await self._store.get_posts(page)
+        records = await self._bodies.get_many(page)
         alive = [records[i] for i in page if i in records and not records[i].deleted]
         views = await self._views(viewer, alive, audience)
         total = await self._counters.get(cache.posts(user_id))
@@ -266,6 +285,7 @@ class Posts:
             await self.visible(post_id)  # NOT_FOUND unless the caller can see it
             raise PermissionDenied("only the author may delete a post", reason="NOT_AUTHOR",
                                    metadata={"post_id": str(post_id)})
+        await self._bodies.forget(post_id)  # before CQL: no reader may keep the cached body
         now = datetime.now(UTC)
         counters = [cache.posts(caller), cache.likes(post_id), cache.comments(post_id)]
         if record.deleted:  # a repeat: make sure the counts and the tombstone event are right

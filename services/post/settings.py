@@ -16,6 +16,8 @@ class PostSettings(ServerSettings):
         description="HMAC key of page tokens; the same on every replica")
     counter_ttl_seconds: int = Field(default=3600, ge=10,
                                      description="how long a cached count lives in Redis")
+    body_ttl_seconds: int = Field(default=3600, ge=10,
+                                  description="how long a cached post body lives in Redis")
     media_claim_grace_seconds: float = Field(
         default=60.0, gt=0, description="a media claim whose post was never written is "
                                         "abandoned (and may be taken over) after this")

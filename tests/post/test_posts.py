@@ -7,6 +7,7 @@ import uuid
 
 import grpc
 import pytest
+import redis.asyncio as aioredis
 from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
 from photomesh.post.v1 import events_pb2 as ev
 from photomesh.post.v1 import post_service_pb2 as pb
@@ -227,4 +228,32 @@ async def test_delete_is_for_the_author_idempotent_and_announced(post, new_user,
     assert events[0].author_user_id == author.user_id
     assert list(events[0].media_ids) == [m.media_id for m in created.media]
     await _fails(post.DeletePost(pb.DeletePostRequest(post_id=987654321), metadata=author.md),
+                 grpc.StatusCode.NOT_FOUND)
+
+
+async def test_cached_bodies_never_outlive_a_delete(post, new_user, create_post, mesh) -> None:
+    """Reads serve post bodies from Redis; a delete tombstones the cached body first, so no
+    read after it (batch, single, like) still finds the post."""
+    author, viewer = await new_user(), await new_user()
+    created = await create_post(author, "cached #once")
+    first = await post.BatchGetPosts(pb.BatchGetPostsRequest(post_ids=[created.post_id]),
+                                     metadata=viewer.md)
+    assert list(first.posts) == [created]
+    key = f"{mesh.env['PHOTOMESH_REDIS_KEY_PREFIX']}post:body:{created.post_id}"
+    client = aioredis.Redis.from_url(mesh.env["PHOTOMESH_REDIS_URL"])
+    try:
+        assert (await client.get(key)) not in (None, b"-")  # the body is cached
+        again = await post.BatchGetPosts(pb.BatchGetPostsRequest(post_ids=[created.post_id]),
+                                         metadata=viewer.md)
+        assert list(again.posts) == [created]  # served from the cache, same post
+        await post.DeletePost(pb.DeletePostRequest(post_id=created.post_id), metadata=author.md)
+        assert await client.get(key) == b"-"
+    finally:
+        await client.aclose()
+    gone = await post.BatchGetPosts(pb.BatchGetPostsRequest(post_ids=[created.post_id]),
+                                    metadata=viewer.md)
+    assert not gone.posts and list(gone.missing_post_ids) == [created.post_id]
+    await _fails(post.GetPost(pb.GetPostRequest(post_id=created.post_id), metadata=viewer.md),
+                 grpc.StatusCode.NOT_FOUND)
+    await _fails(post.LikePost(pb.LikePostRequest(post_id=created.post_id), metadata=viewer.md),
                  grpc.StatusCode.NOT_FOUND)
