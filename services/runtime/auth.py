@@ -34,6 +34,7 @@ ALGORITHM = "EdDSA"
 SERVICE_ISSUER = "photomesh-mesh"
 SERVICE_AUDIENCE = "photomesh-internal"
 SERVICE_TOKEN_TTL_SECONDS = 300
+VERIFIED_CACHE_SIZE = 10_000  # verified tokens remembered per process, until they expire
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
         self._service_key = service_public_key_pem
+        self._verified: dict[str, Principal] = {}
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str,
@@ -146,6 +148,20 @@ class TokenVerifier:
                                   reason="TOKEN_INVALID") from None
 
     def verify(self, token: str) -> Principal:
+        """The caller of `token`. A token verified before is answered from a small cache
+        (Ed25519 verification is a large share of a cheap call) until it expires."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.expires_at + self._leeway > time.time():
+                return cached
+            del self._verified[token]
+        principal = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # oldest first
+        self._verified[token] = principal
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:

@@ -178,3 +178,18 @@ async def test_users_and_foreign_keys_cannot_call_internal_rpcs(channel) -> None
         await _call(channel, "Internal")(b"", metadata=bearer(
             signed_token(PRIVATE_PEM, typ="service")))
     assert wrong_key.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires() -> None:
+    import time
+
+    from services.runtime.errors import Unauthenticated
+
+    verifier = TokenVerifier(PUBLIC_PEM, "photomesh-auth", "photomesh", leeway_seconds=0)
+    token = signed_token(PRIVATE_PEM, sub="brief", ttl=1)
+    assert verifier.verify(token).user_id == "brief"
+    assert verifier.verify(token).user_id == "brief"  # answered from the cache
+    time.sleep(1.2)
+    with pytest.raises(Unauthenticated) as err:
+        verifier.verify(token)
+    assert err.value.reason == "TOKEN_EXPIRED"
