@@ -234,13 +234,21 @@ class PostStore:
 
     async def insert_like(self, post_id: int, user_id: str, like_id: int, now: datetime
                           ) -> tuple[bool, LikeRow]:
-        """The like row (the truth); returns (whether this call wrote it, the row)."""
+        """Claim the like (the truth: IF NOT EXISTS in its own partition), then write the
+        per-post row counts are made from (idempotent, also on a retry that finds the claim).
+        Returns (whether this call made the claim, the like)."""
+        user = uuid.UUID(user_id)
         rows = await self._cql.execute(
-            "INSERT INTO post_likes (post_id, user_id, like_id, like_time) VALUES (?, ?, ?, ?) "
-            "IF NOT EXISTS", (post_id, uuid.UUID(user_id), like_id, now))
+            "INSERT INTO post_like_claims (post_id, user_id, like_id, like_time) "
+            "VALUES (?, ?, ?, ?) IF NOT EXISTS", (post_id, user, like_id, now))
         if applied(rows):
-            return True, LikeRow(like_id, user_id, now)
-        return False, LikeRow(rows[0]["like_id"], user_id, _utc(rows[0]["like_time"]))
+            like = LikeRow(like_id, user_id, now)
+        else:
+            like = LikeRow(rows[0]["like_id"], user_id, _utc(rows[0]["like_time"]))
+        await self._cql.execute(
+            "INSERT INTO post_likes (post_id, user_id, like_id, like_time) VALUES (?, ?, ?, ?)",
+            (post_id, user, like.like_id, like.like_time))
+        return applied(rows), like
 
     async def add_liker(self, post_id: int, like: LikeRow) -> None:
         """The rows derived from a like (likers list, the user's liked set); idempotent."""
@@ -265,22 +273,23 @@ class PostStore:
 
     async def get_like(self, post_id: int, user_id: str) -> LikeRow | None:
         rows = await self._cql.execute(
-            "SELECT like_id, like_time FROM post_likes WHERE post_id = ? AND user_id = ?",
+            "SELECT like_id, like_time FROM post_like_claims WHERE post_id = ? AND user_id = ?",
             (post_id, uuid.UUID(user_id)))
         if not rows or rows[0]["like_id"] is None:
             return None
         return LikeRow(rows[0]["like_id"], user_id, _utc(rows[0]["like_time"]))
 
     async def delete_like(self, post_id: int, like: LikeRow) -> bool:
-        """Remove a like: derived rows first, then the truth (so a retry still finds the
-        like and finishes); True when this call removed the like row."""
+        """Remove a like: the derived and counted rows first, then the claim (so a retry
+        still finds the like and finishes); True when this call removed the claim."""
         user = uuid.UUID(like.user_id)
         await self._batch([
             ("DELETE FROM post_likers WHERE post_id = ? AND like_id = ?", (post_id, like.like_id)),
             ("DELETE FROM post_user_likes WHERE user_id = ? AND post_id = ?", (user, post_id)),
+            ("DELETE FROM post_likes WHERE post_id = ? AND user_id = ?", (post_id, user)),
         ])
         rows = await self._cql.execute(
-            "DELETE FROM post_likes WHERE post_id = ? AND user_id = ? IF like_id = ?",
+            "DELETE FROM post_like_claims WHERE post_id = ? AND user_id = ? IF like_id = ?",
             (post_id, user, like.like_id))
         return applied(rows)
 
