@@ -18,10 +18,9 @@ from photomesh.media.v1 import media_service_pb2 as media_pb
 from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
 
 from services.post.store import Mention
+from services.runtime import graph_calls
 
 PEER_TIMEOUT_SECONDS = 5.0
-GRAPH_BATCH = 500
-GRAPH_CHECK_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -41,20 +40,12 @@ class MediaItem:
     ref: MediaRef
 
 
-def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
 class Graph:
     def __init__(self, channel: aio.Channel) -> None:
         self._stub = graph_grpc.SocialGraphServiceStub(channel)
 
     async def summaries(self, user_ids: Sequence[str]) -> dict[str, UserSummary]:
-        ids = list(dict.fromkeys(user_ids))
-        replies = await asyncio.gather(*(self._stub.BatchGetUserSummaries(
-            graph_pb.BatchGetUserSummariesRequest(user_ids=chunk),
-            timeout=PEER_TIMEOUT_SECONDS) for chunk in _chunks(ids, GRAPH_BATCH)))
-        return {u.user_id: u for reply in replies for u in reply.users}
+        return await graph_calls.summaries(self._stub, user_ids)
 
     async def audience(self, viewer_id: str, author_ids: Sequence[str]) -> Audience:
         """Visibility rule: the author is the viewer, or neither blocks the other and the
@@ -63,21 +54,18 @@ class Graph:
         if not authors:
             return Audience()
         others = [a for a in authors if a != viewer_id]
-        checks_future = asyncio.gather(*(self._stub.BatchCheckFollowing(
-            graph_pb.BatchCheckFollowingRequest(user_id=viewer_id, target_user_ids=chunk),
-            timeout=PEER_TIMEOUT_SECONDS) for chunk in _chunks(others, GRAPH_CHECK_BATCH)))
-        summaries, check_replies = await asyncio.gather(self.summaries(authors), checks_future)
+        summaries, checks = await asyncio.gather(
+            self.summaries(authors), graph_calls.relationships(self._stub, viewer_id, others))
         visible = {viewer_id} if viewer_id in authors else set()
         blocked = set()
-        for reply in check_replies:
-            for check in reply.checks:
-                if check.blocked:
-                    blocked.add(check.target_user_id)
-                if check.target_user_id not in summaries or check.blocked:
-                    continue
-                if (not check.target_private
-                        or check.status == graph_pb.RELATIONSHIP_STATUS_FOLLOWING):
-                    visible.add(check.target_user_id)
+        for check in checks.values():
+            if check.blocked:
+                blocked.add(check.target_user_id)
+            if check.target_user_id not in summaries or check.blocked:
+                continue
+            if (not check.target_private
+                    or check.status == graph_pb.RELATIONSHIP_STATUS_FOLLOWING):
+                visible.add(check.target_user_id)
         private = {uid for uid, s in summaries.items() if s.private}
         return Audience(summaries, frozenset(visible), frozenset(private), frozenset(blocked))
 

@@ -23,11 +23,10 @@ from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
 from photomesh.media.v1 import media_service_pb2 as media_pb
 from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
 
+from services.runtime import graph_calls
 from services.runtime.auth import ServiceCredentials
 
 FOLLOWING_PAGE = 5000
-CHECK_BATCH = 1000
-SUMMARY_BATCH = 500
 CACHE_ENTRIES = 10_000
 
 K = TypeVar("K", bound=Hashable)
@@ -113,32 +112,25 @@ class GraphPeer:
     async def relationships(self, user_id: str, targets: Sequence[str]
                             ) -> dict[str, graph_pb.FollowCheck]:
         """`user_id`'s relationship to each target."""
-        checks: dict[str, graph_pb.FollowCheck] = {}
         with self._creds.acting():
-            for start in range(0, len(targets), CHECK_BATCH):
-                reply = await self._stub.BatchCheckFollowing(graph_pb.BatchCheckFollowingRequest(
-                    user_id=user_id, target_user_ids=targets[start:start + CHECK_BATCH]))
-                checks.update((c.target_user_id, c) for c in reply.checks)
-        return checks
+            return await graph_calls.relationships(self._stub, user_id, targets)
 
     async def summaries(self, user_ids: Iterable[str]) -> dict[str, UserSummary]:
         """Summaries of the known users among `user_ids` (cached briefly)."""
         found: dict[str, UserSummary] = {}
-        ids = []
+        missing = []
         for user_id in dict.fromkeys(user_ids):
             hit = self._summaries.get(user_id)
             if hit is None:
-                ids.append(user_id)
+                missing.append(user_id)
             else:
                 found[user_id] = hit
-        with self._creds.acting():
-            for start in range(0, len(ids), SUMMARY_BATCH):
-                reply = await self._stub.BatchGetUserSummaries(
-                    graph_pb.BatchGetUserSummariesRequest(
-                        user_ids=ids[start:start + SUMMARY_BATCH]))
-                for user in reply.users:
-                    found[user.user_id] = user
-                    self._summaries.put(user.user_id, user)
+        if missing:
+            with self._creds.acting():
+                loaded = await graph_calls.summaries(self._stub, missing)
+            for user_id, user in loaded.items():
+                found[user_id] = user
+                self._summaries.put(user_id, user)
         return found
 
 
