@@ -66,8 +66,12 @@ async def test_one_post_is_one_trace_from_create_to_timeline_writes(
     async def current() -> list:
         return spans()
 
+    # Each process exports its spans in its own batches: wait for the post service's too.
     found = await eventually(current, lambda s: sum(
-        x.name == "feed.timelines.write" for x in s) == 2, what="both batches written")
+        x.name == "feed.timelines.write" for x in s) == 2 and sum(
+        x.service == "photomesh-post" and (x.name.endswith("/CreatePost")
+                                           or x.name.endswith("post.created publish"))
+        for x in s) >= 2, what="both batches written, all exported")
     names = {(s.service, s.name) for s in found}
     assert ("photomesh-post", "/photomesh.post.v1.PostService/CreatePost") in names
     assert any(s == "photomesh-post" and n.endswith("post.created publish") for s, n in names)
