@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import grpc
@@ -72,3 +74,35 @@ def signed_token(private_key_pem: bytes | None, *, sub: str = "someone", ttl: in
 
 def private_key(run_dir: Path) -> bytes:
     return (run_dir / "keys" / "jwt_private.pem").read_bytes()
+
+
+async def stream_messages(env: Mapping[str, str], domain: str, event: str,
+                          match: Callable[[object], bool] = lambda m: True, *, want: int = 0,
+                          timeout: float = 10.0) -> list:
+    """The raw messages of `<domain>.<event>` on this run's JetStream stream for which
+    `match` holds (read with an ephemeral consumer); polls until at least `want` are there
+    or `timeout` passes."""
+    import nats
+    from nats.errors import TimeoutError as NatsTimeout
+
+    nc = await nats.connect(env["PHOTOMESH_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        stream = f"{env['PHOTOMESH_NATS_STREAM_PREFIX']}_{domain.upper()}"
+        subject = f"{env['PHOTOMESH_NATS_SUBJECT_PREFIX']}.{domain}.{event}"
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            sub = await js.pull_subscribe(subject, stream=stream)
+            found = []
+            while True:
+                try:
+                    batch = await sub.fetch(256, timeout=0.5)
+                except (TimeoutError, NatsTimeout):  # nats-py raises both
+                    break
+                found += [m for m in batch if match(m)]
+            await sub.unsubscribe()
+            if len(found) >= want or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
-import nats
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from photomesh.graph.v1 import events_pb2 as ev
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
 from tests.graph_support import Users, approve, block, follow, graph_stub, make_private
+from tests.helpers import stream_messages
 
 
 @pytest.fixture
@@ -19,30 +18,9 @@ def graph(channel_to):
     return graph_stub(channel_to("graph"))
 
 
-async def messages(mesh, event: str, timeout: float = 10.0, want: int = 1,
-                   match=lambda m: True) -> list:
+async def messages(mesh, event: str, want: int = 1, match=lambda m: True) -> list:
     """Messages of `event` on the graph stream that `match` (polling until `want` arrive)."""
-    nc = await nats.connect(mesh.env["PHOTOMESH_NATS_URL"])
-    try:
-        js = nc.jetstream()
-        stream = f"{mesh.env['PHOTOMESH_NATS_STREAM_PREFIX']}_GRAPH"
-        subject = f"{mesh.env['PHOTOMESH_NATS_SUBJECT_PREFIX']}.graph.{event}"
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            sub = await js.pull_subscribe(subject, stream=stream)
-            found = []
-            try:
-                while True:
-                    batch = await sub.fetch(100, timeout=0.5)
-                    found += [m for m in batch if match(m)]
-            except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises both
-                pass
-            await sub.unsubscribe()
-            if len(found) >= want or asyncio.get_running_loop().time() > deadline:
-                return found
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
+    return await stream_messages(mesh.env, "graph", event, match, want=want)
 
 
 async def test_follow_publishes_one_event_with_trace_context(graph, channel_to, mesh,

@@ -13,6 +13,7 @@ from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
 from tests.graph_support import User, Users
+from tests.helpers import stream_messages
 from tests.media_support import ready_media
 
 
@@ -66,33 +67,9 @@ async def gather(*aws: Awaitable) -> list:
 
 async def published(env: dict, event: str, message_type: type, match: Callable[[object], bool],
                     *, wait_for: int = 0, timeout: float = 10.0) -> list:
-    """The events of `event` on this run's post stream for which `match` holds (read with an
-    ephemeral consumer); polls until at least `wait_for` are there or `timeout` passes."""
-    import nats
-    from nats.errors import TimeoutError as NatsTimeout
-
-    nc = await nats.connect(env["PHOTOMESH_NATS_URL"])
-    try:
-        js = nc.jetstream()
-        stream = f"{env['PHOTOMESH_NATS_STREAM_PREFIX']}_POST"
-        subject = f"{env['PHOTOMESH_NATS_SUBJECT_PREFIX']}.post.{event}"
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            sub = await js.pull_subscribe(subject, stream=stream)
-            found = []
-            while True:
-                try:
-                    msgs = await sub.fetch(256, timeout=0.5)
-                except (TimeoutError, NatsTimeout):
-                    break
-                for msg in msgs:
-                    decoded = message_type.FromString(msg.data)
-                    if match(decoded):
-                        found.append(decoded)
-                    await msg.ack()
-            await sub.unsubscribe()
-            if len(found) >= wait_for or asyncio.get_running_loop().time() > deadline:
-                return found
-            await asyncio.sleep(0.2)
-    finally:
-        await nc.close()
+    """The decoded events of `event` on this run's post stream for which `match` holds;
+    polls until at least `wait_for` are there or `timeout` passes."""
+    msgs = await stream_messages(env, "post", event,
+                                 lambda m: match(message_type.FromString(m.data)),
+                                 want=wait_for, timeout=timeout)
+    return [message_type.FromString(m.data) for m in msgs]
