@@ -194,3 +194,4 @@ class Comments:
                                      **{c: -1 for c in falling[1:]}})
         await self._counters.invalidate(
             [*emptied, *(cache.comment_likes(r) for r in replies)])
+        await self._events.comment_deleted(post, comment, 1 + len(replies), datetime.now(UTC))

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from photomesh.post.v1 import events_pb2 as ev
 
 from services.post.captions import preview
+from services.post.cards import card
 from services.post.store import CommentRecord, LikeRow, PostRecord
 from services.runtime.events import EventBus
 
@@ -46,7 +47,7 @@ class PostEvents:
             author_user_id=post.author_id, create_time=_ts(post.create_time),
             media_ids=[m.media_id for m in post.media], hashtags=list(post.hashtags),
             mentioned_user_ids=[m.user_id for m in post.mentions], media=list(post.media),
-            caption_preview=preview(post.caption)), msg_id=msg_id)
+            caption_preview=preview(post.caption), post=card(post)), msg_id=msg_id)
 
     async def post_deleted(self, post: PostRecord, now: datetime) -> None:
         msg_id = f"post.deleted:{post.post_id}"
@@ -59,7 +60,15 @@ class PostEvents:
         msg_id = f"post.liked:{post.post_id}:{like.user_id}:{like.like_id}"
         await self._bus.publish(DOMAIN, "liked", ev.PostLikedEvent(
             event_id=_event_id(msg_id), event_time=_ts(like.like_time), post_id=post.post_id,
-            post_author_user_id=post.author_id, liker_user_id=like.user_id), msg_id=msg_id)
+            post_author_user_id=post.author_id, liker_user_id=like.user_id,
+            like_id=like.like_id), msg_id=msg_id)
+
+    async def post_unliked(self, post: PostRecord, like: LikeRow, now: datetime) -> None:
+        msg_id = f"post.unliked:{post.post_id}:{like.user_id}:{like.like_id}"
+        await self._bus.publish(DOMAIN, "unliked", ev.PostUnlikedEvent(
+            event_id=_event_id(msg_id), event_time=_ts(now), post_id=post.post_id,
+            post_author_user_id=post.author_id, liker_user_id=like.user_id,
+            like_id=like.like_id), msg_id=msg_id)
 
     async def comment_added(self, post: PostRecord, comment: CommentRecord,
                             parent: CommentRecord | None) -> None:
@@ -72,3 +81,12 @@ class PostEvents:
             parent_comment_author_user_id=parent.author_id if parent else "",
             mentioned_user_ids=[m.user_id for m in comment.mentions],
             text_preview=preview(comment.text)), msg_id=msg_id)
+
+    async def comment_deleted(self, post: PostRecord, comment: CommentRecord, removed: int,
+                              now: datetime) -> None:
+        msg_id = f"post.comment_deleted:{comment.comment_id}"
+        await self._bus.publish(DOMAIN, "comment_deleted", ev.CommentDeletedEvent(
+            event_id=_event_id(msg_id), event_time=_ts(now), comment_id=comment.comment_id,
+            post_id=post.post_id, post_author_user_id=post.author_id,
+            comment_author_user_id=comment.author_id, parent_comment_id=comment.parent_id,
+            removed_comment_count=removed), msg_id=msg_id)

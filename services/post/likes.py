@@ -77,7 +77,7 @@ class Likes:
 
     async def unlike_post(self, post_id: int) -> int:
         viewer = current_principal().user_id
-        await self._posts.visible(post_id)
+        post, _ = await self._posts.visible(post_id)
         counter = cache.likes(post_id)
         like = await self._store.get_like(post_id, viewer)
         if like is not None:
@@ -88,6 +88,8 @@ class Likes:
                 await self._counters.invalidate([counter], ending_write=True)
                 raise
             await self._changed(counter, removed, -1)
+            if removed:
+                await self._events.post_unliked(post, like, datetime.now(UTC))
         return await self._counters.get(counter)
 
     async def list_likers(self, post_id: int, requested_size: int, token: str

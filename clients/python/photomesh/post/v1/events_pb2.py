@@ -24,21 +24,26 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from photomesh.common.v1 import media_pb2 as photomesh_dot_common_dot_v1_dot_media__pb2
+from photomesh.post.v1 import post_service_pb2 as photomesh_dot_post_dot_v1_dot_post__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ephotomesh/post/v1/events.proto\x12\x11photomesh.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fphotomesh/common/v1/media.proto\"\xb6\x02\n\x10PostCreatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmedia_ids\x18\x06 \x03(\t\x12\x10\n\x08hashtags\x18\x07 \x03(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\t\x12,\n\x05media\x18\t \x03(\x0b\x32\x1d.photomesh.common.v1.MediaRef\x12\x17\n\x0f\x63\x61ption_preview\x18\n \x01(\t\"\x90\x01\n\x10PostDeletedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12\x11\n\tmedia_ids\x18\x05 \x03(\t\"\x97\x01\n\x0ePostLikedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x04 \x01(\t\x12\x15\n\rliker_user_id\x18\x05 \x01(\t\"\xa6\x02\n\x11\x43ommentAddedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncomment_id\x18\x03 \x01(\x04\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x05 \x01(\t\x12\x19\n\x11\x63ommenter_user_id\x18\x06 \x01(\t\x12\x19\n\x11parent_comment_id\x18\x07 \x01(\x04\x12%\n\x1dparent_comment_author_user_id\x18\x08 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\t\x12\x14\n\x0ctext_preview\x18\n \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ephotomesh/post/v1/events.proto\x12\x11photomesh.post.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fphotomesh/common/v1/media.proto\x1a$photomesh/post/v1/post_service.proto\"\xdd\x02\n\x10PostCreatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tmedia_ids\x18\x06 \x03(\t\x12\x10\n\x08hashtags\x18\x07 \x03(\t\x12\x1a\n\x12mentioned_user_ids\x18\x08 \x03(\t\x12,\n\x05media\x18\t \x03(\x0b\x32\x1d.photomesh.common.v1.MediaRef\x12\x17\n\x0f\x63\x61ption_preview\x18\n \x01(\t\x12%\n\x04post\x18\x0b \x01(\x0b\x32\x17.photomesh.post.v1.Post\"\x90\x01\n\x10PostDeletedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x16\n\x0e\x61uthor_user_id\x18\x04 \x01(\t\x12\x11\n\tmedia_ids\x18\x05 \x03(\t\"\xa8\x01\n\x0ePostLikedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x04 \x01(\t\x12\x15\n\rliker_user_id\x18\x05 \x01(\t\x12\x0f\n\x07like_id\x18\x06 \x01(\x04\"\xaa\x01\n\x10PostUnlikedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07post_id\x18\x03 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x04 \x01(\t\x12\x15\n\rliker_user_id\x18\x05 \x01(\t\x12\x0f\n\x07like_id\x18\x06 \x01(\x04\"\xa6\x02\n\x11\x43ommentAddedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncomment_id\x18\x03 \x01(\x04\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x05 \x01(\t\x12\x19\n\x11\x63ommenter_user_id\x18\x06 \x01(\t\x12\x19\n\x11parent_comment_id\x18\x07 \x01(\x04\x12%\n\x1dparent_comment_author_user_id\x18\x08 \x01(\t\x12\x1a\n\x12mentioned_user_ids\x18\t \x03(\t\x12\x14\n\x0ctext_preview\x18\n \x01(\t\"\xf3\x01\n\x13\x43ommentDeletedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncomment_id\x18\x03 \x01(\x04\x12\x0f\n\x07post_id\x18\x04 \x01(\x04\x12\x1b\n\x13post_author_user_id\x18\x05 \x01(\t\x12\x1e\n\x16\x63omment_author_user_id\x18\x06 \x01(\t\x12\x19\n\x11parent_comment_id\x18\x07 \x01(\x04\x12\x1d\n\x15removed_comment_count\x18\x08 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photomesh.post.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POSTCREATEDEVENT']._serialized_start=120
-  _globals['_POSTCREATEDEVENT']._serialized_end=430
-  _globals['_POSTDELETEDEVENT']._serialized_start=433
-  _globals['_POSTDELETEDEVENT']._serialized_end=577
-  _globals['_POSTLIKEDEVENT']._serialized_start=580
-  _globals['_POSTLIKEDEVENT']._serialized_end=731
-  _globals['_COMMENTADDEDEVENT']._serialized_start=734
-  _globals['_COMMENTADDEDEVENT']._serialized_end=1028
+  _globals['_POSTCREATEDEVENT']._serialized_start=158
+  _globals['_POSTCREATEDEVENT']._serialized_end=507
+  _globals['_POSTDELETEDEVENT']._serialized_start=510
+  _globals['_POSTDELETEDEVENT']._serialized_end=654
+  _globals['_POSTLIKEDEVENT']._serialized_start=657
+  _globals['_POSTLIKEDEVENT']._serialized_end=825
+  _globals['_POSTUNLIKEDEVENT']._serialized_start=828
+  _globals['_POSTUNLIKEDEVENT']._serialized_end=998
+  _globals['_COMMENTADDEDEVENT']._serialized_start=1001
+  _globals['_COMMENTADDEDEVENT']._serialized_end=1295
+  _globals['_COMMENTDELETEDEVENT']._serialized_start=1298
+  _globals['_COMMENTDELETEDEVENT']._serialized_end=1541
 # @@protoc_insertion_point(module_scope)

@@ -5,8 +5,10 @@ Events the post service publishes on NATS JetStream (stream "POST"). The NATS he
 Nats-Msg-Id carries event_id. Subjects:
   post.created        PostCreatedEvent   (feed fan-out, notifications for mentions)
   post.deleted        PostDeletedEvent   (feed clean-up, media release)
-  post.liked          PostLikedEvent     (notifications)
-  post.comment_added  CommentAddedEvent  (notifications)
+  post.liked            PostLikedEvent           (notifications, feed read model)
+  post.unliked          PostUnlikedEvent         (feed read model)
+  post.comment_added    CommentAddedEvent        (notifications, feed read model)
+  post.comment_deleted  CommentDeletedEvent      (feed read model)
 """
 
 from collections import abc as _abc
@@ -15,6 +17,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from photomesh.common.v1 import media_pb2 as _media_pb2
+from photomesh.post.v1 import post_service_pb2 as _post_service_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -42,6 +45,7 @@ class PostCreatedEvent(_message.Message):
     MENTIONED_USER_IDS_FIELD_NUMBER: _builtins.int
     MEDIA_FIELD_NUMBER: _builtins.int
     CAPTION_PREVIEW_FIELD_NUMBER: _builtins.int
+    POST_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (UUID text), for de-duplication."""
     post_id: _builtins.int
@@ -76,6 +80,13 @@ class PostCreatedEvent(_message.Message):
         thumbnail without asking the media service), in display order.
         """
 
+    @_builtins.property
+    def post(self) -> _post_service_pb2.Post:
+        """The post as every viewer sees it, without viewer-specific or changing fields: author
+        holds only user_id; like_count, comment_count and liked_by_caller are unset. Read
+        models store it serialized and render posts from it.
+        """
+
     def __init__(
         self,
         *,
@@ -89,10 +100,11 @@ class PostCreatedEvent(_message.Message):
         mentioned_user_ids: _abc.Iterable[_builtins.str] | None = ...,
         media: _abc.Iterable[_media_pb2.MediaRef] | None = ...,
         caption_preview: _builtins.str = ...,
+        post: _post_service_pb2.Post | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time", "post", b"post"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_user_id", b"author_user_id", "caption_preview", b"caption_preview", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "hashtags", b"hashtags", "media", b"media", "media_ids", b"media_ids", "mentioned_user_ids", b"mentioned_user_ids", "post_id", b"post_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_user_id", b"author_user_id", "caption_preview", b"caption_preview", "create_time", b"create_time", "event_id", b"event_id", "event_time", b"event_time", "hashtags", b"hashtags", "media", b"media", "media_ids", b"media_ids", "mentioned_user_ids", b"mentioned_user_ids", "post", b"post", "post_id", b"post_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,6 +163,7 @@ class PostLikedEvent(_message.Message):
     POST_ID_FIELD_NUMBER: _builtins.int
     POST_AUTHOR_USER_ID_FIELD_NUMBER: _builtins.int
     LIKER_USER_ID_FIELD_NUMBER: _builtins.int
+    LIKE_ID_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (UUID text), for de-duplication."""
     post_id: _builtins.int
@@ -159,6 +172,8 @@ class PostLikedEvent(_message.Message):
     """The post's author (UUID text)."""
     liker_user_id: _builtins.str
     """Who liked it (UUID text)."""
+    like_id: _builtins.int
+    """Id of the like (Snowflake); a like removed and made again has a new id."""
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the like happened."""
@@ -171,14 +186,59 @@ class PostLikedEvent(_message.Message):
         post_id: _builtins.int = ...,
         post_author_user_id: _builtins.str = ...,
         liker_user_id: _builtins.str = ...,
+        like_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "event_time", b"event_time", "liker_user_id", b"liker_user_id", "post_author_user_id", b"post_author_user_id", "post_id", b"post_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "event_time", b"event_time", "like_id", b"like_id", "liker_user_id", b"liker_user_id", "post_author_user_id", b"post_author_user_id", "post_id", b"post_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostLikedEvent: _TypeAlias = PostLikedEvent  # noqa: Y015
+
+@_typing.final
+class PostUnlikedEvent(_message.Message):
+    """A like was removed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    POST_AUTHOR_USER_ID_FIELD_NUMBER: _builtins.int
+    LIKER_USER_ID_FIELD_NUMBER: _builtins.int
+    LIKE_ID_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """Unique id of this event (UUID text), for de-duplication."""
+    post_id: _builtins.int
+    """The post."""
+    post_author_user_id: _builtins.str
+    """The post's author (UUID text)."""
+    liker_user_id: _builtins.str
+    """Who removed their like (UUID text)."""
+    like_id: _builtins.int
+    """Id of the like that was removed (the like_id of its PostLikedEvent)."""
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When the like was removed."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+        post_id: _builtins.int = ...,
+        post_author_user_id: _builtins.str = ...,
+        liker_user_id: _builtins.str = ...,
+        like_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "event_time", b"event_time", "like_id", b"like_id", "liker_user_id", b"liker_user_id", "post_author_user_id", b"post_author_user_id", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostUnlikedEvent: _TypeAlias = PostUnlikedEvent  # noqa: Y015
 
 @_typing.final
 class CommentAddedEvent(_message.Message):
@@ -241,3 +301,57 @@ class CommentAddedEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommentAddedEvent: _TypeAlias = CommentAddedEvent  # noqa: Y015
+
+@_typing.final
+class CommentDeletedEvent(_message.Message):
+    """A comment (with its replies, for a top-level comment) was deleted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    EVENT_TIME_FIELD_NUMBER: _builtins.int
+    COMMENT_ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    POST_AUTHOR_USER_ID_FIELD_NUMBER: _builtins.int
+    COMMENT_AUTHOR_USER_ID_FIELD_NUMBER: _builtins.int
+    PARENT_COMMENT_ID_FIELD_NUMBER: _builtins.int
+    REMOVED_COMMENT_COUNT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """Unique id of this event (UUID text), for de-duplication."""
+    comment_id: _builtins.int
+    """The deleted comment."""
+    post_id: _builtins.int
+    """The post it was on."""
+    post_author_user_id: _builtins.str
+    """The post's author (UUID text)."""
+    comment_author_user_id: _builtins.str
+    """The comment's author (UUID text)."""
+    parent_comment_id: _builtins.int
+    """The comment it replied to; 0 for a top-level comment."""
+    removed_comment_count: _builtins.int
+    """Comments removed: the comment itself and, for a top-level comment, its replies (the
+    drop in the post's comment_count).
+    """
+    @_builtins.property
+    def event_time(self) -> _timestamp_pb2.Timestamp:
+        """When the comment was deleted."""
+
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        event_time: _timestamp_pb2.Timestamp | None = ...,
+        comment_id: _builtins.int = ...,
+        post_id: _builtins.int = ...,
+        post_author_user_id: _builtins.str = ...,
+        comment_author_user_id: _builtins.str = ...,
+        parent_comment_id: _builtins.int = ...,
+        removed_comment_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment_author_user_id", b"comment_author_user_id", "comment_id", b"comment_id", "event_id", b"event_id", "event_time", b"event_time", "parent_comment_id", b"parent_comment_id", "post_author_user_id", b"post_author_user_id", "post_id", b"post_id", "removed_comment_count", b"removed_comment_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommentDeletedEvent: _TypeAlias = CommentDeletedEvent  # noqa: Y015
