@@ -136,10 +136,11 @@ async def measure(mesh: Mesh, duration: float, concurrency: int, creates: int,
                 made += 1
                 await op(i)
 
+            background = await meter.background()
             before = meter.sample()
             measured = await run_load(name, counted, concurrency=concurrency, **kwargs)
             await asyncio.sleep(SETTLE_SECONDS)
-            print(meter.report(before, meter.sample(), made, name), flush=True)
+            print(meter.report(before, meter.sample(), made, name, background), flush=True)
             if key in ("like", "follow"):
                 distinct = (len(created) if key == "like" else n_users) * likers
                 print(f"{key}: {made} calls, {max(0, made - distinct)} of them repeats "
