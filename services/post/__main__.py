@@ -7,9 +7,11 @@ from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
 from services.peers.graph import GraphPeer
 from services.peers.social_view import SocialView
-from services.post.cache import Counter, Counters, PostBodies
+from services.post.cache import Counter, PostBodies
 from services.post.comments import Comments
+from services.post.counters import Counters
 from services.post.events import PostEvents
+from services.post.like_sets import LikeSets
 from services.post.liked_cache import LikedCache
 from services.post.likes import Likes
 from services.post.peers import Graph, Media
@@ -44,6 +46,15 @@ def recounter(store: PostStore):  # type: ignore[no-untyped-def]
     return recount
 
 
+def like_members(store: PostStore):  # type: ignore[no-untyped-def]
+    """Where a like set is rebuilt from: its CQL partition, page by page."""
+    def members(counter: Counter):  # type: ignore[no-untyped-def]
+        if counter.kind == "likes":
+            return store.like_members(int(counter.subject))
+        return store.comment_like_members(int(counter.subject))
+    return members
+
+
 async def build(settings: PostSettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
     events = PostEvents(backends.events)
@@ -66,7 +77,8 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
                         settings.body_ttl_seconds)
     posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens, bodies,
                   liked, settings.media_claim_grace_seconds)
-    likes = Likes(store, counters, events, graph, posts, ids, tokens, liked)
+    like_sets = LikeSets(backends.redis, counters, like_members(store))
+    likes = Likes(store, counters, like_sets, events, graph, posts, ids, tokens, liked)
     comments = Comments(store, counters, events, graph, posts, ids, tokens)
 
     async def close_channels() -> None:
