@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 M = TypeVar("M", bound=Message)
+# At stop, subscriptions drain at most this long (then the connection closes): a process
+# must stop well within its orchestrator's grace even while NATS is unreachable.
+DRAIN_TIMEOUT_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class EventBus:
     @classmethod
     async def connect(cls, settings: NatsSettings, name: str) -> EventBus:
         nc = await nats.connect(settings.url, name=f"photomesh-{name}", max_reconnect_attempts=-1,
-                                connect_timeout=5)
+                                connect_timeout=5, drain_timeout=DRAIN_TIMEOUT_SECONDS)
         return cls(nc, settings)
 
     def stream_name(self, domain: str) -> str:
