@@ -12,9 +12,11 @@
 
 CPU is utime + stime from ``/proc/<pid>/stat`` of this run's service processes and Envoy
 and of the shared Redis, Cassandra and NATS servers (found by their listening ports).
-Those three also serve other runs on a shared machine: their idle rate, measured for a
-few seconds just before each phase, is subtracted (printed as "background"). The load
-average is printed beside the figures.
+Each process's idle rate (consumers polling, health checks; for the shared servers, the
+other runs on the machine), measured for a few seconds just before each phase, is
+subtracted; the shared servers' is printed as "background". On a busy shared machine the
+CQL store's background swamps what one run adds, so the CQL requests this run's keyspace
+received are printed too. The load average is printed beside the figures.
 """
 
 from __future__ import annotations
@@ -91,12 +93,12 @@ class Processes:
     def sample(self) -> dict[str, float]:
         return {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
-    async def background(self, seconds: float = 3.0) -> dict[str, float]:
-        """CPU seconds per second of the shared servers while this run is idle."""
+    async def background(self, seconds: float = 4.0) -> dict[str, float]:
+        """CPU seconds per second of each process while this run is idle."""
         before, t0 = self.sample(), time.monotonic()
         await asyncio.sleep(seconds)
         after, elapsed = self.sample(), time.monotonic() - t0
-        return {n: (after[n] - before[n]) / elapsed for n in SHARED}
+        return {n: (after[n] - before[n]) / elapsed for n in before}
 
 
 class CqlRequests:
@@ -133,14 +135,9 @@ class CqlRequests:
 
 def per_op(before: dict[str, float], after: dict[str, float], elapsed: float,
            background: dict[str, float], ops: int) -> dict[str, float]:
-    """CPU ms per operation of each process (shared servers net of their background)."""
-    found = {}
-    for name in before:
-        spent = after[name] - before[name]
-        if name in background:
-            spent = max(0.0, spent - background[name] * elapsed)
-        found[name] = spent * 1000 / ops
-    return found
+    """CPU ms per operation of each process, net of its idle rate."""
+    return {name: max(0.0, after[name] - before[name] - background[name] * elapsed) * 1000
+            / ops for name in before}
 
 
 def show(title: str, figures: dict[str, float], background: dict[str, float]) -> None:
@@ -150,7 +147,7 @@ def show(title: str, figures: dict[str, float], background: dict[str, float]) ->
             print(f"  {name:<22}{ms:8.3f} ms")
     print(f"  {'whole mesh':<22}{sum(figures.values()):8.3f} ms")
     print("  background subtracted (CPU s/s): "
-          + ", ".join(f"{n} {v:.3f}" for n, v in background.items()))
+          + ", ".join(f"{n} {background[n]:.3f}" for n in SHARED))
 
 
 async def drained(bus: EventBus, stream: str, timeout: float = 300.0) -> None:

@@ -12,7 +12,7 @@ Keys (notification key space; the user's keys share a hash tag):
   into it) and ``"0000000000000000000"`` (COMPLETE: the set holds the whole inbox; it goes
   when trimming cuts an entry). A read past the entries of a set without COMPLETE
   continues in the CQL store.
-* ``im:{<user>}`` — a hash: ``f`` (the fill from the CQL store is done), ``w`` (the read
+* ``im:{<user>}`` — a hash: ``f`` (when the fill from the CQL store was done), ``w`` (the read
   watermark, 19 digits), and per notification id ``<version>:<sort id>`` — where the entry
   sits and which version of its group it shows. An entry is written only over an older
   version, so worker writes and fills may land in any order and the newest wins.
@@ -20,15 +20,17 @@ Keys (notification key space; the user's keys share a hash tag):
   set holds (else it is counted in the set, exactly); dropped whenever it may be wrong.
 * ``stream:<user>`` — the pub/sub channel StreamNotifications listens on.
 
-A read of a user whose keys are missing (or whose fill is not done) is served from the
-CQL store and refills them (`activate`, then the CQL read, then `fill`): the worker writes
-only into existing keys, and it writes after its CQL write, so an activity is either in
-what the fill read or written into the keys after they exist. The keys expire
-`active_seconds` after the last read.
+A read of a user whose keys are missing (or whose fill is not done, or older than
+`refill_seconds`) refills them from the CQL store (`activate`, then the CQL read, then
+`fill`): the worker writes only into existing keys, and it writes after its CQL write, so
+an activity is either in what the fill read or written into the keys after they exist.
+The keys expire `active_seconds` after the last read. The refill age bounds what a write
+the worker could not make (Redis unreachable through every redelivery) leaves behind.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,15 +74,16 @@ local function trim(z, m, cap)
 end
 local function unread(z, m)
   local w = redis.call('HGET', m, 'w')
-  if not w then return false end
+  if not w or not redis.call('HGET', m, 'f') then return false end
   if not redis.call('ZSCORE', z, COMPLETE) then
     local lowest = redis.call('ZRANGE', z, '(' .. COMPLETE, '+', 'BYLEX', 'LIMIT', 0, 1)[1]
     if not lowest or string.sub(lowest, 1, 19) > w then return false end
   end
   return redis.call('ZLEXCOUNT', z, '(' .. w .. '\255', '+')
 end
-local function warm(z, m)
-  return redis.call('EXISTS', z) == 1 and redis.call('HGET', m, 'f') ~= false
+local function warm(z, m, now, max_age)
+  local f = redis.call('HGET', m, 'f')
+  return redis.call('EXISTS', z) == 1 and f ~= false and now - tonumber(f) < max_age
 end
 """
 
@@ -119,13 +122,13 @@ return count
 """
 
 # KEYS: set, hash. ARGV: upper bound, lower bound ('w': above the watermark), limit, active
-# seconds, the reader's relation hash, summary key prefix. {} when cold; else the
-# watermark, complete ('1'/'0'),
+# seconds, the reader's relation hash, summary key prefix, now, refill age. {} when cold;
+# else the watermark, complete ('1'/'0'),
 # the lowest entry's sort id ('' none), the relation hash's version, the number of members,
 # the members, then per distinct actor: id, relation code, summary data, time, version.
 _PAGE = _HELPERS + r"""
 local z, m = KEYS[1], KEYS[2]
-if not warm(z, m) then return {} end
+if not warm(z, m, tonumber(ARGV[7]), tonumber(ARGV[8])) then return {} end
 redis.call('EXPIRE', z, ARGV[4])
 redis.call('EXPIRE', m, ARGV[4])
 local w = redis.call('HGET', m, 'w') or COMPLETE
@@ -158,10 +161,13 @@ end
 return out
 """
 
-# KEYS: set, hash. ARGV: active seconds. Makes both keys exist (fresh, when either was
-# missing) before a fill reads the CQL store.
+# KEYS: set, hash. ARGV: active seconds, now, refill age. Makes both keys exist (anew,
+# when either was missing or the last fill is older than the refill age) before a fill
+# reads the CQL store.
 _ACTIVATE = r"""
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 then
+local f = redis.call('HGET', KEYS[2], 'f')
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 0 or
+   (f and tonumber(ARGV[2]) - tonumber(f) >= tonumber(ARGV[3])) then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('ZADD', KEYS[1], 0, '')
   redis.call('HSET', KEYS[2], '~', '1')
@@ -171,16 +177,16 @@ redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: set, hash. ARGV: active seconds, cap, complete ('1'/'0'), watermark, then per
+# KEYS: set, hash. ARGV: active seconds, cap, complete ('1'/'0'), watermark, now, then per
 # entry: nid, version, sort, member. 0 if the keys went away meanwhile.
 _FILL = _HELPERS + r"""
 local z, m = KEYS[1], KEYS[2]
 if redis.call('EXISTS', z) == 0 or redis.call('EXISTS', m) == 0 then return 0 end
-for i = 5, #ARGV, 4 do put(z, m, ARGV[i], ARGV[i + 1], ARGV[i + 2], '', ARGV[i + 3]) end
+for i = 6, #ARGV, 4 do put(z, m, ARGV[i], ARGV[i + 1], ARGV[i + 2], '', ARGV[i + 3]) end
 if ARGV[3] == '1' then redis.call('ZADD', z, 0, COMPLETE) end
 local w = redis.call('HGET', m, 'w')
 if not w or ARGV[4] > w then redis.call('HSET', m, 'w', ARGV[4]) end
-redis.call('HSET', m, 'f', '1')
+redis.call('HSET', m, 'f', ARGV[5])
 trim(z, m, tonumber(ARGV[2]))
 redis.call('EXPIRE', z, ARGV[1])
 redis.call('EXPIRE', m, ARGV[1])
@@ -199,11 +205,11 @@ if redis.call('HGET', m, 'f') == false then return false end
 return unread(z, m)
 """
 
-# KEYS: set, hash, counter. {0} cold; {1, count}; {2, watermark}: warm, but more unread
-# than the set holds and no counter.
+# KEYS: set, hash, counter. ARGV: now, refill age. {0} cold; {1, count}; {2, watermark}:
+# warm, but more unread than the set holds and no counter.
 _UNREAD = _HELPERS + r"""
 local z, m, c = KEYS[1], KEYS[2], KEYS[3]
-if not warm(z, m) then return {0} end
+if not warm(z, m, tonumber(ARGV[1]), tonumber(ARGV[2])) then return {0} end
 local n = unread(z, m)
 if n then return {1, n} end
 local v = redis.call('GET', c)
@@ -259,11 +265,12 @@ class CachedPage:
 
 class InboxCache:
     def __init__(self, redis: Redis, keys: KeySpace, *, cap: int = 200,
-                 active_seconds: int = 7 * 86400) -> None:
+                 active_seconds: int = 7 * 86400, refill_seconds: int = 86400) -> None:
         self._redis = redis
         self._keys = keys
         self.cap = cap
         self._active = active_seconds
+        self._refill = refill_seconds
         self._apply = redis.register_script(_APPLY)
         self._page = redis.register_script(_PAGE)
         self._activate = redis.register_script(_ACTIVATE)
@@ -314,7 +321,8 @@ class InboxCache:
         else:
             lower = b"w" if above == WATERMARK else b"(" + COMPLETE
         raw = await self._page(keys=[z, m], args=[upper, lower, limit, self._active,
-                                                  relation_key, summary_prefix])
+                                                  relation_key, summary_prefix, int(time.time()),
+                                                  self._refill])
         if not raw:
             return None
         n = int(raw[4])
@@ -328,13 +336,13 @@ class InboxCache:
 
     async def activate(self, user_id: str) -> None:
         z, m, _ = self._user_keys(user_id)
-        await self._activate(keys=[z, m], args=[self._active])
+        await self._activate(keys=[z, m], args=[self._active, int(time.time()), self._refill])
 
     async def fill(self, user_id: str, entries: Sequence[Entry], complete: bool,
                    watermark: int) -> None:
         z, m, _ = self._user_keys(user_id)
         args: list[bytes | int | str] = [self._active, self.cap, "1" if complete else "0",
-                                         pad(watermark)]
+                                         pad(watermark), int(time.time())]
         for entry in entries:
             args += [pad(entry.notification.notification_id), entry.version,
                      pad(entry.sort_id), encode(entry)]
@@ -346,7 +354,8 @@ class InboxCache:
 
     async def unread(self, user_id: str) -> tuple[int, int | None]:
         """(0, None) cold; (1, count); (2, watermark): warm but the count is not here."""
-        state, *value = await self._unread(keys=self._user_keys(user_id))
+        state, *value = await self._unread(keys=self._user_keys(user_id),
+                                           args=[int(time.time()), self._refill])
         return int(state), int(value[0]) if value else None
 
     async def set_unread(self, user_id: str, count: int, ttl_seconds: int = 600) -> None:

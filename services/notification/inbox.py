@@ -13,16 +13,20 @@ one Paxos partition: racing them would only make the store retry).
 Read state: one watermark per user; a notification is read when its position is at or
 below the watermark. The unread count is counted in the cached inbox when that holds
 every unread notification (exact), else it is a counter kept beside it (dropped whenever
-it may be wrong, recounted from the CQL store).
+it may be wrong, recounted from the CQL store). While Redis is unreachable the count and
+the marks are served by the CQL store alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from services.notification import grouping
 from services.notification.cache import InboxCache
@@ -30,6 +34,8 @@ from services.notification.model import Activity, Entry
 from services.notification.store import InboxStore
 from services.runtime.errors import NotFound
 from services.runtime.ids import Snowflake, min_id_at
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16
 
@@ -130,15 +136,25 @@ class Inbox:
     # --- read state ---------------------------------------------------------------------
 
     async def unread_count(self, user_id: str) -> int:
-        state, value = await self.cache.unread(user_id)
-        if state == 0:
-            await self.refill(user_id)
+        try:
             state, value = await self.cache.unread(user_id)
+            if state == 0:
+                await self.refill(user_id)
+                state, value = await self.cache.unread(user_id)
+        except RedisError as exc:
+            log.warning("unread count: Redis unavailable, counting in CQL: %r", exc)
+            return await self._count(user_id, None, keep=False)
         if state == 1 and value is not None:
             return value
-        watermark = value if value is not None else await self.store.read_mark(user_id)
+        return await self._count(user_id, value)
+
+    async def _count(self, user_id: str, watermark: int | None, keep: bool = True) -> int:
+        """Count in the CQL store (and keep the count in Redis)."""
+        if watermark is None:
+            watermark = await self.store.read_mark(user_id)
         count = await self.store.count_after(user_id, watermark)
-        await self.cache.set_unread(user_id, count)
+        if keep:
+            await self.cache.set_unread(user_id, count)
         return count
 
     async def mark_read(self, user_id: str, *, up_to_ms: int | None = None,
@@ -157,9 +173,9 @@ class Inbox:
         else:
             mark = latest
         watermark = await self.store.raise_read_mark(user_id, mark)
-        left = await self.cache.raise_mark(user_id, watermark)
-        if left is not None:
-            return left
-        count = await self.store.count_after(user_id, watermark)
-        await self.cache.set_unread(user_id, count)
-        return count
+        try:
+            left = await self.cache.raise_mark(user_id, watermark)
+        except RedisError as exc:  # the mark is stored; the next refill brings it to Redis
+            log.warning("mark read: Redis unavailable: %r", exc)
+            return await self._count(user_id, watermark, keep=False)
+        return left if left is not None else await self._count(user_id, watermark)

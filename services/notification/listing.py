@@ -35,7 +35,6 @@ from services.notification import messages
 from services.notification.cache import WATERMARK, CachedPage, Stored, decode, encode
 from services.notification.inbox import Inbox
 from services.notification.model import read
-from services.peers.audience import Relation
 from services.peers.social_view import SocialView
 from services.runtime.pagination import PageTokens, page_size
 
@@ -55,8 +54,11 @@ class Skeleton:
 
 @dataclass(frozen=True)
 class Hydrated:
-    relations: dict[str, Relation]
-    summaries: dict[str, UserSummary]
+    """Of a page's actors: those hidden from the reader, and each one's serialized
+    summary (the id alone for a user the graph no longer knows)."""
+
+    hidden: frozenset[str]
+    summaries: dict[str, bytes]
 
 
 class Listing:
@@ -134,33 +136,33 @@ class Listing:
                        cached: CachedPage | None) -> Hydrated:
         actors = list(dict.fromkeys(a for e in entries for a in e.actor_ids))
         if not actors:
-            return Hydrated({}, {})
-        relations: dict[str, Relation] = {}
+            return Hydrated(frozenset(), {})
+        hidden: set[str] = set()
         summaries: dict[str, UserSummary] = {}
         raw = set(cached.actors) if cached is not None else set()
         if cached is not None and cached.actors:
             relations = await self._view.complete_relations(
                 viewer_id, cached.actors, cached.relation_codes, cached.relation_version)
+            hidden.update(a for a, r in relations.items() if r.blocked)
             summaries = await self._view.complete_summaries(cached.actors, cached.summaries)
         rest = [a for a in actors if a not in raw]
         if rest:
-            relations.update(await self._view.relations(viewer_id, rest))
-            summaries.update(await self._view.summaries(rest))
-        return Hydrated(relations, summaries)
+            audience = await self._view.audience(viewer_id, rest)
+            hidden.update(audience.blocked)
+            summaries.update(audience.summaries)
+        return Hydrated(frozenset(hidden), {
+            a: summaries[a].SerializeToString() if a in summaries else messages.bare_summary(a)
+            for a in actors})
 
     @staticmethod
     def _present(entry: Stored, hydrated: Hydrated, watermark: int) -> bytes | None:
         """The serialized notification as the reader may see it; None when every actor
         shown is hidden from the reader."""
-        visible = [a for a in entry.actor_ids
-                   if not (r := hydrated.relations.get(a)) or not r.blocked]
+        visible = [a for a in entry.actor_ids if a not in hydrated.hidden]
         if not visible:
             return None
-        summaries = hydrated.summaries
         return messages.notification(
-            entry.body,
-            [summaries[a].SerializeToString() if a in summaries else messages.bare_summary(a)
-             for a in visible],
+            entry.body, [hydrated.summaries[a] for a in visible],
             entry.actor_count - (len(entry.actor_ids) - len(visible)),
             read(entry.sort_id, watermark))
 

@@ -31,6 +31,10 @@ class NotificationSettings(_ReadModelSettings):
     cache_active_seconds: int = Field(
         default=7 * 86400, ge=60, description="a user's cached inbox is dropped after this "
                                               "long without a read")
+    cache_refill_seconds: int = Field(
+        default=86400, ge=60, description="a cached inbox is rebuilt from CQL when its last "
+                                          "fill is older (bounds what a lost Redis write "
+                                          "could leave)")
 
 
 class NotificationWorkerSettings(_ReadModelSettings):

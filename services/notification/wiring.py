@@ -48,7 +48,8 @@ async def connect(backends: Backends, name: str,
     else:
         store = InboxStore(backends.cql)  # the service only reads
         cache = InboxCache(backends.redis, keys, cap=settings.cached_notifications,
-                           active_seconds=settings.cache_active_seconds)
+                           active_seconds=settings.cache_active_seconds,
+                           refill_seconds=settings.cache_refill_seconds)
         window = 0
     inbox = Inbox(store, cache, Snowflake(load(SnowflakeSettings).worker_id), window)
     return Parts(inbox, view, view.consumers(backends.events, VIEW_OWNER), channel)

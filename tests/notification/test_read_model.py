@@ -80,6 +80,31 @@ async def wait_for(stub, user: User, check, timeout: float = 20.0
         await asyncio.sleep(0.05)
 
 
+async def first_pushed(stub, user: User, act  # type: ignore[no-untyped-def]
+                       ) -> tuple[pb.StreamNotificationsResponse, int]:
+    """The first message of a StreamNotifications call, and the last post id acted on:
+    `act(post_id)` (post ids 101, 102 …) is repeated until a message arrives (the stream
+    registers a moment after the call)."""
+    call = stub.StreamNotifications(pb.StreamNotificationsRequest(), metadata=user.md)
+
+    async def first() -> pb.StreamNotificationsResponse:
+        async for message in call:
+            return message
+        raise AssertionError("stream ended")
+
+    receive = asyncio.ensure_future(first())
+    try:
+        post_id = 100
+        deadline = time.monotonic() + 20
+        while not receive.done() and time.monotonic() < deadline:
+            post_id += 1
+            await act(post_id)
+            await asyncio.wait({receive}, timeout=1.0)
+        return receive.result(), post_id
+    finally:
+        call.cancel()
+
+
 # --- a private notification service whose peers go through proxies --------------------
 
 
@@ -175,10 +200,17 @@ async def test_a_warm_list_asks_no_peer_and_no_cql_store(isolated: Isolated, bus
             await listed(stub, stranger)
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
         assert error_info(err.value).reason == "BACKEND_UNAVAILABLE"
-        # A new activity (the worker is not behind the proxies) is listed from Redis.
-        await like(bus, 3, me, carol)
-        found = await wait_for(stub, me, lambda n: len(n) == 4)
-        assert found[0].post_id == 3 and found[0].actors[0].username == carol.username
+        # New activities (the worker is not behind the proxies) are pushed on the stream
+        # and listed, from Redis.
+        pushed, last = await first_pushed(stub, me,
+                                          lambda post_id: like(bus, post_id, me, carol))
+        assert pushed.notification.actors[0].username == carol.username
+        found = await wait_for(stub, me, lambda n: len(n) == 3 + last - 100 and
+                               n[0].post_id == last)
+        assert found[0].actors[0].username == carol.username
+        unread = (await stub.GetUnreadCount(pb.GetUnreadCountRequest(),
+                                            metadata=me.md)).unread_count
+        assert pushed.unread_count <= unread == len(found)
         # An actor the service has not seen needs the graph (a summary, a relation): the
         # graph is cut too, so that fails.
         await like(bus, 4, me, erin)
