@@ -20,16 +20,15 @@ from services.runtime.app import Built, Needs, definition, main, service_credent
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 
 
 async def build(settings: NotificationSettings, backends: Backends) -> Built:
-    assert backends.cql and backends.redis and backends.redis_settings
+    assert backends.cql and backends.redis and backends.redis_settings and backends.ids
     channel = peer_channel(load(PeerSettings).graph_target)
     cache = NotificationCache(backends.redis, KeySpace(backends.redis_settings, "notification"))
-    inbox = Inbox(InboxStore(backends.cql), cache, Snowflake(load(SnowflakeSettings).worker_id))
+    inbox = Inbox(InboxStore(backends.cql), cache, backends.ids)
     hub = StreamHub(backends.redis, cache, settings.stream_queue_size)
     servicer = NotificationServicer(inbox, GraphPeer(channel, service_credentials("notification")),
                                     hub, mesh_page_tokens(settings.page_token_secret))
@@ -42,4 +41,4 @@ async def build(settings: NotificationSettings, backends: Backends) -> Built:
 
 
 if __name__ == "__main__":
-    main("notification", NotificationSettings, Needs(cql=True, redis=True), build)
+    main("notification", NotificationSettings, Needs(cql=True, redis=True, ids=True), build)

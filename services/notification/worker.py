@@ -23,7 +23,6 @@ from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.events import Consumer
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.settings import PeerSettings, load
 
 NAME = "notification_worker"
@@ -31,6 +30,7 @@ NAME = "notification_worker"
 
 async def build(settings: NotificationWorkerSettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     await migrations.require_current(backends.cql, "notification")
     bus = backends.events
     for domain in ("graph", "post", "story"):
@@ -38,7 +38,7 @@ async def build(settings: NotificationWorkerSettings, backends: Backends) -> Bui
     channel = peer_channel(load(PeerSettings).graph_target)
     cache = NotificationCache(backends.redis, KeySpace(backends.redis_settings, "notification"))
     inbox = Inbox(InboxStore(backends.cql, settings.inbox_ttl_seconds), cache,
-                  Snowflake(load(SnowflakeSettings).worker_id), settings.group_window_seconds)
+                  backends.ids, settings.group_window_seconds)
     deliverer = Deliverer(inbox, cache, GraphPeer(channel, service_credentials(NAME)),
                           stories_to_followers=settings.notify_followers_of_stories,
                           posts_to_followers=settings.notify_followers_of_posts,
@@ -69,4 +69,5 @@ async def build(settings: NotificationWorkerSettings, backends: Backends) -> Bui
 
 
 if __name__ == "__main__":
-    main(NAME, NotificationWorkerSettings, Needs(cql=True, redis=True, nats=True), build)
+    main(NAME, NotificationWorkerSettings, Needs(cql=True, redis=True, nats=True, ids=True),
+         build)

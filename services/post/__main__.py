@@ -18,7 +18,6 @@ from services.runtime.app import Built, Needs, definition, main
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import PageTokens
 from services.runtime.settings import PeerSettings, load
 
@@ -43,6 +42,7 @@ def recounter(store: PostStore):  # type: ignore[no-untyped-def]
 
 async def build(settings: PostSettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     events = PostEvents(backends.events)
     await events.ensure_stream()
     peers = load(PeerSettings)
@@ -51,7 +51,7 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     store = PostStore(backends.cql)
     counters = Counters(backends.redis, KeySpace(backends.redis_settings, "post"),
                         recounter(store), settings.counter_ttl_seconds)
-    ids = Snowflake(load(SnowflakeSettings).worker_id)
+    ids = backends.ids
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
     graph = Graph(graph_channel)
     bodies = PostBodies(backends.redis, KeySpace(backends.redis_settings, "post"), store,
@@ -71,4 +71,4 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
 
 
 if __name__ == "__main__":
-    main("post", PostSettings, Needs(cql=True, redis=True, nats=True), build)
+    main("post", PostSettings, Needs(cql=True, redis=True, nats=True, ids=True), build)

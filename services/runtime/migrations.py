@@ -1,9 +1,11 @@
 """Versioned CQL schema migrations, applied idempotently.
 
 Each service keeps its own in ``services/<service>/migrations/NNNN_<name>.cql`` (statements
-separated by ``;``). Applied versions are recorded per service in ``schema_migrations``
-with a checksum, so a fresh store and an existing one both end at the current schema, and
-a migration edited after it was applied is refused rather than silently skipped.
+separated by ``;``); tables of the shared runtime (worker-id leases) are in
+``services/runtime/schema/`` under the name ``runtime``. Applied versions are recorded per
+service in ``schema_migrations`` with a checksum, so a fresh store and an existing one both
+end at the current schema, and a migration edited after it was applied is refused rather
+than silently skipped.
 Run all of them with ``python -m services.runtime.migrations``.
 """
 
@@ -23,6 +25,7 @@ from services.runtime.settings import CqlSettings, load
 log = logging.getLogger(__name__)
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent
+RUNTIME = "runtime"  # the runtime's own tables: services/runtime/schema
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.cql$")
 
 
@@ -44,9 +47,15 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in body.split(";") if s.strip())
 
 
+def folder_of(service: str, root: Path = SERVICES_DIR) -> Path:
+    """Where a service's migrations are (``services/runtime/migrations.py`` is this module,
+    so the runtime's are in ``schema/``)."""
+    return root / service / ("schema" if service == RUNTIME else "migrations")
+
+
 def discover(service: str, root: Path = SERVICES_DIR) -> list[Migration]:
     """The migrations of one service, in version order."""
-    folder = root / service / "migrations"
+    folder = folder_of(service, root)
     found = []
     for path in sorted(folder.glob("*.cql")):
         match = _FILE.match(path.name)
@@ -62,7 +71,8 @@ def discover(service: str, root: Path = SERVICES_DIR) -> list[Migration]:
 
 
 def services_with_migrations(root: Path = SERVICES_DIR) -> list[str]:
-    return sorted(p.parent.name for p in root.glob("*/migrations") if p.is_dir())
+    found = sorted(p.parent.name for p in root.glob("*/migrations") if p.is_dir())
+    return ([RUNTIME] if folder_of(RUNTIME, root).is_dir() else []) + found
 
 
 async def _ensure_bookkeeping(store: CqlStore) -> None:
