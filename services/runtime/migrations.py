@@ -6,7 +6,8 @@ separated by ``;``); tables of the shared runtime (worker-id leases) are in
 service in ``schema_migrations`` with a checksum, so a fresh store and an existing one both
 end at the current schema, and a migration edited after it was applied is refused rather
 than silently skipped.
-Run all of them with ``python -m services.runtime.migrations``.
+Run all of them with ``python -m services.runtime.migrations``; ``--wait`` only waits until
+someone else has (a Kubernetes pod's init container waits so for the migration Job).
 """
 
 from __future__ import annotations
@@ -102,12 +103,17 @@ async def applied_versions(store: CqlStore, service: str) -> dict[int, str]:
     return {row["version"]: row["checksum"] for row in rows}
 
 
+async def pending(store: CqlStore, service: str) -> list[Migration]:
+    """The migrations of `service` the store has not applied (or applied differently)."""
+    recorded = await applied_versions(store, service)
+    return [m for m in discover(service) if recorded.get(m.version) != m.checksum]
+
+
 async def require_current(store: CqlStore, service: str) -> None:
     """Start-up check of a service: its schema must be current (DDL is never raced by
     replicas; `./photomesh migrate` applies it once)."""
     await store.use_keyspace()
-    recorded = await applied_versions(store, service)
-    behind = [m for m in discover(service) if recorded.get(m.version) != m.checksum]
+    behind = await pending(store, service)
     if behind:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in behind)
         raise MigrationError(f"the {service} schema in keyspace {store.keyspace} is not "
@@ -140,8 +146,50 @@ async def apply(store: CqlStore, services: list[str]) -> list[Migration]:
     return done
 
 
-async def _main() -> int:
+async def wait_current(settings: CqlSettings, timeout: float, interval: float = 2.0) -> bool:
+    """Until every migration of this code is applied (by another process), or `timeout`
+    seconds; the store may not even be reachable yet. True when current."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    behind: list[str] = ["(store not reached yet)"]
+    while True:
+        store = None
+        try:
+            store = await CqlStore.connect(settings, keyspace=settings.keyspace)
+            behind = [f"{m.service} {m.version:04d}_{m.name}"
+                      for service in services_with_migrations()
+                      for m in await pending(store, service)]
+        except Exception as exc:  # unreachable store, no keyspace or table yet: wait on
+            behind = [f"(not readable yet: {exc!r:.200})"]
+        finally:
+            if store is not None:
+                await store.close()
+        if not behind:
+            return True
+        if loop.time() >= deadline:
+            print(f"schema of keyspace {settings.keyspace} still not current after "
+                  f"{timeout:.0f}s; pending: {', '.join(behind)}", file=sys.stderr)
+            return False
+        log.info("waiting for migrations: %s", ", ".join(behind))
+        await asyncio.sleep(interval)
+
+
+async def _main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m services.runtime.migrations",
+                                     description="apply pending CQL migrations")
+    parser.add_argument("--wait", action="store_true",
+                        help="apply nothing: wait until the schema is current")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="with --wait: give up (exit 1) after this many seconds")
+    args = parser.parse_args(argv)
     settings = load(CqlSettings)
+    if args.wait:
+        if not await wait_current(settings, args.timeout):
+            return 1
+        print(f"schema of keyspace {settings.keyspace} is current")
+        return 0
     store = await CqlStore.connect(settings)
     try:
         applied_now = await apply(store, services_with_migrations())
@@ -156,4 +204,4 @@ async def _main() -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
-    sys.exit(asyncio.run(_main()))
+    sys.exit(asyncio.run(_main(sys.argv[1:])))
