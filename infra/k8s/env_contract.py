@@ -162,6 +162,7 @@ def entry_module(process: str) -> str:
     return f"{module}.__main__" if (REPO / Path(*module.split("."))).is_dir() else module
 
 
+@cache
 def classes_read(process: str) -> tuple[type[BaseSettings] | None, list[type[BaseSettings]]]:
     """(own server settings class or None, every class the process loads)."""
     from services.runtime.settings import ServerSettings
@@ -193,6 +194,7 @@ def env_name(cls: type[BaseSettings], field: str, info: FieldInfo) -> str:
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
 
+@cache
 def reads(process: str) -> dict[str, Setting]:
     """Every variable `process` reads, by name."""
     from services.runtime.settings import ServerSettings
@@ -223,7 +225,7 @@ def where_to_set(setting: Setting, process: str) -> str:
         return f"in the `env` of {deployment}'s container (deploy/base/)"
     prefix = str(setting.cls.model_config.get("env_prefix", ""))
     stem = prefix.removeprefix("PHOTOMESH_").strip("_").lower().replace("_", "-") or "peers"
-    return (f"deploy/base/settings/{stem}.env (ConfigMap settings-{stem}; a new file also "
+    return (f"in deploy/base/settings/{stem}.env (ConfigMap settings-{stem}; a new file also "
             f"needs a configMapGenerator entry in deploy/base/kustomization.yaml and an "
             f"`envFrom` in every container that loads {setting.cls.__name__})")
 

@@ -149,29 +149,36 @@ async def apply(store: CqlStore, services: list[str]) -> list[Migration]:
 async def wait_current(settings: CqlSettings, timeout: float, interval: float = 2.0) -> bool:
     """Until every migration of this code is applied (by another process), or `timeout`
     seconds; the store may not even be reachable yet. True when current."""
+    from cassandra import InvalidRequest
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    behind: list[str] = ["(store not reached yet)"]
-    while True:
-        store = None
-        try:
-            store = await CqlStore.connect(settings, keyspace=settings.keyspace)
-            behind = [f"{m.service} {m.version:04d}_{m.name}"
-                      for service in services_with_migrations()
-                      for m in await pending(store, service)]
-        except Exception as exc:  # unreachable store, no keyspace or table yet: wait on
-            behind = [f"(not readable yet: {exc!r:.200})"]
-        finally:
-            if store is not None:
-                await store.close()
-        if not behind:
-            return True
-        if loop.time() >= deadline:
-            print(f"schema of keyspace {settings.keyspace} still not current after "
-                  f"{timeout:.0f}s; pending: {', '.join(behind)}", file=sys.stderr)
-            return False
-        log.info("waiting for migrations: %s", ", ".join(behind))
-        await asyncio.sleep(interval)
+    store: CqlStore | None = None
+    try:
+        while True:
+            try:
+                store = store or await CqlStore.connect(settings)
+                behind = [f"{m.service} {m.version:04d}_{m.name}"
+                          for service in services_with_migrations()
+                          for m in await pending(store, service)]
+            except InvalidRequest as exc:  # no keyspace or table yet
+                behind = [f"(no schema yet: {exc})"]
+            except Exception as exc:  # the store is not reachable (yet): connect again
+                behind = [f"(store not reachable: {exc!r:.200})"]
+                if store is not None:
+                    await store.close()
+                    store = None
+            if not behind:
+                return True
+            if loop.time() >= deadline:
+                print(f"schema of keyspace {settings.keyspace} still not current after "
+                      f"{timeout:.0f}s; pending: {', '.join(behind)}", file=sys.stderr)
+                return False
+            log.info("waiting for migrations: %s", ", ".join(behind))
+            await asyncio.sleep(interval)
+    finally:
+        if store is not None:
+            await store.close()
 
 
 async def _main(argv: list[str]) -> int:
