@@ -47,10 +47,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def rendered_overlays(infra_settings: InfraSettings) -> dict[str, Rendered]:
+def k8s_tools(infra_settings: InfraSettings) -> InfraSettings:
+    """kustomize and kubeconform, built before any test times out waiting for them."""
+    from infra.install import ensure_kubeconform, ensure_kustomize
+
+    ensure_kustomize(infra_settings)
+    ensure_kubeconform(infra_settings)
+    return infra_settings
+
+
+@pytest.fixture(scope="session")
+def rendered_overlays(k8s_tools: InfraSettings) -> dict[str, Rendered]:
     out = {}
     for name in OVERLAYS:
-        stream = manifests.build(infra_settings, name)
+        stream = manifests.build(k8s_tools, name)
         out[name] = Rendered(name, stream, manifests.documents(stream))
     return out
 

@@ -16,19 +16,19 @@ def test_there_are_dev_and_prod_overlays() -> None:
     assert {"dev", "prod"} <= set(OVERLAYS)
 
 
-def test_the_overlay_is_valid_for_kubeconform_strict(overlay: Rendered, infra_settings) -> None:
-    result = manifests.validate(infra_settings, overlay.stream, overlay.name)
+def test_the_overlay_is_valid_for_kubeconform_strict(overlay: Rendered, k8s_tools) -> None:
+    result = manifests.validate(k8s_tools, overlay.stream, overlay.name)
     assert result.ok, result.output
     assert "Invalid: 0, Errors: 0, Skipped: 0" in result.output
 
 
-def test_the_secrets_of_an_install_are_valid(infra_settings) -> None:
-    result = manifests.validate(infra_settings, manifests.secrets_stream(), "secrets")
+def test_the_secrets_of_an_install_are_valid(k8s_tools) -> None:
+    result = manifests.validate(k8s_tools, manifests.secrets_stream(), "secrets")
     assert result.ok, result.output
 
 
 def test_validation_rejects_unknown_fields_and_wrong_types(rendered_overlays,
-                                                           infra_settings) -> None:
+                                                           k8s_tools) -> None:
     """The schemas are strict for built-in kinds and for the ScyllaCluster CRD alike."""
     base = rendered_overlays["prod"].docs
 
@@ -36,7 +36,7 @@ def test_validation_rejects_unknown_fields_and_wrong_types(rendered_overlays,
         docs = copy.deepcopy(base)
         for doc in docs:
             mutate(doc)
-        result = manifests.validate(infra_settings, yaml.safe_dump_all(docs), "mutated")
+        result = manifests.validate(k8s_tools, yaml.safe_dump_all(docs), "mutated")
         assert not result.ok
         return result.output
 
