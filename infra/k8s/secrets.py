@@ -1,4 +1,4 @@
-"""The Secrets of one install, made fresh: `./photomesh k8s secrets | kubectl apply -f -`.
+"""The Secrets of one install, made fresh: `./photomesh k8s secrets | kubectl create -f -`.
 
 No secret is in deploy/ or in an image: the manifests refer to these objects by name and
 this command makes their values, once per install (run it again only to rotate, then

@@ -98,3 +98,10 @@ def test_each_install_gets_new_secret_values() -> None:
         assert a["metadata"]["name"] == b["metadata"]["name"]
         for key in a.get("data", {}):
             assert a["data"][key] != b["data"][key], (a["metadata"]["name"], key)
+
+
+def test_every_object_fits_in_the_api_server(overlay: Rendered) -> None:
+    """etcd keeps objects up to 1.5 MiB; ConfigMaps are limited to 1 MiB of data."""
+    for doc in overlay.docs:
+        size = len(yaml.safe_dump(doc))
+        assert size < 900 * 1024, f"{doc['kind']} {doc['metadata']['name']}: {size} bytes"
