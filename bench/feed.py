@@ -441,23 +441,18 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
 
 async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # type: ignore[no-untyped-def]
     """The feed's read path in this process (same code, same backends and peers)."""
-    from services.feed.home_feed import Feeds
-    from services.feed.live import LiveUpdates
-    from services.feed.peers import Graph, Posts
+    from services.feed.__main__ import build
+    from services.feed.peers import Posts
     from services.feed.settings import FeedSettings
-    from services.feed.wiring import timelines_from
-    from services.runtime.auth import Principal, ServiceCredentials, set_principal
+    from services.runtime.auth import Principal, set_principal
     from services.runtime.backends import open_backends
 
     for key, value in env.items():
         os.environ[key] = value
     async with open_backends("feed", cql=True, redis=True, nats=True) as backends:
-        settings = FeedSettings()
-        graph = Graph(mesh.target("graph"), ServiceCredentials.load(
-            "feed", Path(env["PHOTOMESH_JWT_SERVICE_KEY_PATH"])))
+        built = await build(FeedSettings(), backends)
+        feeds = built.domain
         posts = Posts(mesh.target("post"))
-        feeds = Feeds(timelines_from(settings, backends, live=False), graph, posts,
-                      LiveUpdates(backends.events), settings)  # type: ignore[arg-type]
         set_principal(Principal(viewer.user_id, "", viewer.token, int(time.time()) + 600))
         for _ in range(50):
             await feeds.home(viewer.user_id, 10, "", 0)
@@ -471,7 +466,7 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
             await feeds.home(viewer.user_id, 10, "", 0)
             t3 = time.perf_counter()
             stages["candidates (Redis timeline + celebrities)"].append(t1 - t0)
-            stages["BatchGetPosts round trip (post + graph)"].append(t2 - t1)
+            stages["BatchGetPosts round trip (post; the cold path)"].append(t2 - t1)
             stages["whole home() call"].append(t3 - t2)
         profiler = cProfile.Profile()
         profiler.enable()
@@ -480,7 +475,8 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(14)
-        await graph.close()
+        for close in built.on_stop:
+            await close()
         await posts.close()
     lines = ["where one feed read's time goes (median of 200, in the feed's own code):"]
     lines += [f"  {name:<48}{percentile(sorted(v), 50) * 1e3:8.2f} ms"

@@ -5,16 +5,19 @@ from __future__ import annotations
 from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
+from services.peers.graph import GraphPeer
+from services.peers.social_view import SocialView
 from services.post.cache import Counter, Counters, PostBodies
 from services.post.comments import Comments
 from services.post.events import PostEvents
+from services.post.liked_cache import LikedCache
 from services.post.likes import Likes
 from services.post.peers import Graph, Media
 from services.post.posts import Posts
 from services.post.server import PostServicer
 from services.post.settings import PostSettings
 from services.post.store import PostStore
-from services.runtime.app import Built, Needs, definition, main
+from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
@@ -45,6 +48,7 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     assert backends.ids
     events = PostEvents(backends.events)
     await events.ensure_stream()
+    await backends.events.ensure_stream("graph")
     peers = load(PeerSettings)
     graph_channel = peer_channel(peers.graph_target)
     media_channel = peer_channel(peers.media_target)
@@ -53,12 +57,16 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
                         recounter(store), settings.counter_ttl_seconds)
     ids = backends.ids
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
-    graph = Graph(graph_channel)
+    keys = KeySpace(backends.redis_settings, "post")
+    view = SocialView(backends.redis, keys, GraphPeer(graph_channel, service_credentials("post")),
+                      ttl_seconds=settings.social_view_ttl_seconds)
+    graph = Graph(view)
+    liked = LikedCache(backends.redis, keys, store.liked_post_ids, settings.liked_ttl_seconds)
     bodies = PostBodies(backends.redis, KeySpace(backends.redis_settings, "post"), store,
                         settings.body_ttl_seconds)
     posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens, bodies,
-                  settings.media_claim_grace_seconds)
-    likes = Likes(store, counters, events, graph, posts, ids, tokens)
+                  liked, settings.media_claim_grace_seconds)
+    likes = Likes(store, counters, events, graph, posts, ids, tokens, liked)
     comments = Comments(store, counters, events, graph, posts, ids, tokens)
 
     async def close_channels() -> None:
@@ -67,7 +75,9 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
 
     return Built(definition("post", pb, pb_grpc, "PostService",
                             PostServicer(posts, likes, comments)),
-                 background=[counters.heal()], on_stop=[close_channels])
+                 background=[counters.heal(), liked.heal(),
+                             *(c.run() for c in view.consumers(backends.events, "post"))],
+                 on_stop=[close_channels], domain=posts)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from photomesh.common.v1.user_pb2 import UserSummary
 from services.post import cache
 from services.post.cache import Counter, Counters
 from services.post.events import PostEvents
+from services.post.liked_cache import LikedCache
 from services.post.peers import Graph
 from services.post.posts import Posts
 from services.post.store import CommentRecord, PostStore
@@ -42,8 +43,9 @@ def comment_not_found(comment_id: int) -> NotFound:
 
 class Likes:
     def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
-                 posts: Posts, ids: Snowflake, tokens: PageTokens) -> None:
+                 posts: Posts, ids: Snowflake, tokens: PageTokens, liked: LikedCache) -> None:
         self._store = store
+        self._liked = liked
         self._counters = counters
         self._events = events
         self._graph = graph
@@ -61,6 +63,7 @@ class Likes:
         viewer = current_principal().user_id
         post, _ = await self._posts.visible(post_id)
         counter = cache.likes(post_id)
+        await self._liked.forget(viewer, post_id)
         await self._counters.begin([counter])
         try:
             applied, like = await self._store.insert_like(post_id, viewer, self._ids.next_id(),
@@ -68,6 +71,7 @@ class Likes:
         except BaseException:
             await self._counters.invalidate([counter], ending_write=True)
             raise
+        await self._liked.record(viewer, post_id, like.like_id)
         await self._changed(counter, applied, +1)
         await self._store.add_liker(post_id, like)
         if applied or not await self._store.liker_published(post_id, like.like_id):
@@ -81,12 +85,14 @@ class Likes:
         counter = cache.likes(post_id)
         like = await self._store.get_like(post_id, viewer)
         if like is not None:
+            await self._liked.forget(viewer, post_id)
             await self._counters.begin([counter])
             try:
                 removed = await self._store.delete_like(post_id, like)
             except BaseException:
                 await self._counters.invalidate([counter], ending_write=True)
                 raise
+            await self._liked.record(viewer, post_id, -like.like_id)
             await self._changed(counter, removed, -1)
             if removed:
                 await self._events.post_unliked(post, like, datetime.now(UTC))
@@ -112,7 +118,7 @@ class Likes:
     async def like_status(self, post_ids: Sequence[int]) -> list[tuple[int, bool]]:
         viewer = current_principal().user_id
         ids = batch_ids("post_ids", post_ids)
-        liked = await self._store.liked_post_ids(viewer, ids) if ids else set()
+        liked = await self._liked.liked(viewer, ids)
         return [(i, i in liked) for i in ids]
 
     # --- comments --------------------------------------------------------------------------

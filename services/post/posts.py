@@ -24,6 +24,7 @@ from services.post import cache
 from services.post.cache import Counters, PostBodies
 from services.post.captions import text_violations
 from services.post.events import PostEvents
+from services.post.liked_cache import LikedCache
 from services.post.peers import Audience, Graph, Media
 from services.post.store import PostRecord, PostStore
 from services.post.validation import (
@@ -89,8 +90,9 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
 class Posts:
     def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
                  media: Media, ids: Snowflake, tokens: PageTokens, bodies: PostBodies,
-                 claim_grace_seconds: float = 60.0) -> None:
+                 liked: LikedCache, claim_grace_seconds: float = 60.0) -> None:
         self._store = store
+        self._liked = liked
         self._bodies = bodies
         self._counters = counters
         self._events = events
@@ -182,7 +184,7 @@ class Posts:
         author = summaries.get(record.author_id, UserSummary(user_id=record.author_id))
         counts = await self._counters.get_many([cache.likes(record.post_id),
                                                 cache.comments(record.post_id)])
-        liked = await self._store.liked_post_ids(record.author_id, [record.post_id])
+        liked = await self._liked.liked(record.author_id, [record.post_id])
         return PostView(record, author, counts[cache.likes(record.post_id)],
                         counts[cache.comments(record.post_id)], record.post_id in liked)
 
@@ -228,7 +230,7 @@ class Posts:
                     for c in (cache.likes(r.post_id), cache.comments(r.post_id))]
         counts, liked = await asyncio.gather(
             self._counters.get_many(counters),
-            self._store.liked_post_ids(viewer, [r.post_id for r in records]))
+            self._liked.liked(viewer, [r.post_id for r in records]))
         return counts, liked
 
     @staticmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -87,10 +88,11 @@ class EventBus:
                       msg_id: str) -> None:
         """Publish and wait until JetStream has stored it. `msg_id` de-duplicates retries."""
         subject = self.subject(domain, event)
-        with _tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER,
-                                           attributes={"messaging.system": "nats",
-                                                       "messaging.destination.name": subject,
-                                                       "messaging.message.id": msg_id}):
+        span = _tracer.start_as_current_span(
+            f"{subject} publish", kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": subject,
+                        "messaging.message.id": msg_id}) if telemetry.active() else nullcontext()
+        with span:
             headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
                                                 "Content-Type": "application/x-protobuf",
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
@@ -180,11 +182,13 @@ class Consumer(Generic[M]):
     async def _handle(self, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1
         headers = msg.headers or {}
-        with telemetry.extracted(headers), _tracer.start_as_current_span(
-                f"{msg.subject} process", kind=SpanKind.CONSUMER,
-                attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
-                            "messaging.consumer.group.name": self.durable,
-                            "messaging.delivery.attempt": attempt}) as span:
+        traced = _tracer.start_as_current_span(
+            f"{msg.subject} process", kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "messaging.consumer.group.name": self.durable,
+                        "messaging.delivery.attempt": attempt}) if telemetry.active() \
+            else nullcontext(None)
+        with telemetry.extracted(headers), traced as span:
             try:
                 event = self.decode(msg.data)
             except (DecodeError, ValueError):
@@ -198,7 +202,8 @@ class Consumer(Generic[M]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - redeliver, never lose the event
-                span.record_exception(exc)
+                if span is not None:
+                    span.record_exception(exc)
                 delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
                 log.warning("%s: handling %s failed (attempt %d), retry in %.1fs: %r",
                             self.durable, msg.subject, attempt, delay, exc)

@@ -64,7 +64,7 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
     """Build and start a server for `definition`; returns it with its bound port."""
     server = aio.server(
         interceptors=[
-            telemetry.server_interceptor(),  # type: ignore[list-item]
+            *telemetry.server_interceptors(),  # type: ignore[list-item]
             ErrorInterceptor(definition.domain),
             AuthInterceptor(verifier, definition.public_methods),
         ],

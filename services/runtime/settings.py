@@ -124,7 +124,10 @@ class TelemetrySettings(BaseSettings):
 
     endpoint: str | None = Field(default=None, description="e.g. 127.0.0.1:4317")
     insecure: bool = True
-    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    sample_ratio: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="share of the traces this process starts that are kept (parent-based: "
+                    "a call that arrives sampled stays sampled)")
 
 
 class AuthSettings(BaseSettings):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from photomesh.story.v1 import story_service_pb2 as pb
 from photomesh.story.v1 import story_service_pb2_grpc as pb_grpc
 
+from services.peers.graph import GraphPeer
+from services.peers.social_view import SocialView
 from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
@@ -15,7 +17,7 @@ from services.story.archive import ArchiveJob
 from services.story.cache import StoryCache
 from services.story.close_friends import CloseFriends
 from services.story.events import DOMAIN, StoryEvents
-from services.story.peers import GraphPeer, MediaPeer
+from services.story.peers import MediaPeer
 from services.story.server import StoryServicer
 from services.story.settings import StorySettings
 from services.story.store import StoryStore
@@ -27,13 +29,14 @@ from services.story.views import Views
 async def build(settings: StorySettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
     assert backends.ids
-    await backends.events.ensure_stream(DOMAIN)
+    for domain in (DOMAIN, "graph"):
+        await backends.events.ensure_stream(domain)
     peers = load(PeerSettings)
     graph_channel, media_channel = (peer_channel(peers.graph_target),
                                     peer_channel(peers.media_target))
-    graph = GraphPeer(graph_channel, service_credentials("story"),
-                      following_ttl=settings.following_cache_seconds,
-                      summary_ttl=settings.summary_cache_seconds)
+    graph = SocialView(backends.redis, KeySpace(backends.redis_settings, "story"),
+                       GraphPeer(graph_channel, service_credentials("story")),
+                       ttl_seconds=settings.social_view_ttl_seconds)
     media = MediaPeer(media_channel)
     store = StoryStore(backends.cql, settings.expiry_bucket_seconds)
     cache = StoryCache(backends.redis, KeySpace(backends.redis_settings, "story"),
@@ -54,7 +57,9 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
         await media_channel.close()
 
     return Built(definition("story", pb, pb_grpc, "StoryService", servicer),
-                 background=[archive.run()], on_stop=[close_channels])
+                 background=[archive.run(),
+                             *(c.run() for c in graph.consumers(backends.events, "story"))],
+                 on_stop=[close_channels], domain=servicer)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,8 @@ class StorySettings(ServerSettings):
                                         "set stays in Redis before it is rebuilt from CQL")
     max_following: int = Field(default=5000, ge=1,
                                description="followees considered for one viewer's tray")
-    following_cache_seconds: float = Field(
-        default=5.0, ge=0, description="how long a viewer's followee ids are reused for "
-                                       "tray reads (0: ask the graph every time)")
-    summary_cache_seconds: float = Field(
-        default=10.0, ge=0, description="how long user summaries (name, avatar) are reused")
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="followee ids, relations and user summaries kept "
+                                         "by graph events are refilled after this anyway")
     page_token_secret: str | None = Field(
         default=None, min_length=8, description="None: derived from the mesh's service key")
