@@ -38,4 +38,4 @@ async def build(settings: NotificationSettings, backends: Backends) -> Built:
 
 
 if __name__ == "__main__":
-    main(NAME, NotificationSettings, Needs(cql=True, redis=True, nats=True), build)
+    main(NAME, NotificationSettings, Needs(cql=True, redis=True, nats=True, ids=True), build)

@@ -18,7 +18,6 @@ from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.events import Consumer
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.settings import PeerSettings, load
 
 VIEW_OWNER = "notification"  # both processes share the view's keys and its consumers
@@ -36,6 +35,7 @@ async def connect(backends: Backends, name: str,
                   settings: NotificationSettings | NotificationWorkerSettings) -> Parts:
     """The parts of process `name` (its identity for graph calls)."""
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     await backends.events.ensure_stream("graph")
     keys = KeySpace(backends.redis_settings, "notification")
     channel = peer_channel(load(PeerSettings).graph_target)
@@ -51,5 +51,5 @@ async def connect(backends: Backends, name: str,
                            active_seconds=settings.cache_active_seconds,
                            refill_seconds=settings.cache_refill_seconds)
         window = 0
-    inbox = Inbox(store, cache, Snowflake(load(SnowflakeSettings).worker_id), window)
+    inbox = Inbox(store, cache, backends.ids, window)
     return Parts(inbox, view, view.consumers(backends.events, VIEW_OWNER), channel)

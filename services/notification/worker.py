@@ -61,4 +61,5 @@ async def build(settings: NotificationWorkerSettings, backends: Backends) -> Bui
 
 
 if __name__ == "__main__":
-    main(NAME, NotificationWorkerSettings, Needs(cql=True, redis=True, nats=True), build)
+    main(NAME, NotificationWorkerSettings, Needs(cql=True, redis=True, nats=True, ids=True),
+         build)

@@ -23,7 +23,6 @@ from services.runtime.app import Built, Needs, definition, main, service_credent
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import PageTokens
 from services.runtime.settings import PeerSettings, load
 
@@ -57,6 +56,7 @@ def like_members(store: PostStore):  # type: ignore[no-untyped-def]
 
 async def build(settings: PostSettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     events = PostEvents(backends.events)
     await events.ensure_stream()
     await backends.events.ensure_stream("graph")
@@ -66,7 +66,7 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     store = PostStore(backends.cql)
     counters = Counters(backends.redis, KeySpace(backends.redis_settings, "post"),
                         recounter(store), settings.counter_ttl_seconds)
-    ids = Snowflake(load(SnowflakeSettings).worker_id)
+    ids = backends.ids
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
     keys = KeySpace(backends.redis_settings, "post")
     view = SocialView(backends.redis, keys, GraphPeer(graph_channel, service_credentials("post")),
@@ -93,4 +93,4 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
 
 
 if __name__ == "__main__":
-    main("post", PostSettings, Needs(cql=True, redis=True, nats=True), build)
+    main("post", PostSettings, Needs(cql=True, redis=True, nats=True, ids=True), build)

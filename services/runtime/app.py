@@ -111,6 +111,7 @@ class Needs:
     redis: bool = False
     nats: bool = False
     minio: bool = False
+    ids: bool = False  # a Snowflake generator (Backends.ids); a leased worker id needs cql
 
 
 async def run_service(name: str, settings_cls: type[S], needs: Needs,
@@ -124,12 +125,13 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
                                        auth_settings.service_key_path)
     try:
         async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
-                                 minio=needs.minio) as backends:
+                                 minio=needs.minio, ids=needs.ids) as backends:
             built = await build(settings, backends)
             running = await create_server(built.definition, settings, verifier)
             print(f"{name} ready on {settings.host}:{running.port}", flush=True)
             try:
-                await serve(running, settings.grace_seconds, built.background)
+                await serve(running, settings.grace_seconds,
+                            [*built.background, *backends.background()])
             finally:
                 for hook in built.on_stop:
                     await hook()

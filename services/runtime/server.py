@@ -72,6 +72,8 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *([("grpc.max_connection_age_ms", int(settings.max_connection_age_seconds * 1000))]
+              if settings.max_connection_age_seconds > 0 else []),
         ],
     )
     definition.register(server)

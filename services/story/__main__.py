@@ -11,7 +11,6 @@ from services.runtime.app import Built, Needs, definition, main, service_credent
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 from services.story.archive import ArchiveJob
@@ -29,6 +28,7 @@ from services.story.views import Views
 
 async def build(settings: StorySettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     for domain in (DOMAIN, "graph"):
         await backends.events.ensure_stream(domain)
     peers = load(PeerSettings)
@@ -44,7 +44,7 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
     views = Views(store, cache)
     close_friends = CloseFriends(store, cache, graph)
     stories = Stories(store, cache, StoryEvents(backends.events), graph, media, views,
-                      close_friends, Snowflake(load(SnowflakeSettings).worker_id),
+                      close_friends, backends.ids,
                       settings.ttl_seconds)
     tray = Tray(store, cache, graph, views, close_friends, settings.max_following)
     servicer = StoryServicer(stories, tray, views, close_friends,
@@ -63,4 +63,4 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
 
 
 if __name__ == "__main__":
-    main("story", StorySettings, Needs(cql=True, redis=True, nats=True), build)
+    main("story", StorySettings, Needs(cql=True, redis=True, nats=True, ids=True), build)
