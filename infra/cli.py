@@ -7,6 +7,7 @@
     migrate   apply pending CQL schema migrations
     logs      the log of one backend or service (`logs feed -f`)
     gen | lint | breaking   generated code and buf checks (infra.codegen)
+    wheel     build the Python client package (clients/python) into dist/
     test      every CI check, then pytest (arguments go to pytest)
     bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
 
@@ -196,6 +197,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wheel(args: argparse.Namespace) -> int:
+    from infra import client_package
+
+    return client_package.main(_settings(), Path(args.out).resolve())
+
+
 def run_codegen(command: str, rest: list[str]) -> int:
     from infra import codegen
 
@@ -271,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
+
+    wheel = sub.add_parser("wheel", help="build the Python client wheel (clients/python)")
+    wheel.add_argument("--out", default=str(REPO / "dist"), help="directory for the wheel")
+    wheel.set_defaults(func=cmd_wheel)
 
     # Listed for --help only: `main` hands their arguments over before argparse sees them.
     sub.add_parser("gen", help="generate Python code from protos/ (infra.codegen)")

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
-
 from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from photomesh.feed.v1 import feed_service_pb2_grpc as feed_grpc
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
@@ -28,6 +27,7 @@ from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
 from photomesh.notification.v1 import notification_service_pb2_grpc as notification_grpc
 from photomesh.post.v1 import post_service_pb2_grpc as post_grpc
 from photomesh.story.v1 import story_service_pb2_grpc as story_grpc
+
 from photomesh_client.contracts import mesh_name, service_of
 from photomesh_client.interceptors import CallDefaults, client_interceptors
 from photomesh_client.service_config import RetryPolicy, channel_options
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from photomesh.story.v1.story_service_pb2_grpc import StoryServiceAsyncStub
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_RETRY = RetryPolicy()
 #: Messages up to this size both ways (a feed page of 50 posts is far below it).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -72,7 +73,7 @@ class Client:
     def __init__(self, targets: Targets, *, token: TokenProvider | None = None,
                  timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
                  stream_timeout: float | None = None,
-                 retry: RetryPolicy | None = RetryPolicy(),
+                 retry: RetryPolicy | None = DEFAULT_RETRY,
                  credentials: grpc.ChannelCredentials | None = None,
                  interceptors: Sequence[aio.ClientInterceptor] = (),
                  options: Sequence[tuple[str, Any]] = ()) -> None:
@@ -143,9 +144,9 @@ class Client:
         target = self.targets.address(mesh_name(service))
         if self._credentials is None:
             return aio.insecure_channel(target, options=list(options.items()),
-                                        interceptors=interceptors)  # type: ignore[arg-type]
+                                        interceptors=interceptors)
         return aio.secure_channel(target, self._credentials, options=list(options.items()),
-                                  interceptors=interceptors)  # type: ignore[arg-type]
+                                  interceptors=interceptors)
 
     def with_token(self, token: TokenProvider | None) -> Client:
         """A client like this one for another caller, with channels of its own (opened

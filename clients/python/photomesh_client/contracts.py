@@ -49,7 +49,8 @@ def _http_verb(method: MethodDescriptor) -> str | None:
     options = method.GetOptions()
     if not options.HasExtension(annotations_pb2.http):
         return None
-    return options.Extensions[annotations_pb2.http].WhichOneof("pattern")
+    verb: str | None = options.Extensions[annotations_pb2.http].WhichOneof("pattern")
+    return verb
 
 
 def is_read(method: MethodDescriptor) -> bool:

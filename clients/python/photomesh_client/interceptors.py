@@ -37,7 +37,7 @@ async def _prepared(details: aio.ClientCallDetails, defaults: CallDefaults, stre
     if timeout is None:
         timeout = defaults.stream_timeout if streaming else defaults.timeout
     metadata = aio.Metadata(*(details.metadata or ()))
-    if AUTHORIZATION not in metadata:  # a call may carry its own token
+    if metadata.get(AUTHORIZATION) is None:  # a call may carry its own token
         token = await current_token(defaults.token)
         if token:
             metadata[AUTHORIZATION] = f"Bearer {token}"
