@@ -4,11 +4,15 @@ override, retries of reads only, typed errors from google.rpc details, extra int
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import grpc
 import pytest
 from grpc import aio
 from photomesh.feed.v1 import feed_service_pb2 as feed_pb
 from photomesh.post.v1 import post_service_pb2 as post_pb
+from photomesh.post.v1 import post_service_pb2_grpc as post_grpc
 from photomesh_client import (
     Client,
     InvalidArgument,
@@ -18,6 +22,7 @@ from photomesh_client import (
     RetryPolicy,
     Targets,
     Unavailable,
+    error_from,
 )
 
 from tests.client.probe import Script, rich_status
@@ -25,8 +30,8 @@ from tests.client.probe import Script, rich_status
 UNAVAILABLE = (grpc.StatusCode.UNAVAILABLE, None)
 
 
-def client(target: str, **kwargs: object) -> Client:
-    return Client(Targets(services={"post": target, "feed": target}), **kwargs)  # type: ignore[arg-type]
+def client(target: str, **kwargs: Any) -> Client:
+    return Client(Targets(services={"post": target, "feed": target}), **kwargs)
 
 
 async def test_token_from_a_plain_an_async_and_a_changing_provider(
@@ -153,6 +158,26 @@ async def test_a_plain_grpc_failure_is_typed_without_details(
     assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
     assert (denied.value.reason, denied.value.field_violations, denied.value.status) == (
         "", (), None)
+
+
+async def test_error_from_types_a_sync_stub_failure_too(probe: tuple[Script, str]) -> None:
+    script, target = probe
+    script.failures = {"GetPost": [(grpc.StatusCode.NOT_FOUND, rich_status(
+        grpc.StatusCode.NOT_FOUND, "gone", "POST_NOT_FOUND", "post.photomesh"))]}
+
+    def call_sync() -> grpc.RpcError:
+        with grpc.insecure_channel(target) as channel:
+            try:
+                post_grpc.PostServiceStub(channel).GetPost(post_pb.GetPostRequest(post_id=1),
+                                                           timeout=10)
+            except grpc.RpcError as error:
+                return error
+        raise AssertionError("the call should have failed")
+
+    error = error_from(await asyncio.to_thread(call_sync))
+    assert isinstance(error, NotFound)
+    assert (error.reason, error.domain, error.message) == (
+        "POST_NOT_FOUND", "post.photomesh", "gone")
 
 
 class _Stamp(aio.UnaryUnaryClientInterceptor):
