@@ -7,6 +7,7 @@
     migrate   apply pending CQL schema migrations
     logs      the log of one backend or service (`logs feed -f`)
     gen | lint | breaking   generated code and buf checks (infra.codegen)
+    wheel     build the Python client package (clients/python) into dist/
     test      every CI check, then pytest (arguments go to pytest)
     bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
     k8s       Kubernetes manifests (deploy/): secrets, build, validate, render-edge, schemas
@@ -241,6 +242,12 @@ def cmd_k8s(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_wheel(args: argparse.Namespace) -> int:
+    from infra import client_package
+
+    return client_package.main(_settings(), Path(args.out).resolve())
+
+
 def run_codegen(command: str, rest: list[str]) -> int:
     from infra import codegen
 
@@ -333,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     k8s_sub.add_parser("schemas", help="re-vendor deploy/schemas for the kinds the overlays "
                        "use (downloads the pinned sources with `go mod download`)")
     k8s.set_defaults(func=cmd_k8s)
+
+    wheel = sub.add_parser("wheel", help="build the Python client wheel (clients/python)")
+    wheel.add_argument("--out", default=str(REPO / "dist"), help="directory for the wheel")
+    wheel.set_defaults(func=cmd_wheel)
 
     # Listed for --help only: `main` hands their arguments over before argparse sees them.
     sub.add_parser("gen", help="generate Python code from protos/ (infra.codegen)")
