@@ -32,7 +32,6 @@ import io
 import os
 import pstats
 import random
-import sys
 import tempfile
 import time
 import urllib.request
@@ -57,6 +56,8 @@ from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
 from bench.harness import Result, percentile, ratio, save_json, table
+from bench.measure.bare_server import bare_server
+from bench.measure.fanout import publish_fanout_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "socfb-Reed98" / "socfb-Reed98.edges"
@@ -356,34 +357,9 @@ async def home_only(stubs: Stubs, people: list[Person], concurrency: int, durati
 
 # --- baseline: a bare grpc.aio server answering a feed-sized response ----------------------
 
-BASELINE_SERVER = """
-import asyncio, sys
-import grpc
-from grpc import aio
-payload = open(sys.argv[1], 'rb').read()
-async def handle(request, context):
-    return payload
-async def main():
-    server = aio.server()
-    handler = grpc.method_handlers_generic_handler('bench.Bare', {
-        'Get': grpc.unary_unary_rpc_method_handler(handle, lambda b: b, lambda b: b)})
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port('127.0.0.1:0')
-    await server.start()
-    print(port, flush=True)
-    await server.wait_for_termination()
-import uvloop; uvloop.run(main())
-"""
-
-
 async def baseline(payload: bytes, concurrency: int, duration: float) -> Result:
-    with tempfile.NamedTemporaryFile(delete=False) as f:
-        f.write(payload)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", BASELINE_SERVER, f.name,
-                                                stdout=asyncio.subprocess.PIPE)
-    try:
-        port = int(await proc.stdout.readline())  # type: ignore[union-attr]
-        async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with bare_server(payload, ["/bench.Bare/Get"]) as bare:
+        async with aio.insecure_channel(bare.target) as channel:
             call = channel.unary_unary("/bench.Bare/Get", request_serializer=lambda b: b,
                                        response_deserializer=fpb.GetHomeFeedResponse.FromString)
             result = Result("bare grpc.aio (same size)")
@@ -398,43 +374,13 @@ async def baseline(payload: bytes, concurrency: int, duration: float) -> Result:
             await asyncio.gather(*(caller() for _ in range(concurrency)))
             result.elapsed = time.perf_counter() - t0
             return result
-    finally:
-        proc.terminate()
-        await proc.wait()
-        os.unlink(f.name)
 
 
 # --- fan-out worker rows/s -----------------------------------------------------------------
 
 async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: int) -> float:
-    from services.runtime.events import EventBus
-    from services.runtime.ids import Snowflake
-    from services.runtime.settings import NatsSettings
-
-    settings = NatsSettings(url=env["PHOTOMESH_NATS_URL"],
-                            stream_prefix=env["PHOTOMESH_NATS_STREAM_PREFIX"],
-                            subject_prefix=env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
-    bus = await EventBus.connect(settings, "bench")
-    ids = Snowflake(999)
-    try:
-        t0 = time.perf_counter()
-        for i in range(tasks):
-            post_id, author = ids.next_id(), str(uuid.uuid4())
-            task = fev.FanoutTask(task_id=f"bench:{post_id}", author_user_id=author,
-                                  action=fev.FANOUT_ACTION_INSERT_POST, post_id=post_id,
-                                  recipient_user_ids=[str(uuid.uuid4())
-                                                      for _ in range(recipients)],
-                                  batch_index=i)
-            await bus.publish("feed", "fanout", task, msg_id=task.task_id)
-        stream = bus.stream_name("feed")
-        while True:
-            info = await bus.js.consumer_info(stream, "feed_feed_fanout")
-            if info.num_pending == 0 and info.num_ack_pending == 0:
-                break
-            await asyncio.sleep(0.02)
-        return tasks * recipients / (time.perf_counter() - t0)
-    finally:
-        await bus.close()
+    rows, seconds = await publish_fanout_tasks(env, tasks, recipients)
+    return rows / seconds
 
 
 # --- profile of one feed read --------------------------------------------------------------
