@@ -26,6 +26,7 @@ from bench.cost.mesh_processes import mesh_pids, restart_services
 from bench.cost.population import build
 from bench.cost.runs import Runner, RunSettings, settings_dict
 from bench.measure import cpu
+from bench.measure.backend_ops import BackendOps
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
@@ -125,9 +126,14 @@ def measure(args: argparse.Namespace, mesh: Any, edge: Any, ghz: Path, wrk: Path
                            count=args.count, warmup=args.warmup, idle_seconds=args.idle,
                            baseline_duration=args.baseline_duration)
     edge_target = f"{edge.settings.host}:{edge.settings.envoy_port}"
+    counts = BackendOps(mesh.env, f"http://{mesh.settings.host}:"
+                                  f"{mesh.settings.nats_monitor_port}")
+    if not counts.cql:
+        say("note: the CQL store does not count statements per table (system_views); "
+            "no CQL counts")
     runner = Runner(ghz=ghz, wrk=wrk, edge_target=edge_target,
                     mesh_pids=mesh_pids(mesh, edge, say=say), population=population,
-                    settings=settings, say=say)
+                    settings=settings, backend_ops=counts, say=say)
     noisy_start = cpu.noise({}, 0.0, load=runner.start_load_average)
     if noisy_start:
         say("WARNING: the machine is busy before the benchmark: " + "; ".join(noisy_start))
@@ -174,6 +180,7 @@ def measure(args: argparse.Namespace, mesh: Any, edge: Any, ghz: Path, wrk: Path
 
     if not args.no_tracing:
         results["tracing"] = tracing_run(runner, mesh, edge, by_key.get("feed_grpc"), say)
+    counts.close()
     return results
 
 
@@ -231,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\nsummary (mesh CPU per call summed over every mesh process; the floor is a bare "
           "grpc.aio call returning the same bytes):")
     print(tables.summary_table(results["operations"]))
+    print("\n" + tables.targets_text(results))
     if results["start_noise"] or any(r["background"]["noisy"] for r in results["operations"]):
         print("WARNING: some runs had a noisy background (see each run above)")
     print(f"\nsaved {args.json}; `./photomesh bench cost --report` regenerates "

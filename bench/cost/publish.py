@@ -35,6 +35,13 @@ def _shares(result: Result, top: int = 4) -> str:
     return ", ".join(f"{name} {ms:.2f}" for name, ms in processes(result)[:top])
 
 
+def _backend_ops(result: Result) -> str:
+    ops = result.get("backend_ops_per_call")
+    if not ops:
+        return "–"
+    return f"{ops['cql_reads']:g} / {ops['cql_writes']:g}, {ops['nats_messages']:g}"
+
+
 def _targets(result: Result) -> str:
     found = verdicts(result["key"], result)
     return "<br>".join(("met: " if v.met else "**missed**: ") + v.text.split(": ", 1)[0]
@@ -45,8 +52,8 @@ def _targets(result: Result) -> str:
 def operations_table(results: Sequence[Result]) -> list[str]:
     lines = ["| operation | mesh CPU ms/call | largest shares, ms/call | calls/s | "
              "p50 / p99 ms | floor calls/s | floor CPU ms/call | throughput vs floor | "
-             "CPU vs floor | target (issue 10) |",
-             "|---|--:|---|--:|--:|--:|--:|--:|--:|---|"]
+             "CPU vs floor | CQL reads / writes, NATS msgs per call | target (issue 10) |",
+             "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|"]
     for r in results:
         base = r.get("baseline") or {}
         ratios = r.get("ratios") or {}
@@ -59,7 +66,7 @@ def operations_table(results: Sequence[Result]) -> list[str]:
             f"{_ms(base.get('load', {}).get('throughput_per_s'), 0)} | "
             f"{_ms(base.get('cpu_ms_per_op'))} | "
             f"{_ms(ratios.get('throughput'), 3)}× | {_ms(ratios.get('cpu'), 1)}× | "
-            f"{_targets(r)} |")
+            f"{_backend_ops(r)} | {_targets(r)} |")
     return lines
 
 
@@ -214,6 +221,9 @@ def render(results: Result, before: Result | None = None, plots: str = PLOTS.nam
         "loaded by ghz the same way, straight (no edge); its CPU from `/proc` too. REST "
         "reads are compared with the same gRPC floor (the page without the edge's JSON "
         "transcoding).", "",
+        "**Backends, counted.** CQL reads and writes per call on the run's own keyspace as "
+        "Cassandra's coordinator counts them (`system_views`), and NATS messages stored in "
+        "the run's own streams: exact, where the shared servers' CPU is not.", "",
         _noise(results), "",
     ]
     lines += operations_table(results["operations"])

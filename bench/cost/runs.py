@@ -32,6 +32,7 @@ from google.protobuf import descriptor_pool, json_format, message_factory
 from bench.cost.mesh_processes import BACKENDS
 from bench.cost.operations import Operation, Plan
 from bench.cost.population import Population
+from bench.measure.backend_ops import BackendOps
 from bench.measure.bare_server import bare_server
 from bench.measure.cpu import CpuMeter, CpuUse, load_average, noise
 from bench.measure.fanout import publish_fanout_tasks
@@ -100,8 +101,10 @@ class Runner:
 
     def __init__(self, *, ghz: Path, wrk: Path, edge_target: str,
                  mesh_pids: Mapping[str, int], population: Population,
-                 settings: RunSettings, say: Callable[[str], None] = print) -> None:
+                 settings: RunSettings, backend_ops: BackendOps | None = None,
+                 say: Callable[[str], None] = print) -> None:
         self.ghz, self.wrk = ghz, wrk
+        self.backend_ops = backend_ops
         self.edge_target = edge_target
         self.population = population
         self.settings = settings
@@ -178,18 +181,23 @@ class Runner:
             raise RuntimeError(f"{op.title}: only {count} new calls left in its pool")
         apart_meter = CpuMeter(apart) if apart else None
         apart_before = apart_meter.snapshot() if apart_meter else None
+        ops_before = self.backend_ops.snapshot() if self.backend_ops else None
         before = self.meter.snapshot()
         report = self._load(op, plan, concurrency, duration, count)
         settle = self.meter.settle(idle_before.rates, names=self.private_names)
         if tail_seconds:
             time.sleep(tail_seconds)
         end = self.meter.snapshot()
+        ops_after = self.backend_ops.snapshot() if self.backend_ops else None
         apart_use = apart_meter.since(apart_before) if apart_meter and apart_before else None
         idle_after = self.meter.idle(idle_seconds)
         idle = Idle(idle_before, idle_after)
         use = self.meter.since(before, idle.rates, after=end)
         self.last_idle = idle_after.rates
         figures = self._figures(op, concurrency, report, use, idle, settle)
+        if ops_before is not None and ops_after is not None:
+            figures["backend_ops_per_call"] = BackendOps.per_call(ops_before, ops_after,
+                                                                  report.ok)
         if apart_use is not None:
             figures["apart_cpu_ms_per_op"] = _ms_per_op(apart_use.gross, report.ok)
         if baseline:
@@ -274,12 +282,17 @@ class Runner:
         """Timeline rows/s of the fan-out worker and the mesh CPU per row."""
         self.meter.settle(self.last_idle, names=self.mesh_names)
         idle = self.meter.idle(self.settings.idle_seconds)
+        ops_before = self.backend_ops.snapshot() if self.backend_ops else None
         before = self.meter.snapshot()
         rows, seconds = asyncio.run(publish_fanout_tasks(env, tasks, recipients))
-        self.meter.settle(idle.rates, names=self.mesh_names)
+        self.meter.settle(idle.rates, names=self.private_names)
         use = self.meter.since(before, idle.rates)
         per_row = {n: round(use.net[n] * 1e6 / rows, 3) for n in self.mesh_names}
-        return {"tasks": tasks, "recipients_per_task": recipients, "rows": rows,
+        found = {}
+        if ops_before is not None and self.backend_ops:
+            found["backend_ops_per_row"] = BackendOps.per_call(
+                ops_before, self.backend_ops.snapshot(), rows)
+        return {**found,"tasks": tasks, "recipients_per_task": recipients, "rows": rows,
                 "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
                 "cpu_us_per_row": {"mesh": round(sum(per_row.values()), 3),
                                    "processes": per_row},

@@ -69,10 +69,21 @@ def operation_table(result: Result) -> str:
                     if base else ""))
     for name, ms in (result.get("apart_cpu_ms_per_op") or {}).items():
         lines.append(f"  {name}: {_n(ms, 3)} ms CPU per call, not charged to the mesh")
+    if result.get("backend_ops_per_call"):
+        lines.append("  " + backend_ops_line(result["backend_ops_per_call"], "call"))
     if load.get("errors"):
         lines.append(f"  errors: {load['errors']}")
     lines.append("  " + background_line(result))
     return "\n".join(lines)
+
+
+def backend_ops_line(ops: Result, per: str) -> str:
+    """The exact backend work per call: CQL statements and NATS messages of the run."""
+    top = sorted(ops["by_name"].items(), key=lambda kv: -kv[1])[:4]
+    return (f"backends per {per} (counted, this run's keyspace and streams only): CQL "
+            f"{ops['cql_reads']:g} reads, {ops['cql_writes']:g} writes, {ops['cql_scans']:g} "
+            f"scans; NATS {ops['nats_messages']:g} messages"
+            + (" (" + ", ".join(f"{k} {v:g}" for k, v in top) + ")" if top else ""))
 
 
 def background_line(result: Result) -> str:
@@ -126,10 +137,12 @@ def levels_table(levels: Sequence[Result]) -> str:
 def fanout_text(fanout: Result) -> str:
     shares = sorted(fanout["cpu_us_per_row"]["processes"].items(), key=lambda kv: -kv[1])
     verdict = verdicts("fanout", fanout)
+    ops = fanout.get("backend_ops_per_row")
     return (f"fan-out worker: {fanout['rows_per_s']:,.0f} timeline rows/s ({fanout['tasks']} "
             f"tasks x {fanout['recipients_per_task']} recipients in {fanout['seconds']:.2f} s); "
             f"mesh CPU {fanout['cpu_us_per_row']['mesh']:.1f} us per row ("
             + ", ".join(f"{n} {v:.1f}" for n, v in shares[:4] if abs(v) >= 0.05) + ")"
+            + (f"\n  {backend_ops_line(ops, 'row')}" if ops else "")
             + (f"\n  {verdict[0].text}" if verdict else ""))
 
 
@@ -149,5 +162,18 @@ def tracing_text(tracing: Result, default: Result | None) -> str:
     return "\n".join(lines)
 
 
+def targets_text(results: Result) -> str:
+    """Every target of the issue with the figure measured against it."""
+    found = {r["key"]: r for r in results["operations"]}
+    if results.get("fanout"):
+        found["fanout"] = results["fanout"]
+    lines = ["targets (issue 10):"]
+    for key, result in found.items():
+        for verdict in verdicts(key, result):
+            title = result.get("title", "fan-out worker")
+            lines.append(f"  {'met   ' if verdict.met else 'MISSED'}  {title}: {verdict.text}")
+    return "\n".join(lines)
+
+
 __all__ = ["fanout_text", "levels_table", "operation_table", "processes", "summary_table",
-           "tracing_text"]
+           "targets_text", "tracing_text"]

@@ -5,6 +5,7 @@ real new writes, and the report renders. Durations are never asserted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bench.cost.mesh_processes import mesh_pids
 from bench.cost.population import Population, build
 from bench.cost.publish import publish
 from bench.cost.runs import Runner, RunSettings
+from bench.measure.backend_ops import BackendOps
 from bench.measure.cpu import CpuMeter
 from infra.backends.envoy import EnvoyBackend
 from infra.sandbox import Mesh
@@ -33,12 +35,15 @@ async def population(mesh: Mesh, edge: EnvoyBackend) -> Population:
 
 @pytest.fixture(scope="module")
 async def runner(mesh: Mesh, edge: EnvoyBackend, population: Population, ghz_bin: Path,
-                 wrk_bin: Path) -> Runner:
-    return await asyncio.to_thread(
+                 wrk_bin: Path) -> AsyncIterator[Runner]:
+    counts = BackendOps(mesh.env, f"http://{mesh.settings.host}:"
+                                  f"{mesh.settings.nats_monitor_port}")
+    yield await asyncio.to_thread(
         Runner, ghz=ghz_bin, wrk=wrk_bin,
         edge_target=f"{edge.settings.host}:{edge.settings.envoy_port}",
         mesh_pids=mesh_pids(mesh, edge), population=population, settings=TINY,
-        say=lambda _: None)
+        backend_ops=counts, say=lambda _: None)
+    counts.close()
 
 
 def assert_figures(result: dict[str, Any], calls: int, busiest: str) -> None:
@@ -84,6 +89,8 @@ async def test_every_like_of_a_run_is_a_new_like(runner: Runner, population: Pop
     pool_before = population.likes.size()
     result = await asyncio.to_thread(runner.run, operations.LIKE_POST, count=8, warmup=0)
     assert_figures(result, 8, "post")
+    counted = result["backend_ops_per_call"]  # exact: this run's keyspace and streams only
+    assert counted["cql_writes"] > 0 and counted["nats_messages"] >= 1, counted
     # the sample call and the run's 8 calls took 9 pairs, each a new (user, post) like
     assert pool_before - population.likes.size() == 9
     for _ in range(50):
