@@ -8,8 +8,9 @@ A run:
 3. the load (ghz or wrk: closed loop, gated by count and time), then wait until the work it
    triggered (events, fan-out, notifications) is done: our own processes back to idle;
 4. a few seconds of idle again; CPU per process over 3, net of the mean idle rate of 2 and
-   4, divided by the calls answered OK (half the difference of the two idle rates, over
-   the window, is the figure's uncertainty);
+   4, divided by the calls answered OK, with an uncertainty from how the idle rate wanders
+   (`Idle.uncertainty`). The mesh's figure is our own processes (services, workers, edge)
+   plus the shared backends, a backend's negative net share (noise) counted as nothing;
 5. the baseline: a bare grpc.aio server (bench/measure/bare_server.py) answering the same
    method with the response recorded from the mesh, loaded by ghz the same way.
 
@@ -19,7 +20,9 @@ A run:
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import statistics
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -67,6 +70,18 @@ class Idle:
     @property
     def others_cores(self) -> float:
         return max(self.before.others_cores, self.after.others_cores)
+
+    def uncertainty(self, name: str, window: float) -> float:
+        """CPU seconds a process's net figure over `window` may be off by: the background
+        wandering during the run and in the idle samples (steps taken as independent), and
+        its drift from before to after."""
+        steps = (self.before.step_rates or {}).get(name, []) + \
+            (self.after.step_rates or {}).get(name, [])
+        step = self.before.step or 0.5
+        sampled = len(steps) * step
+        jitter = statistics.pstdev(steps) if len(steps) > 1 else 0.0
+        variance = jitter ** 2 * step * (1 / max(window, step) + 1 / max(sampled, step))
+        return window * math.sqrt(variance + self.spread[name] ** 2)
 
 
 @dataclass(frozen=True)
@@ -209,13 +224,20 @@ class Runner:
     def _figures(self, op: Operation, concurrency: int, report: LoadReport, use: CpuUse,
                  idle: Idle, settle: float) -> dict[str, object]:
         ops = report.ok
+        own = {n: use.net[n] for n in self.private_names}
+        shared = {n: use.net[n] for n in self.mesh_names if n in BACKENDS}
         mesh_net = {n: use.net[n] for n in self.mesh_names}
         mesh_gross = {n: use.gross[n] for n in self.mesh_names}
-        spread = {n: idle.spread[n] * use.seconds for n in self.mesh_names}
+        errors = {n: idle.uncertainty(n, use.seconds) for n in self.mesh_names}
         idle_rates = {n: round(idle.rates[n], 4) for n in self.mesh_names}
         reasons = noise(idle_rates, idle.others_cores)
         if use.others_cores > 0.25:
             reasons.append(f"other processes used {use.others_cores:.2f} cores during the run")
+        squeezed = idle.others_cores - use.others_cores
+        if squeezed > 0.2:
+            reasons.append(f"the machine was saturated: other processes got {squeezed:.2f} "
+                           f"cores less during the run, so other people's load on the shared "
+                           f"backends likely shrank too and their net figures read low")
 
         def per_op(seconds: float) -> float:
             return round(seconds * 1000 / ops, 4) if ops else float("nan")
@@ -226,16 +248,23 @@ class Runner:
             "response_bytes": len(self.samples[op.key]),
             "rest_response_bytes": self.rest_sizes.get(op.key),
             "load": report.summary(),
-            "cpu_ms_per_op": {"mesh": per_op(sum(mesh_net.values())),
-                              "uncertainty": per_op(sum(spread.values())),
-                              "processes": _ms_per_op(mesh_net, ops)},
+            # The mesh: our processes plus the shared backends, where a negative net share
+            # (noise: a process cannot spend less than nothing on our calls) counts as 0.
+            "cpu_ms_per_op": {"mesh": per_op(sum(own.values())
+                                             + sum(max(0.0, v) for v in shared.values())),
+                              "own": per_op(sum(own.values())),
+                              "shared_backends": per_op(sum(shared.values())),
+                              "uncertainty": per_op(math.sqrt(sum(e ** 2
+                                                                  for e in errors.values()))),
+                              "processes": _ms_per_op(mesh_net, ops),
+                              "process_uncertainty": _ms_per_op(errors, ops)},
             "gross_cpu_ms_per_op": {"mesh": per_op(sum(mesh_gross.values())),
                                     "processes": _ms_per_op(mesh_gross, ops)},
             "loadgen_cpu_ms_per_op": per_op(report.client_cpu_s),
             "window_seconds": round(use.seconds, 3), "settle_seconds": round(settle, 3),
             "background": {"idle_cores": idle_rates,
-                           "idle_cores_spread": {n: round(v, 4) for n, v in idle.spread.items()
-                                                 if n in self.mesh_names},
+                           "idle_cores_spread": {n: round(idle.spread[n], 4)
+                                                 for n in self.mesh_names},
                            "others_cores_idle": round(idle.others_cores, 3),
                            "others_cores_run": round(use.others_cores, 3),
                            "noisy": reasons},

@@ -81,6 +81,9 @@ class CpuUse:
     net: dict[str, float]
     idle_cores: dict[str, float]
     others_cores: float  # the rest of the machine, busy on something else
+    #: Idle samples only: each process's rate (cores) over each step of the window.
+    step_rates: dict[str, list[float]] | None = None
+    step: float = 0.0
 
     @property
     def rates(self) -> dict[str, float]:
@@ -116,11 +119,21 @@ class CpuMeter:
             ticks[name] = total
         return Snapshot(time.monotonic(), ticks, machine_ticks()[0])
 
-    def idle(self, seconds: float) -> CpuUse:
-        """What each process uses over `seconds` while nothing is asked of it (`.rates`)."""
-        before = self.snapshot()
-        time.sleep(seconds)
-        return self.since(before)
+    def idle(self, seconds: float, step: float = 0.5) -> CpuUse:
+        """What each process uses over `seconds` while nothing is asked of it (`.rates`),
+        with its rate over every `step` (how much it wanders: `.step_rates`)."""
+        before = previous = self.snapshot()
+        steps: dict[str, list[float]] = {n: [] for n in self.pids}
+        while previous.at - before.at < seconds - step / 2:
+            time.sleep(step)
+            current = self.snapshot()
+            span = current.at - previous.at
+            for n in self.pids:
+                steps[n].append((current.ticks[n] - previous.ticks[n]) * TICK / span)
+            previous = current
+        use = self.since(before, after=previous)
+        use.step_rates, use.step = steps, step
+        return use
 
     def since(self, before: Snapshot, idle: Mapping[str, float] | None = None,
               after: Snapshot | None = None) -> CpuUse:

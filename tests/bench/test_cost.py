@@ -54,6 +54,9 @@ def assert_figures(result: dict[str, Any], calls: int, busiest: str) -> None:
     assert load["throughput_per_s"] > 0 and load["p50_ms"] > 0 and load["p99_ms"] > 0
     gross = result["gross_cpu_ms_per_op"]
     assert gross["mesh"] > 0
+    assert result["cpu_ms_per_op"]["own"] == pytest.approx(sum(
+        ms for name, ms in result["cpu_ms_per_op"]["processes"].items()
+        if name not in ("cassandra", "redis", "nats", "minio")), abs=0.01)
     assert gross["processes"][busiest] > 0 and gross["processes"]["envoy"] > 0
     assert {"cassandra", "redis", "nats", "minio", "feed", "envoy"} <= set(gross["processes"])
     assert result["loadgen_cpu_ms_per_op"] > 0
