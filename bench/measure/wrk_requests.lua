@@ -1,8 +1,8 @@
 -- Requests for wrk, one per call, read from the file named by the first script argument:
 -- a line each, "<METHOD> <path> <bearer token>", sent in order and round-robin. The second
 -- argument is the most calls to make (0: no limit; wrk's -d gates the time): once they are
--- answered the script sends wrk SIGINT, which ends the run and its clock as the -d timer
--- would. done() writes the run's figures as one JSON line (latencies in microseconds).
+-- answered the script stops its thread and sends wrk SIGINT, which ends the run and its
+-- clock as the -d timer would. done() writes the run's figures as one JSON line (latencies in microseconds).
 local ffi = require("ffi")
 ffi.cdef [[
 int kill(int pid, int sig);
@@ -30,7 +30,8 @@ end
 function response(status, headers, body)
   answered = answered + 1
   if limit > 0 and answered == limit then
-    ffi.C.kill(ffi.C.getpid(), SIGINT)
+    wrk.thread:stop()                    -- this thread sends no more
+    ffi.C.kill(ffi.C.getpid(), SIGINT)   -- and wrk's main thread stops waiting
   end
 end
 

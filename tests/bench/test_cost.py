@@ -23,7 +23,7 @@ from bench.measure.cpu import CpuMeter
 from infra.backends.envoy import EnvoyBackend
 from infra.sandbox import Mesh
 
-TINY = RunSettings(concurrency=2, duration=20.0, count=16, warmup=2, idle_seconds=0.3,
+TINY = RunSettings(concurrency=2, duration=20.0, count=24, warmup=2, idle_seconds=0.3,
                    baseline_duration=0.5)
 
 
@@ -47,9 +47,11 @@ async def runner(mesh: Mesh, edge: EnvoyBackend, population: Population, ghz_bin
 
 
 def assert_figures(result: dict[str, Any], calls: int, busiest: str) -> None:
+    """Figures came out: calls counted, CPU read (a tick is 10 ms: a few calls may leave
+    a cheap process at 0, so only the whole mesh must show some), the floor measured."""
     load = result["load"]
-    # wrk stops a few calls after the count (those in flight when its script signals it)
-    overshoot = 0 if load["tool"] == "ghz" else 4 * result["concurrency"]
+    # wrk may count a call or two in flight when its script stopped it
+    overshoot = 0 if load["tool"] == "ghz" else result["concurrency"]
     assert calls <= load["ok"] <= calls + overshoot and not load["errors"], load
     assert load["throughput_per_s"] > 0 and load["p50_ms"] > 0 and load["p99_ms"] > 0
     gross = result["gross_cpu_ms_per_op"]
@@ -57,8 +59,7 @@ def assert_figures(result: dict[str, Any], calls: int, busiest: str) -> None:
     assert result["cpu_ms_per_op"]["own"] == pytest.approx(sum(
         ms for name, ms in result["cpu_ms_per_op"]["processes"].items()
         if name not in ("cassandra", "redis", "nats", "minio")), abs=0.01)
-    assert gross["processes"][busiest] > 0 and gross["processes"]["envoy"] > 0
-    assert {"cassandra", "redis", "nats", "minio", "feed", "envoy"} <= set(gross["processes"])
+    assert {"cassandra", "redis", "nats", "minio", busiest, "envoy"} <= set(gross["processes"])
     assert result["loadgen_cpu_ms_per_op"] > 0
     assert result["response_bytes"] > 0
     base = result["baseline"]
