@@ -45,7 +45,8 @@ def _backend_ops(result: Result) -> str:
 def _targets(result: Result) -> str:
     found = verdicts(result["key"], result)
     return "<br>".join(("met: " if v.met else "**missed**: ") + v.text.split(": ", 1)[0]
-                       + ("" if v.met else f" ({v.text.split(': missed by ', 1)[1]})")
+                       + ("" if v.met else " by " + v.text.split(": missed by ", 1)[1]
+                          .replace(" (", ", ").rstrip(")"))
                        for v in found) or "–"
 
 
@@ -147,8 +148,12 @@ def _noise(results: Result) -> str:
     others = [r["background"]["others_cores_run"] for r in results["operations"]]
     text = (f"The machine is shared: other processes used {min(others):.2f}–{max(others):.2f} "
             f"cores during the runs (load average {results['start_load_average']:.2f} at the "
-            f"start). The ± after each CPU figure is half the change in the processes' idle "
-            f"rate from before the run to after it, over the run.")
+            f"start). The ± after each CPU figure is how far it may be off from the "
+            f"background alone: the idle rates' wander (0.5 s steps) and drift from before "
+            f"the run to after it, over the run. When the machine is saturated, other "
+            f"people's load on the shared backends shrinks while a run takes CPU, so the "
+            f"backends' net shares read low: the services' own figures and the counted CQL "
+            f"statements are the firm ones.")
     if noisy:
         reasons = sorted({reason for r in noisy for reason in r["background"]["noisy"]})
         text += (f" {len(noisy)} of {len(results['operations'])} runs had a noisy background "

@@ -317,13 +317,15 @@ class Runner:
         self.meter.settle(idle.rates, names=self.private_names)
         use = self.meter.since(before, idle.rates)
         per_row = {n: round(use.net[n] * 1e6 / rows, 3) for n in self.mesh_names}
+        own = sum(per_row[n] for n in self.private_names)
+        shared = sum(max(0.0, per_row[n]) for n in self.mesh_names if n in BACKENDS)
         found = {}
         if ops_before is not None and self.backend_ops:
             found["backend_ops_per_row"] = BackendOps.per_call(
                 ops_before, self.backend_ops.snapshot(), rows)
         return {**found,"tasks": tasks, "recipients_per_task": recipients, "rows": rows,
                 "seconds": round(seconds, 3), "rows_per_s": round(rows / seconds, 1),
-                "cpu_us_per_row": {"mesh": round(sum(per_row.values()), 3),
+                "cpu_us_per_row": {"mesh": round(own + shared, 3), "own": round(own, 3),
                                    "processes": per_row},
                 "background": {"idle_cores": {n: round(idle.rates[n], 4)
                                               for n in self.mesh_names},
