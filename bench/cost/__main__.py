@@ -76,7 +76,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-duration", type=float, default=5.0)
     p.add_argument("--ops", default=",".join(operations.BY_KEY),
                    help=f"operations to run (default all): {', '.join(operations.BY_KEY)}")
-    p.add_argument("--levels", default="1,4,16,32",
+    p.add_argument("--levels", default="1,4,8,16,32",
                    type=lambda s: [int(x) for x in s.split(",") if x.strip()],
                    help="feed concurrency levels for latency against load (the main run's "
                         "level is reused); '' for none")
@@ -132,7 +132,7 @@ def measure(args: argparse.Namespace, mesh: Any, edge: Any, ghz: Path, wrk: Path
             "no CQL counts")
     runner = Runner(ghz=ghz, wrk=wrk, edge_target=edge_target,
                     mesh_pids=mesh_pids(mesh, edge, say=say), population=population,
-                    settings=settings, backend_ops=counts, say=say)
+                    settings=settings, backend_ops=counts)
     noisy_start = cpu.noise({}, 0.0, load=runner.start_load_average)
     if noisy_start:
         say("WARNING: the machine is busy before the benchmark: " + "; ".join(noisy_start))

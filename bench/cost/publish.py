@@ -79,9 +79,21 @@ def cpu_plot(results: Sequence[Result]) -> str:
                    ] if r.get("baseline") else []
         markers += [Marker(f"target {t.limit:g} ms", t.limit, "#d00") for t in TARGETS
                     if t.key == r["key"] and t.figure == "cpu"]
-        bars.append(Bar(r["title"], r["cpu_ms_per_op"]["processes"], markers))
+        bars.append(Bar(r["title"], r["cpu_ms_per_op"]["processes"], markers,
+                        total=r["cpu_ms_per_op"]["mesh"]))
     return stacked_bars(bars, title="Mesh CPU per call, by process (red tick: target, black: "
                                     "bare floor)", x_label="CPU ms per call (net of idle)")
+
+
+def feed_levels(results: Result) -> list[Result]:
+    """The feed's concurrency levels, with the main runs at their own level among them."""
+    levels = {level["concurrency"]: dict(level) for level in results.get("feed_levels") or []}
+    for r in results["operations"]:
+        name = {"feed_grpc": "grpc", "feed_rest": "rest"}.get(r["key"])
+        if name and levels:
+            levels.setdefault(r["concurrency"], {"concurrency": r["concurrency"]})
+            levels[r["concurrency"]].setdefault(name, r)
+    return [levels[c] for c in sorted(levels)]
 
 
 def latency_plot(levels: Sequence[Result]) -> str:
@@ -208,7 +220,8 @@ def render(results: Result, before: Result | None = None, plots: str = PLOTS.nam
         "## Cost per operation — `./photomesh bench cost`", "",
         f"Measured {results['date']} on {m['cores']} cores ({m['model']}, "
         f"{m['memory_gib']} GiB), commit `{g['commit'][:10]}`"
-        f"{' (with local changes)' if g.get('dirty') else ''}, with `{results['command']}`.",
+        f"{' (with local changes)' if g.get('dirty') else ''}, with "
+        f"`{results['command'].strip()}`.",
         "",
         f"**Setup.** {results['population']}: a home-feed page is 20 posts with media.", "",
         f"**Load.** A separate process: ghz (gRPC) or wrk (REST), closed loop, concurrency "
@@ -239,7 +252,7 @@ def render(results: Result, before: Result | None = None, plots: str = PLOTS.nam
     lines += ["", f"![Mesh CPU per call by process]({plots}/cpu-per-operation.svg)", ""]
     if results.get("feed_levels"):
         lines += ["### Feed latency against load", ""]
-        lines += levels_table(results["feed_levels"])
+        lines += levels_table(feed_levels(results))
         lines += ["", f"![GetHomeFeed latency against load]({plots}/feed-latency.svg)", ""]
     tracing = results.get("tracing")
     if tracing:
@@ -288,7 +301,7 @@ def publish(json_path: Path, before_path: Path | None = None, doc: Path = DOC) -
     written[1].write_text(cpu_plot(results["operations"]))
     if results.get("feed_levels"):
         written.append(plots / "feed-latency.svg")
-        written[-1].write_text(latency_plot(results["feed_levels"]))
+        written[-1].write_text(latency_plot(feed_levels(results)))
     return written
 
 

@@ -25,7 +25,7 @@ import os
 import statistics
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -116,14 +116,12 @@ class Runner:
 
     def __init__(self, *, ghz: Path, wrk: Path, edge_target: str,
                  mesh_pids: Mapping[str, int], population: Population,
-                 settings: RunSettings, backend_ops: BackendOps | None = None,
-                 say: Callable[[str], None] = print) -> None:
+                 settings: RunSettings, backend_ops: BackendOps | None = None) -> None:
         self.ghz, self.wrk = ghz, wrk
         self.backend_ops = backend_ops
         self.edge_target = edge_target
         self.population = population
         self.settings = settings
-        self.say = say
         self.samples: dict[str, bytes] = {}
         self.rest_sizes: dict[str, int] = {}
         self.watch(mesh_pids)

@@ -130,6 +130,7 @@ class Bar:
     label: str
     parts: Mapping[str, float]  # segment name -> value (negative drawn as 0)
     markers: Sequence[Marker] = ()  # ticks across the bar (a target, a floor)
+    total: float | None = None  # the figure written after the bar (default: its length)
 
 
 def stacked_bars(bars: Sequence[Bar], *, title: str, x_label: str, width: int = 900,
@@ -176,7 +177,8 @@ def stacked_bars(bars: Sequence[Bar], *, title: str, x_label: str, width: int = 
                        f'height="{bar_height}" fill="{colors[name]}"><title>'
                        f'{escape(name)}: {value:.2f}</title></rect>')
             at += value
-        out.append(f'<text x="{x(at) + 6:.1f}" y="{by + bar_height / 2 + 4}">{at:.2f}</text>')
+        shown = at if bar.total is None else bar.total
+        out.append(f'<text x="{x(at) + 6:.1f}" y="{by + bar_height / 2 + 4}">{shown:.2f}</text>')
         for m in bar.markers:
             out.append(f'<line x1="{x(m.value):.1f}" y1="{by - 3}" x2="{x(m.value):.1f}" '
                        f'y2="{by + bar_height + 3}" stroke="{m.color}" stroke-width="2">'

@@ -42,7 +42,7 @@ async def runner(mesh: Mesh, edge: EnvoyBackend, population: Population, ghz_bin
         Runner, ghz=ghz_bin, wrk=wrk_bin,
         edge_target=f"{edge.settings.host}:{edge.settings.envoy_port}",
         mesh_pids=mesh_pids(mesh, edge), population=population, settings=TINY,
-        backend_ops=counts, say=lambda _: None)
+        backend_ops=counts)
     counts.close()
 
 
