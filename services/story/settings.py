@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class StorySettings(ServerSettings):
+class StorySettings(ServiceSettings):
     model_config = service_config("STORY")
 
-    port: int = Field(default=50055, ge=0, le=65535)
     ttl_seconds: int = Field(default=86400, ge=1, le=7 * 86400,
                              description="how long a story stays live (then archived)")
     archive_interval_seconds: float = Field(
@@ -29,5 +28,3 @@ class StorySettings(ServerSettings):
     social_view_ttl_seconds: int = Field(
         default=3600, ge=10, description="followee ids, relations and user summaries kept "
                                          "by graph events are refilled after this anyway")
-    page_token_secret: str | None = Field(
-        default=None, min_length=8, description="None: derived from the mesh's service key")
