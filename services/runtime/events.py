@@ -10,6 +10,7 @@ returned (its effect stored); a failing handler's message is redelivered with ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -156,6 +157,16 @@ class Consumer(Generic[M]):
     async def run(self) -> None:
         await self.declare()
         sub = await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        try:
+            await self._consume(sub)
+        finally:
+            # A fetch cut short by cancellation leaves the server's reply to it queued on
+            # the subscription; without unsubscribing, draining the connection would wait
+            # for that reply to be read until its timeout.
+            with contextlib.suppress(NatsError):  # closed or reconnecting: nothing to do
+                await sub.unsubscribe()
+
+    async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
