@@ -85,8 +85,9 @@ class EventBus:
         return name
 
     async def publish(self, domain: str, event: str, message: Message, *,
-                      msg_id: str) -> None:
-        """Publish and wait until JetStream has stored it. `msg_id` de-duplicates retries."""
+                      msg_id: str) -> int:
+        """Publish and wait until JetStream has stored it; returns its stream sequence.
+        `msg_id` de-duplicates retries (a duplicate returns the first one's sequence)."""
         subject = self.subject(domain, event)
         with _tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER,
                                            attributes={"messaging.system": "nats",
@@ -95,8 +96,9 @@ class EventBus:
             headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
                                                 "Content-Type": "application/x-protobuf",
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
-            await self.js.publish(subject, message.SerializeToString(), headers=headers,
-                                  stream=self.stream_name(domain))
+            ack = await self.js.publish(subject, message.SerializeToString(), headers=headers,
+                                        stream=self.stream_name(domain))
+        return int(ack.seq)
 
     async def close(self) -> None:
         if not self.nc.is_closed:
