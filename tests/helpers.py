@@ -52,6 +52,16 @@ def field_violations(err: grpc.RpcError) -> dict[str, str]:
     return {}
 
 
+def retry_info(err: grpc.RpcError) -> error_details_pb2.RetryInfo:
+    """The RetryInfo detail of a failed call (fails the test if absent)."""
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info
+    raise AssertionError(f"no RetryInfo in {err!r}")
+
+
 def _details(err: grpc.RpcError) -> list:
     for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
         if key == "grpc-status-details-bin":
