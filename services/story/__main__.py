@@ -14,6 +14,7 @@ from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 from services.story.archive import ArchiveJob
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import DOMAIN, StoryEvents
 from services.story.peers import GraphPeer, MediaPeer
@@ -40,14 +41,16 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
                        settings.cache_warm_seconds)
     views = Views(store, cache)
     close_friends = CloseFriends(store, cache, graph)
+    clock = Clock(settings.clock_offset_seconds)
     stories = Stories(store, cache, StoryEvents(backends.events), graph, media, views,
-                      close_friends, Snowflake(load(SnowflakeSettings).worker_id),
-                      settings.ttl_seconds)
+                      close_friends, Snowflake(load(SnowflakeSettings).worker_id,
+                                               clock=clock.time_ns),
+                      settings.ttl_seconds, clock)
     tray = Tray(store, cache, graph, views, close_friends, settings.max_following)
     servicer = StoryServicer(stories, tray, views, close_friends,
-                             mesh_page_tokens(settings.page_token_secret))
+                             mesh_page_tokens(settings.page_token_secret), clock)
     archive = ArchiveJob(store, settings.archive_interval_seconds,
-                         settings.archive_lookback_seconds)
+                         settings.archive_lookback_seconds, clock)
 
     async def close_channels() -> None:
         await graph_channel.close()

@@ -9,8 +9,9 @@ from photomesh.story.v1 import story_service_pb2_grpc as pb_grpc
 
 from services.runtime.auth import current_principal
 from services.runtime.pagination import PageTokens, page_size
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
-from services.story.stories import Stories, StoryView, now_ms
+from services.story.stories import Stories, StoryView
 from services.story.tray import Tray, TrayEntry
 from services.story.validation import check_story_id
 from services.story.views import Views
@@ -39,8 +40,9 @@ def _tray_entry(entry: TrayEntry) -> pb.StoryTrayEntry:
 
 class StoryServicer(pb_grpc.StoryServiceServicer):
     def __init__(self, stories: Stories, tray: Tray, views: Views,
-                 close_friends: CloseFriends, tokens: PageTokens) -> None:
+                 close_friends: CloseFriends, tokens: PageTokens, clock: Clock) -> None:
         self._stories = stories
+        self._clock = clock
         self._tray = tray
         self._views = views
         self._close_friends = close_friends
@@ -82,7 +84,8 @@ class StoryServicer(pb_grpc.StoryServiceServicer):
         scope = "story.GetStoryTray"
         cursor = self._cursor(request.page_token, scope, me.user_id)
         offset = cursor.offset if cursor else 0
-        entries, more = await self._tray.page(me.user_id, offset, size, now_ms())
+        entries, more = await self._tray.page(me.user_id, offset, size,
+                                              self._clock.now_ms())
         return pb.GetStoryTrayResponse(
             entries=[_tray_entry(e) for e in entries],
             next_page_token=self._next(scope, me.user_id, offset=offset + size)

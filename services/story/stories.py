@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from services.runtime.errors import (
 )
 from services.runtime.ids import Snowflake, id_time_ms
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import StoryEvents
 from services.story.model import CLOSE_FRIENDS, FOLLOWERS, StoryRecord
@@ -31,10 +31,6 @@ from services.story.validation import MEDIA_ID, REQUEST_ID, TEXT_MAX, check_stor
 from services.story.views import Views
 
 AUDIENCES = (FOLLOWERS, CLOSE_FRIENDS)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def story_not_found(story_id: int) -> NotFound:
@@ -63,7 +59,7 @@ def _media_ref(media: media_pb.Media) -> MediaRef:
 class Stories:
     def __init__(self, store: StoryStore, cache: StoryCache, events: StoryEvents,
                  graph: GraphPeer, media: MediaPeer, views: Views, close_friends: CloseFriends,
-                 ids: Snowflake, ttl_seconds: int) -> None:
+                 ids: Snowflake, ttl_seconds: int, clock: Clock) -> None:
         self._store = store
         self._cache = cache
         self._events = events
@@ -73,6 +69,7 @@ class Stories:
         self._close_friends = close_friends
         self._ids = ids
         self._ttl_ms = ttl_seconds * 1000
+        self._now_ms = clock.now_ms
 
     # --- publishing -----------------------------------------------------------------------
 
@@ -100,7 +97,7 @@ class Stories:
         if claimed != fingerprint:
             raise AlreadyExists("this request_id was already used for another story",
                                 reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
-        now = now_ms()
+        now = self._now_ms()
         story = await self._store.live(story_id, now) or await self._store.archived(
             author_id, story_id)
         if story is None:
@@ -145,7 +142,7 @@ class Stories:
     async def visible_live(self, viewer_id: str, story_id: int) -> StoryRecord:
         """The live story if `viewer_id` may see it; NOT_FOUND (or ACCOUNT_PRIVATE)."""
         check_story_id(story_id)
-        story = await self._store.live(story_id, now_ms())
+        story = await self._store.live(story_id, self._now_ms())
         if story is None:
             raise story_not_found(story_id)
         if story.author_id == viewer_id:
@@ -193,13 +190,13 @@ class Stories:
     async def mark_seen(self, viewer_id: str, story_id: int) -> None:
         story = await self.visible_live(viewer_id, story_id)
         if story.author_id != viewer_id:  # the author's own looks are not views
-            await self._views.mark(story, viewer_id, now_ms())
+            await self._views.mark(story, viewer_id, self._now_ms())
 
     # --- deleting and the archive ---------------------------------------------------------
 
     async def delete(self, author_id: str, story_id: int) -> None:
         check_story_id(story_id)
-        story = await self._store.live(story_id, now_ms()) or await self._store.archived(
+        story = await self._store.live(story_id, self._now_ms()) or await self._store.archived(
             author_id, story_id)
         if story is None:
             if await self._store.deleted_by(story_id) == author_id:
@@ -215,7 +212,7 @@ class Stories:
     async def archived_page(self, author_id: str, page_size: int, paging_state: bytes | None
                             ) -> tuple[list[StoryView], bytes | None]:
         stories, state = await self._store.archive_page(author_id, page_size, paging_state)
-        now = now_ms()
+        now = self._now_ms()
         author = await self._summary(author_id)
         views = []
         for story in stories:
