@@ -116,3 +116,24 @@ async def stream_messages(env: Mapping[str, str], domain: str, event: str,
             await asyncio.sleep(0.2)
     finally:
         await nc.close()
+
+
+async def wait_serving(target: str, proc: asyncio.subprocess.Process,
+                       timeout: float = 60.0) -> None:
+    """Until the gRPC health check of `target` answers SERVING (without blocking the event
+    loop, which may be serving a proxy the process needs); fails if `proc` exits first."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    async with aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert proc.returncode is None, f"the process for {target} exited early"
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{target} never became SERVING")

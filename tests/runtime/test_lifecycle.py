@@ -16,7 +16,6 @@ import time
 import uuid
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from photomesh.notification.v1 import notification_service_pb2 as pb
 from photomesh.notification.v1 import notification_service_pb2_grpc as pb_grpc
 from photomesh.post.v1 import events_pb2 as post_events
@@ -26,24 +25,9 @@ from infra.sandbox import free_port
 from services.runtime.events import EventBus
 from services.runtime.settings import NatsSettings, load
 from tests.graph_support import Users
+from tests.helpers import wait_serving
 
 WAIT = 30.0  # bound on each wait below; the test never relies on anything being quick
-
-
-async def _wait_serving(target: str, proc: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            assert proc.returncode is None, "the service exited before SERVING"
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"{target} never became SERVING")
 
 
 async def _refused(target: str, me) -> bool:
@@ -83,7 +67,7 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(mesh, channel_to) -
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     target = f"127.0.0.1:{port}"
     try:
-        await _wait_serving(target, proc)
+        await wait_serving(target, proc)
         async with grpc.aio.insecure_channel(target) as channel:
             stream = pb_grpc.NotificationServiceStub(channel).StreamNotifications(
                 pb.StreamNotificationsRequest(), metadata=me.md)
