@@ -24,8 +24,8 @@ from photomesh.notification.v1 import notification_service_pb2 as pb
 from services.notification.activities import Activity
 from services.notification.cache import NotificationCache
 from services.notification.store import Entry, InboxStore
-from services.runtime.errors import NotFound
-from services.runtime.ids import Snowflake, id_time_ms, min_id_at
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.ids import MAX_ID, Snowflake, id_time_ms, min_id_at
 
 MAX_ACTORS_SHOWN = 3
 MAX_ATTEMPTS = 16
@@ -179,6 +179,10 @@ class Inbox:
         """Raise the watermark; returns the unread count left."""
         latest = min_id_at(_now_ms() + 1) - 1  # nothing later can be read yet
         if up_to_notification_id is not None:
+            if up_to_notification_id > MAX_ID:
+                raise InvalidArgument(FieldViolation(
+                    "up_to_notification_id", "not a notification id (ids are positive 63-bit "
+                                             "numbers)"))
             position = await self._store.position(user_id, up_to_notification_id)
             if position is None:
                 raise NotFound("no such notification", reason="NOTIFICATION_NOT_FOUND",

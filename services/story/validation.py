@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.ids import MAX_ID
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,5 +30,8 @@ def check_user_ids(field: str, values: Sequence[str], limit: int) -> list[FieldV
 
 
 def check_story_id(story_id: int) -> None:
-    if story_id <= 0:
+    if story_id == 0:
         raise InvalidArgument(FieldViolation("story_id", "required: the story's id"))
+    if not 0 < story_id <= MAX_ID:
+        raise InvalidArgument(FieldViolation("story_id", "not a story id (ids are positive "
+                                                         "63-bit numbers)"))
