@@ -40,7 +40,7 @@ def story_later(mesh: Mesh, names: RunNames, collector) -> Iterator[Callable[[],
                    cwd=mesh_services.REPO, marker="-m services.story")
         target = f"{mesh.settings.host}:{port}"
         # No `proc` here: ManagedProcess.pid() read between fork and exec sees pytest's
-        # command line, takes the pid file for stale and removes it.
+        # command line and takes the process for gone.
         mesh_services.wait_serving(target, None, what="story service a day ahead")
         return target
 
