@@ -2,6 +2,7 @@
 
     ./photomesh bench feed [--duration 10] [--levels 4,16,48] [--celebrity-followers 20000]
     ./photomesh bench feed --parts lag [--lag-followers 100,1000]   # fan-out lag only
+    ./photomesh bench feed --parts worker [--worker-tasks 40] [--worker-active 0.5]
 
 1. Graph: socfb-Reed98 (../shared/datasets; every edge a follow both ways), users and
    follows made concurrently through the auth and graph services; a skewed variant adds
@@ -56,6 +57,7 @@ from photomesh.media.v1 import media_service_pb2_grpc as mgrpc
 from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
+from bench.cpu import CpuMeter
 from bench.harness import Result, percentile, ratio, save_json, table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -406,24 +408,41 @@ async def baseline(payload: bytes, concurrency: int, duration: float) -> Result:
 
 # --- fan-out worker rows/s -----------------------------------------------------------------
 
-async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: int) -> float:
+async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: int,
+                                 active: float = 0.0, meter: CpuMeter | None = None) -> float:
+    """Rows/s one fan-out worker writes for `tasks` tasks of `recipients` each; a share
+    `active` of the recipients read their feed lately (cached timelines in Redis, live
+    updates), as in a real fan-out. With `meter`, CPU per 1,000 rows is printed."""
+    from services.feed.cache import TimelineCache
+    from services.runtime.cache import KeySpace, connect_redis
     from services.runtime.events import EventBus
     from services.runtime.ids import Snowflake
-    from services.runtime.settings import NatsSettings
+    from services.runtime.settings import NatsSettings, RedisSettings
 
     settings = NatsSettings(url=env["PHOTOMESH_NATS_URL"],
                             stream_prefix=env["PHOTOMESH_NATS_STREAM_PREFIX"],
                             subject_prefix=env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
     bus = await EventBus.connect(settings, "bench")
     ids = Snowflake(999)
+    users = [[str(uuid.uuid4()) for _ in range(recipients)] for _ in range(tasks)]
+    if active:
+        redis_settings = RedisSettings(url=env["PHOTOMESH_REDIS_URL"],
+                                       key_prefix=env["PHOTOMESH_REDIS_KEY_PREFIX"])
+        redis = connect_redis(redis_settings)
+        cache = TimelineCache(redis, KeySpace(redis_settings, "feed"), cap=800,
+                              active_seconds=3600, author_cap=100)
+        await bounded((cache.mark_active(u) for batch in users
+                       for u in batch[:int(len(batch) * active)]), 64)
+        await redis.aclose()
     try:
+        background = await meter.background() if meter else None
+        before = meter.sample() if meter else None
         t0 = time.perf_counter()
         for i in range(tasks):
             post_id, author = ids.next_id(), str(uuid.uuid4())
             task = fev.FanoutTask(task_id=f"bench:{post_id}", author_user_id=author,
                                   action=fev.FANOUT_ACTION_INSERT_POST, post_id=post_id,
-                                  recipient_user_ids=[str(uuid.uuid4())
-                                                      for _ in range(recipients)],
+                                  recipient_user_ids=users[i],
                                   batch_index=i)
             await bus.publish("feed", "fanout", task, msg_id=task.task_id)
         stream = bus.stream_name("feed")
@@ -432,7 +451,11 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
             if info.num_pending == 0 and info.num_ack_pending == 0:
                 break
             await asyncio.sleep(0.02)
-        return tasks * recipients / (time.perf_counter() - t0)
+        rate = tasks * recipients / (time.perf_counter() - t0)
+        if meter and before:
+            print(meter.report(before, meter.sample(), tasks * recipients // 1000,
+                               f"fan-out (active {active:.0%}), per 1,000 rows", background))
+        return rate
     finally:
         await bus.close()
 
@@ -441,23 +464,18 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
 
 async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # type: ignore[no-untyped-def]
     """The feed's read path in this process (same code, same backends and peers)."""
-    from services.feed.home_feed import Feeds
-    from services.feed.live import LiveUpdates
-    from services.feed.peers import Graph, Posts
+    from services.feed.__main__ import build
+    from services.feed.peers import Posts
     from services.feed.settings import FeedSettings
-    from services.feed.wiring import timelines_from
-    from services.runtime.auth import Principal, ServiceCredentials, set_principal
+    from services.runtime.auth import Principal, set_principal
     from services.runtime.backends import open_backends
 
     for key, value in env.items():
         os.environ[key] = value
     async with open_backends("feed", cql=True, redis=True, nats=True) as backends:
-        settings = FeedSettings()
-        graph = Graph(mesh.target("graph"), ServiceCredentials.load(
-            "feed", Path(env["PHOTOMESH_JWT_SERVICE_KEY_PATH"])))
+        built = await build(FeedSettings(), backends)
+        feeds = built.domain
         posts = Posts(mesh.target("post"))
-        feeds = Feeds(timelines_from(settings, backends, live=False), graph, posts,
-                      LiveUpdates(backends.events), settings)  # type: ignore[arg-type]
         set_principal(Principal(viewer.user_id, "", viewer.token, int(time.time()) + 600))
         for _ in range(50):
             await feeds.home(viewer.user_id, 10, "", 0)
@@ -471,7 +489,7 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
             await feeds.home(viewer.user_id, 10, "", 0)
             t3 = time.perf_counter()
             stages["candidates (Redis timeline + celebrities)"].append(t1 - t0)
-            stages["BatchGetPosts round trip (post + graph)"].append(t2 - t1)
+            stages["BatchGetPosts round trip (post; the cold path)"].append(t2 - t1)
             stages["whole home() call"].append(t3 - t2)
         profiler = cProfile.Profile()
         profiler.enable()
@@ -480,7 +498,8 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(14)
-        await graph.close()
+        for close in built.on_stop:
+            await close()
         await posts.close()
     lines = ["where one feed read's time goes (median of 200, in the feed's own code):"]
     lines += [f"  {name:<48}{percentile(sorted(v), 50) * 1e3:8.2f} ms"
@@ -552,9 +571,10 @@ async def bench(args: argparse.Namespace, mesh) -> None:  # type: ignore[no-unty
         await stubs.close()
         return
     if args.parts == ["worker"]:
-        rows = await worker_rows_per_second(mesh.env, args.worker_tasks, 500)
+        rows = await worker_rows_per_second(mesh.env, args.worker_tasks, 500,
+                                            args.worker_active, CpuMeter.of(mesh))
         print(f"one fan-out worker: {rows:,.0f} timeline rows/s "
-              f"({args.worker_tasks} tasks x 500 recipients)")
+              f"({args.worker_tasks} tasks x 500 recipients, {args.worker_active:.0%} active)")
         await stubs.close()
         return
     try:
@@ -669,6 +689,8 @@ def main() -> None:
     parser.add_argument("--seed-posts", type=int, default=300)
     parser.add_argument("--baseline-concurrency", type=int, default=16)
     parser.add_argument("--worker-tasks", type=int, default=40)
+    parser.add_argument("--worker-active", type=float, default=0.0,
+                        help="share of fan-out recipients with a cached timeline (0..1)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a PHOTOMESH_* setting of the mesh, e.g. "
                              "PHOTOMESH_FEED_CQL_BATCH_ROWS=100")

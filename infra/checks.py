@@ -2,7 +2,7 @@
 
 1. install what the tests need (cached outside the repo; first run builds it),
 2. generated code is current (`gen --check`), `buf lint`, `buf breaking` against main,
-3. ruff,
+3. ruff, and mypy --strict over the client layer (clients/python/photomesh_client),
 4. pytest against the real backends (its fixtures start them, or reuse running ones).
 Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`).
 """
@@ -16,12 +16,13 @@ from pathlib import Path
 from infra.progress import say, step
 
 REPO = Path(__file__).resolve().parent.parent
-LINTED = ["services", "infra", "tests", "bench"]
+LINTED = ["services", "infra", "tests", "bench", "clients/python/photomesh_client"]
+CLIENT_PROJECT = REPO / "clients" / "python"  # mypy reads its [tool.mypy] there
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], cwd: Path = REPO) -> int:
     say("$ " + " ".join(argv))
-    return subprocess.call(argv, cwd=REPO)
+    return subprocess.call(argv, cwd=cwd)
 
 
 def main(argv: list[str]) -> int:
@@ -40,6 +41,9 @@ def main(argv: list[str]) -> int:
     with step("ruff"):
         targets = [t for t in LINTED if (REPO / t).exists()]
         if _run([sys.executable, "-m", "ruff", "check", *targets]) != 0:
+            return 1
+    with step("mypy (client layer)"):
+        if _run([sys.executable, "-m", "mypy"], cwd=CLIENT_PROJECT) != 0:
             return 1
     with step("pytest"):
         code = _run([sys.executable, "-m", "pytest", *argv])

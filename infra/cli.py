@@ -7,8 +7,10 @@
     migrate   apply pending CQL schema migrations
     logs      the log of one backend or service (`logs feed -f`)
     gen | lint | breaking   generated code and buf checks (infra.codegen)
+    wheel     build the Python client package (clients/python) into dist/
     test      every CI check, then pytest (arguments go to pytest)
     bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
+    k8s       Kubernetes manifests (deploy/): secrets, build, validate, render-edge, schemas
 
 Imports are lazy, so every command starts quickly.
 """
@@ -197,6 +199,56 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_k8s(args: argparse.Namespace) -> int:
+    """`k8s secrets|build|validate|render-edge|schemas` (infra/k8s/)."""
+    from infra.k8s import manifests
+
+    settings = _settings()
+    if args.k8s_command == "secrets":
+        from infra.k8s.secrets import render
+
+        text = render(args.namespace)
+        if args.out:
+            Path(args.out).write_text(text)
+            Path(args.out).chmod(0o600)
+            say(f"wrote the Secrets of a new install to {args.out}")
+        else:
+            sys.stdout.write(text)
+        return 0
+    if args.k8s_command == "build":
+        sys.stdout.write(manifests.build(settings, args.overlay))
+        return 0
+    if args.k8s_command == "render-edge":
+        from infra.edge import EdgeSettings
+        from infra.k8s.edge import GENERATED, render
+
+        out = Path(args.out) if args.out else GENERATED
+        # Limits from PHOTOMESH_EDGE_* here; the committed files use the defaults.
+        for path in render(out, settings=EdgeSettings() if args.out else None):
+            print(path)
+        return 0
+    if args.k8s_command == "schemas":
+        from infra.k8s.schemas import vendor
+
+        for path in vendor(manifests.used_kinds(settings)):
+            print(path.relative_to(REPO))
+        return 0
+    failed = 0
+    streams = {name: manifests.build(settings, name) for name in manifests.overlays()}
+    streams["secrets"] = manifests.secrets_stream()
+    for name, stream in streams.items():
+        result = manifests.validate(settings, stream, name)
+        print(f"{name}: {result.output}")
+        failed += not result.ok
+    return 1 if failed else 0
+
+
+def cmd_wheel(args: argparse.Namespace) -> int:
+    from infra import client_package
+
+    return client_package.main(_settings(), Path(args.out).resolve())
+
+
 def run_codegen(command: str, rest: list[str]) -> int:
     from infra import codegen
 
@@ -272,6 +324,27 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)
+
+    k8s = sub.add_parser("k8s", help="Kubernetes manifests in deploy/ (deploy/README.md)")
+    k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True, metavar="k8s_command")
+    secrets = k8s_sub.add_parser("secrets", help="the Secrets of a new install, as YAML "
+                                 "(`... | kubectl apply -f -`)")
+    secrets.add_argument("--namespace", help="namespace of the objects (default: none)")
+    secrets.add_argument("--out", help="write to this file (mode 0600) instead of stdout")
+    build = k8s_sub.add_parser("build", help="kustomize build of an overlay")
+    build.add_argument("overlay", help="dev or prod (deploy/overlays/)")
+    k8s_sub.add_parser("validate", help="kubeconform -strict of every overlay and the secrets")
+    edge = k8s_sub.add_parser("render-edge", help="the edge's Envoy files for the cluster "
+                              "(default: deploy/base/edge/generated, as `gen` writes them)")
+    edge.add_argument("--out", help="another directory; the limits then come from "
+                      "PHOTOMESH_EDGE_*")
+    k8s_sub.add_parser("schemas", help="re-vendor deploy/schemas for the kinds the overlays "
+                       "use (downloads the pinned sources with `go mod download`)")
+    k8s.set_defaults(func=cmd_k8s)
+
+    wheel = sub.add_parser("wheel", help="build the Python client wheel (clients/python)")
+    wheel.add_argument("--out", default=str(REPO / "dist"), help="directory for the wheel")
+    wheel.set_defaults(func=cmd_wheel)
 
     # Listed for --help only: `main` hands their arguments over before argparse sees them.
     sub.add_parser("gen", help="generate Python code from protos/ (infra.codegen)")

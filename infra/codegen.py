@@ -1,9 +1,10 @@
 """Code generation and contract checks for the .proto files under `protos/`.
 
     gen [--check]            Python modules + .pyi stubs into clients/python/photomesh, the
-                             Envoy descriptor set into clients/descriptors/photomesh.binpb
-                             and the REST routes' OpenAPI document (infra/openapi.py) into
-                             clients/openapi/photomesh.openapi.json;
+                             Envoy descriptor set into clients/descriptors/photomesh.binpb,
+                             the REST routes' OpenAPI document (infra/openapi.py) into
+                             clients/openapi/photomesh.openapi.json and the Kubernetes
+                             edge's files (infra/k8s/edge.py) into deploy/base/edge/generated;
                              --check regenerates into a temp dir and fails on any difference.
     lint                     buf lint.
     breaking [--against X]   buf breaking against git main (or HEAD~1 on main itself).
@@ -43,6 +44,7 @@ DESCRIPTOR_DIR = "descriptors"
 DESCRIPTOR_NAME = "photomesh.binpb"
 OPENAPI_DIR = "openapi"
 OPENAPI_NAME = "photomesh.openapi.json"
+K8S_EDGE_DIR = "k8s-edge"  # in a fresh generation; installed into deploy/base/edge/generated
 
 
 # --- tools ---------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ def generate(out: Path) -> None:
     _drop_empty_grpc_modules(python_out, _files_with_services(descriptors))
     _add_package_markers(python_out)
     _write_openapi(descriptors, out / OPENAPI_DIR / OPENAPI_NAME)
+    _write_k8s_edge(descriptors, out / OPENAPI_DIR / OPENAPI_NAME, out / K8S_EDGE_DIR)
 
 
 def _write_openapi(descriptors: Path, target: Path) -> None:
@@ -169,6 +172,20 @@ def _write_openapi(descriptors: Path, target: Path) -> None:
     target.write_text(render(Contracts(descriptors)))
 
 
+def _write_k8s_edge(descriptors: Path, openapi: Path, target: Path) -> None:
+    from infra.k8s.edge import render
+
+    render(target, descriptor_set=descriptors, openapi=openapi)
+
+
+def _destinations() -> dict[str, Path]:
+    """Each generated tree (its name in a fresh generation) and where it is installed."""
+    from infra.k8s.edge import GENERATED
+
+    return {f"python/{PACKAGE}": PYTHON_OUT / PACKAGE, DESCRIPTOR_DIR: CLIENTS / DESCRIPTOR_DIR,
+            OPENAPI_DIR: CLIENTS / OPENAPI_DIR, K8S_EDGE_DIR: GENERATED}
+
+
 def _tree(root: Path) -> dict[str, Path]:
     if not root.exists():
         return {}
@@ -176,26 +193,28 @@ def _tree(root: Path) -> dict[str, Path]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def _outputs(base: Path) -> dict[str, Path]:
-    """Generated files under a clients-like dir, keyed by path relative to clients/."""
+def _outputs(fresh: Path | None = None) -> dict[str, Path]:
+    """Generated files, keyed by repo-relative path: those of a fresh generation in `fresh`,
+    or (None) those installed in the repo."""
     files: dict[str, Path] = {}
-    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR, OPENAPI_DIR):
-        files.update({f"{sub}/{k}": v for k, v in _tree(base / sub).items()})
+    for sub, installed in _destinations().items():
+        where = installed.relative_to(REPO).as_posix()
+        tree = _tree(fresh / sub if fresh is not None else installed)
+        files.update({f"{where}/{k}": v for k, v in tree.items()})
     return files
 
 
-def diff_outputs(fresh: Path, current: Path) -> list[str]:
-    """Paths (relative to clients/) that are missing, extra or different in `current`."""
-    new, old = _outputs(fresh), _outputs(current)
+def diff_outputs(fresh: Path) -> list[str]:
+    """Repo paths that are missing, extra or different compared with `fresh`."""
+    new, old = _outputs(fresh), _outputs()
     return sorted(name for name in new.keys() | old.keys()
                   if name not in new or name not in old
                   or not filecmp.cmp(new[name], old[name], shallow=False))
 
 
 def install(fresh: Path) -> None:
-    """Replace the generated dirs under clients/ with the fresh ones."""
-    for sub in (f"python/{PACKAGE}", DESCRIPTOR_DIR, OPENAPI_DIR):
-        target = CLIENTS / sub
+    """Replace the generated dirs in the repo with the fresh ones."""
+    for sub, target in _destinations().items():
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -217,11 +236,12 @@ def gen(check: bool = False) -> int:
         generate(fresh)
         if not check:
             install(fresh)
-            say(f"generated {len(_outputs(fresh))} files under {CLIENTS.relative_to(REPO)}/")
+            say(f"generated {len(_outputs(fresh))} files under "
+                + ", ".join(f"{p.relative_to(REPO)}/" for p in _destinations().values()))
             return 0
-        stale = diff_outputs(fresh, CLIENTS)
+        stale = diff_outputs(fresh)
     for name in stale:
-        print(f"clients/{name}")
+        print(name)
     if stale:
         say(f"{len(stale)} generated file(s) out of date: run `./photomesh gen`")
     return 1 if stale or drift else 0

@@ -26,6 +26,7 @@ refused connections; nothing else is retried. Limits are `EdgeSettings`
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -129,11 +130,27 @@ def cluster_name(service: str) -> str:
     return f"svc_{service}"
 
 
+def _discovery(hosts: Sequence[str]) -> dict[str, Any]:
+    """IP addresses are used as they are; names (Kubernetes Service names) are resolved
+    every few seconds, each address an endpoint of its own (a headless Service's name
+    resolves to its ready pods, so every replica is health-checked and balanced)."""
+    def is_ip(host: str) -> bool:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return True
+
+    if all(is_ip(h) for h in hosts):
+        return {"type": "STATIC"}
+    return {"type": "STRICT_DNS", "dns_refresh_rate": "5s", "dns_lookup_family": "V4_PREFERRED"}
+
+
 def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
                      settings: EdgeSettings) -> dict[str, Any]:
     return {
         "name": cluster_name(name),
-        "type": "STATIC",
+        **_discovery([host for host, _ in replicas]),
         "connect_timeout": "1s",
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
@@ -159,7 +176,7 @@ def _minio_cluster(minio: tuple[str, int]) -> dict[str, Any]:
     host, port = minio
     return {
         "name": "minio",
-        "type": "STATIC",
+        **_discovery([host]),
         "connect_timeout": "1s",
         "load_assignment": {"cluster_name": "minio", "endpoints": [{"lb_endpoints": [
             {"endpoint": {"address": _address(host, port)}}]}]},
@@ -270,7 +287,7 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
     return routes
 
 
-def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
+def _jwt_filter(contracts: Contracts, jwks_source: dict[str, str]) -> dict[str, Any]:
     """Tokens are required everywhere except the public RPCs (gRPC and REST alike), health,
     reflection, media reads, /healthz and /openapi.json. Service tokens (issuer
     photomesh-mesh, audience photomesh-internal, another key) never verify here."""
@@ -286,7 +303,7 @@ def _jwt_filter(contracts: Contracts, public_key_pem: bytes) -> dict[str, Any]:
         providers={JWT_PROVIDER: {
             "issuer": ISSUER,
             "audiences": [AUDIENCE],
-            "local_jwks": {"inline_string": json.dumps(jwks(public_key_pem))},
+            "local_jwks": jwks_source,
             "forward": True,  # services verify the token again
             "clock_skew_seconds": 5,
             "claim_to_headers": [{"header_name": USER_HEADER, "claim_name": "sub"}],
@@ -359,12 +376,24 @@ def _cors(settings: EdgeSettings) -> dict[str, Any]:
 
 
 def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
-                public_key_pem: bytes, descriptor: Path, openapi: Path = OPENAPI_DOCUMENT,
+                descriptor: Path, public_key_pem: bytes | None = None,
+                jwks_file: str | None = None, openapi: Path = OPENAPI_DOCUMENT,
+                lua: Path = MEDIA_LUA, admin_host: str | None = None,
                 settings: EdgeSettings | None = None,
                 contracts: Contracts | None = None) -> dict[str, Any]:
-    """The Envoy bootstrap for the edge, as a dict (JSON-serialisable)."""
+    """The Envoy bootstrap for the edge, as a dict (JSON-serialisable).
+
+    The JWT public key is inlined (`public_key_pem`) or read by Envoy from a JWKS file at
+    start (`jwks_file`, e.g. mounted from a Kubernetes Secret). The admin listener is on
+    `admin_host` (default `host`); `descriptor`, `openapi` and `lua` are paths as Envoy
+    sees them.
+    """
     settings = settings or EdgeSettings()
     contracts = contracts or Contracts()
+    if (public_key_pem is None) == (jwks_file is None):
+        raise ValueError("give exactly one of public_key_pem and jwks_file")
+    jwks_source = ({"filename": jwks_file} if jwks_file is not None
+                   else {"inline_string": json.dumps(jwks(public_key_pem or b""))})
     hcm = _typed(
         "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         stat_prefix="edge",
@@ -396,7 +425,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             _transcoder(contracts, descriptor, settings),
             {"name": "envoy.filters.http.cors",
              "typed_config": _typed("extensions.filters.http.cors.v3.Cors")},
-            _jwt_filter(contracts, public_key_pem),
+            _jwt_filter(contracts, jwks_source),
             {"name": "envoy.filters.http.buffer", "typed_config": _typed(
                 "extensions.filters.http.buffer.v3.Buffer",
                 max_request_bytes=settings.max_request_bytes)},
@@ -405,7 +434,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                 stat_prefix="edge_rate")},
             {"name": "envoy.filters.http.lua", "typed_config": _typed(
                 "extensions.filters.http.lua.v3.Lua",
-                source_codes={"media": {"filename": str(MEDIA_LUA)}})},
+                source_codes={"media": {"filename": str(lua)}})},
             {"name": "envoy.filters.http.router",
              "typed_config": _typed("extensions.filters.http.router.v3.Router")},
         ],
@@ -416,7 +445,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             replicas[name] += [_host_port(e) for e in extra]
     return {
         "node": {"id": "photomesh-edge", "cluster": "photomesh-edge"},
-        "admin": {"address": _address(host, admin_port)},
+        "admin": {"address": _address(admin_host or host, admin_port)},
         "static_resources": {
             "listeners": [{
                 "name": "edge",
@@ -441,13 +470,17 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def edge_descriptor(out: Path, base: Path) -> Path:
+def edge_descriptor(out: Path, base: Path, *, source_info: bool = True) -> Path:
     """The transcoder's descriptor set: the contracts plus google.rpc.Status and its error
-    details, so errors print as JSON with their ErrorInfo/BadRequest/RetryInfo."""
+    details, so errors print as JSON with their ErrorInfo/BadRequest/RetryInfo. Without
+    `source_info` the comments are dropped (the transcoder does not need them)."""
     from google.protobuf import descriptor_pb2
     from google.rpc import error_details_pb2, status_pb2
 
     fds = descriptor_pb2.FileDescriptorSet.FromString(base.read_bytes())
+    if not source_info:
+        for file in fds.file:
+            file.ClearField("source_code_info")
     have = {f.name for f in fds.file}
     extra: list[descriptor_pb2.FileDescriptorProto] = []
 

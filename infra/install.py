@@ -175,3 +175,29 @@ def ensure_npm_packages(settings: InfraSettings, source: Path) -> Path:
         if done.returncode != 0:
             raise ProcessError(f"npm ci in {target} failed (exit {done.returncode})")
     return target
+
+
+# --- Kubernetes manifest tools (deploy/) -----------------------------------------------------
+
+KUSTOMIZE_PACKAGE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE_VERSION = "v5.8.2"  # v5.8.3 needs Go 1.27
+KUBECONFORM_PACKAGE = "github.com/yannh/kubeconform/cmd/kubeconform"
+KUBECONFORM_VERSION = "v0.8.0"
+
+
+def ensure_kustomize(settings: InfraSettings) -> Path:
+    """kustomize (pinned), built once into cache_dir/tools/kustomize-<version>/."""
+    return _ensure_tool(settings, KUSTOMIZE_PACKAGE, KUSTOMIZE_VERSION, "kustomize")
+
+
+def ensure_kubeconform(settings: InfraSettings) -> Path:
+    """kubeconform (pinned), built once into cache_dir/tools/kubeconform-<version>/."""
+    return _ensure_tool(settings, KUBECONFORM_PACKAGE, KUBECONFORM_VERSION, "kubeconform")
+
+
+def _ensure_tool(settings: InfraSettings, package: str, version: str, name: str) -> Path:
+    gobin = settings.cache_dir / "tools" / f"{name}-{version}"
+    binary = gobin / name
+    if binary.exists() and os.access(binary, os.X_OK):
+        return binary
+    return go_install(settings, package, version, name, gobin=gobin)

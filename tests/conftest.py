@@ -78,7 +78,8 @@ def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir:
     """Every service as its own process on free ports, SERVING before tests begin."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     running = start_mesh(settings, {**names.overrides(),
-                                    "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint})
+                                    "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
+                                    "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0"})
     yield running
     running.stop()
 

@@ -1,95 +1,116 @@
-"""A TCP proxy in front of a real backend that a test can hold and cut (asyncio, in the test
-process).
+"""A TCP proxy a test controls, in front of a real server: `cut()` closes every
+connection and refuses new ones (the peer is gone), `restore()` accepts again. It runs on
+its own thread's event loop, so it keeps forwarding while the test's loop waits.
 
-    proxy = await TcpProxy.start("127.0.0.1", 19042)   # listens on proxy.port
-    proxy.hold()           # bytes from clients wait in the proxy: requests are in flight
-    await proxy.held()     # until a request is waiting
-    await proxy.cut()      # every connection reset, new ones refused: the backend is "down"
-    await proxy.restore()  # listening again on the same port, forwarding as before
-
-Why a proxy and not a private server: a private Cassandra is a JVM needing a gigabyte and a
-minute to start on two cores, more than the rest of a test run; behind a proxy the service
-still talks to a real CQL store (or MinIO), and the test decides to the byte when the
-backend goes away — with a request in flight, which stopping a server process cannot
-promise.
+`hold()` stops passing the clients' bytes on (they wait in the proxy) and `held()` returns
+once some are waiting: cutting then fails a request that is surely in flight — what
+stopping a server process cannot promise. (A proxy rather than a private server also
+because a private Cassandra is a JVM needing a gigabyte and a minute to start on two cores.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from collections.abc import Iterator
+
+from infra.sandbox import free_port
 
 
 class TcpProxy:
-    def __init__(self, host: str, upstream: tuple[str, int]) -> None:
-        self.host = host
-        self.upstream = upstream
-        self.port = 0
-        self._server: asyncio.Server | None = None
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._forwarding = asyncio.Event()
+        self._forwarding = asyncio.Event()  # used on the proxy's loop only
         self._forwarding.set()
-        self._held = asyncio.Event()
+        self._held = threading.Event()
+        self.connections = 0
 
-    @classmethod
-    async def start(cls, upstream_host: str, upstream_port: int,
-                    host: str = "127.0.0.1") -> TcpProxy:
-        proxy = cls(host, (upstream_host, upstream_port))
-        await proxy.restore()
-        return proxy
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-    async def restore(self) -> None:
-        """Listen (again, on the same port once one was chosen) and forward everything."""
-        self._held.clear()
-        self._forwarding.set()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
+    def _call(self, coro) -> object:  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=10)
+
+    def start(self) -> TcpProxy:
+        self._thread.start()
+        self.restore()
+        return self
+
+    def restore(self) -> None:
+        self._call(self._listen())
 
     def hold(self) -> None:
-        """Stop passing client bytes on (they wait here): the next request stays in flight."""
-        self._forwarding.clear()
+        """Keep the clients' next bytes here: their requests stay in flight."""
+        self._held.clear()
+        self._loop.call_soon_threadsafe(self._forwarding.clear)
 
-    async def held(self, timeout: float = 30.0) -> None:
-        """Until a client has sent bytes that are being held."""
-        await asyncio.wait_for(self._held.wait(), timeout)
+    def held(self, timeout: float = 30.0) -> None:
+        """Block until a client's bytes are being held (after `hold()`)."""
+        if not self._held.wait(timeout):
+            raise TimeoutError(f"nothing reached the held proxy in {timeout}s")
 
-    async def cut(self) -> None:
-        """The backend goes away: stop listening, reset every open connection."""
+    def cut(self) -> None:
+        self._call(self._close())
+
+    def stop(self) -> None:
+        self.cut()
+        self._call(asyncio.sleep(0.05))  # let the closed transports finish closing
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _listen(self) -> None:
+        self._forwarding.set()
+        if self._server is None:
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def _close(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
         for writer in list(self._writers):
-            writer.transport.abort()
+            writer.close()
         self._writers.clear()
-        self._forwarding.set()  # held pipes wake up to find their connections gone
+        self._forwarding.set()  # held pipes wake up to find their connections closed
 
-    async def close(self) -> None:
-        await self.cut()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
-            writer.transport.abort()
+            writer.close()
             return
         self._writers.update((writer, up_writer))
-        try:
-            await asyncio.gather(self._pipe(reader, up_writer, client_side=True),
-                                 self._pipe(up_reader, writer, client_side=False))
-        finally:
-            for w in (writer, up_writer):
-                self._writers.discard(w)
-                w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                    client_side: bool) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while data := await reader.read(65536):
-                if client_side and not self._forwarding.is_set():
-                    self._held.set()
-                    await self._forwarding.wait()
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter,
+                       from_client: bool) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await src.read(65536):
+                    if from_client and not self._forwarding.is_set():
+                        self._held.set()
+                        await self._forwarding.wait()
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+        self._writers.difference_update((writer, up_writer))
+
+
+@contextlib.contextmanager
+def proxied(target: str) -> Iterator[TcpProxy]:
+    """A started proxy to ``host:port``, stopped afterwards."""
+    host, port = target.rsplit(":", 1)
+    proxy = TcpProxy(host, int(port)).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -12,7 +12,10 @@ order, exactly (a double score would lose the low bits of a 64-bit Snowflake id)
   cut off; a read that runs out of a cache without it continues in the CQL store.
 
 A timeline key expires `active_days` after the last read; fan-out writes only into existing
-keys (a Lua script per key, pipelined, so it also runs on Redis Cluster).
+keys. One fan-out batch is one script call per `FANOUT_KEYS` recipients (a call per
+recipient, pipelined, cost the worker more than its CQL writes: redis-py packs and parses
+each command in Python). A multi-key script needs its keys in one hash slot on Redis
+Cluster; photomesh runs one Redis (or Sentinel), so recipients are not grouped by slot.
 """
 
 from __future__ import annotations
@@ -38,6 +41,22 @@ local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1) end
 return 1
 """
+
+# KEYS timelines; ARGV[1] cap, ARGV[2..] members. Adds the members to each key that exists
+# and trims it to the cap; returns the indexes (1-based) of the keys written.
+_ADD_TO_EXISTING = """
+local written = {}
+for k = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    for i = 2, #ARGV do redis.call('ZADD', KEYS[k], 0, ARGV[i]) end
+    local extra = redis.call('ZCARD', KEYS[k]) - tonumber(ARGV[1])
+    if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, extra - 1) end
+    written[#written + 1] = k
+  end
+end
+return written
+"""
+FANOUT_KEYS = 250  # timelines per script call
 
 # KEYS[1] dedupe key, KEYS[2] affinity hash; ARGV: field, increment, dedupe ttl, hash ttl.
 _AFFINITY = """
@@ -73,6 +92,7 @@ class TimelineCache:
         self._active_seconds = active_seconds
         self._author_cap = author_cap
         self._add = redis.register_script(_ADD)
+        self._add_to_existing = redis.register_script(_ADD_TO_EXISTING)
         self._affinity = redis.register_script(_AFFINITY)
 
     def _timeline(self, user_id: str) -> str:
@@ -123,12 +143,15 @@ class TimelineCache:
         if not user_ids or not post_ids:
             return []
         members = [member(p) for p in post_ids]
+        chunks = [list(user_ids[i:i + FANOUT_KEYS])
+                  for i in range(0, len(user_ids), FANOUT_KEYS)]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in user_ids:
-                await self._add(keys=[self._timeline(user_id)],
-                                args=[self._cap, "0", *members], client=pipe)
+            for chunk in chunks:
+                await self._add_to_existing(keys=[self._timeline(u) for u in chunk],
+                                            args=[self._cap, *members], client=pipe)
             written = await pipe.execute()
-        return [u for u, w in zip(user_ids, written, strict=True) if w]
+        return [chunk[i - 1] for chunk, indexes in zip(chunks, written, strict=True)
+                for i in indexes]
 
     async def remove(self, user_ids: Sequence[str], post_ids: Sequence[int]) -> None:
         if not user_ids or not post_ids:

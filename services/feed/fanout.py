@@ -17,6 +17,10 @@
   ``graph.blocked`` purge them (both ways for a block).
 * ``post.liked`` / ``post.comment_added`` — the viewer's affinity to the author (ranked
   mode), each event counted once.
+* The read model of posts (post_cards.py): ``post.created`` stores the card before the
+  post is fanned out, so a timeline never holds an id whose card is not there;
+  ``post.deleted`` leaves a tombstone; likes, unlikes, comments and comment deletions move
+  the counts and the likers' liked flags.
 
 Every handler returns only when its effect is stored; the consumer acknowledges after that
 (services/runtime/events.py), and trace context flows from each event into the tasks it
@@ -34,9 +38,10 @@ from photomesh.feed.v1 import events_pb2 as feed_events
 from photomesh.graph.v1 import events_pb2 as graph_events
 from photomesh.post.v1 import events_pb2 as post_events
 
-from services.feed.peers import Graph
+from services.feed.post_cards import PostCards
 from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
+from services.peers.graph import GraphPeer
 from services.runtime.events import Consumer, Delivery, EventBus
 
 log = logging.getLogger(__name__)
@@ -47,9 +52,10 @@ Action = feed_events.FanoutAction
 
 
 class Fanout:
-    def __init__(self, timelines: Timelines, graph: Graph, bus: EventBus,
+    def __init__(self, timelines: Timelines, cards: PostCards, graph: GraphPeer, bus: EventBus,
                  settings: FeedSettings) -> None:
         self._timelines = timelines
+        self._cards = cards
         self._graph = graph
         self._bus = bus
         self._settings = settings
@@ -58,12 +64,14 @@ class Fanout:
     # --- posts --------------------------------------------------------------------------
 
     async def on_post_created(self, event: post_events.PostCreatedEvent, _: Delivery) -> None:
+        await self._cards.put(event.post)
         await asyncio.gather(
             self._timelines.record_author_post(event.author_user_id, event.post_id),
             self._fan_out(Action.FANOUT_ACTION_INSERT_POST, event.post_id,
                           event.author_user_id, event.create_time))
 
     async def on_post_deleted(self, event: post_events.PostDeletedEvent, _: Delivery) -> None:
+        await self._cards.delete(event.post_id)
         await asyncio.gather(
             self._timelines.forget_author_post(event.author_user_id, event.post_id),
             self._fan_out(Action.FANOUT_ACTION_REMOVE_POST, event.post_id,
@@ -131,13 +139,26 @@ class Fanout:
     # --- engagement (ranked mode) -------------------------------------------------------
 
     async def on_post_liked(self, event: post_events.PostLikedEvent, _: Delivery) -> None:
+        await self._cards.count_event(event.event_id, event.post_id, "l", +1,
+                                      liker_id=event.liker_user_id, like_id=event.like_id or 1)
         await self._affinity(event.event_id, event.liker_user_id, event.post_author_user_id,
                              LIKE_AFFINITY)
 
+    async def on_post_unliked(self, event: post_events.PostUnlikedEvent, _: Delivery) -> None:
+        await self._cards.count_event(event.event_id, event.post_id, "l", -1,
+                                      liker_id=event.liker_user_id,
+                                      like_id=-(event.like_id or 1))
+
     async def on_comment_added(self, event: post_events.CommentAddedEvent, _: Delivery
                                ) -> None:
+        await self._cards.count_event(event.event_id, event.post_id, "c", +1)
         await self._affinity(event.event_id, event.commenter_user_id,
                              event.post_author_user_id, COMMENT_AFFINITY)
+
+    async def on_comment_deleted(self, event: post_events.CommentDeletedEvent, _: Delivery
+                                 ) -> None:
+        await self._cards.count_event(event.event_id, event.post_id, "c",
+                                      -max(1, event.removed_comment_count))
 
     async def _affinity(self, event_id: str, viewer: str, author: str, weight: float) -> None:
         if viewer and author and viewer != author:
@@ -184,8 +205,11 @@ class Fanout:
             *created,
             consumer("post", "deleted", post_events.PostDeletedEvent, self.on_post_deleted),
             consumer("post", "liked", post_events.PostLikedEvent, self.on_post_liked),
+            consumer("post", "unliked", post_events.PostUnlikedEvent, self.on_post_unliked),
             consumer("post", "comment_added", post_events.CommentAddedEvent,
                      self.on_comment_added),
+            consumer("post", "comment_deleted", post_events.CommentDeletedEvent,
+                     self.on_comment_deleted),
             consumer("graph", "followed", graph_events.FollowedEvent, self.on_followed),
             consumer("graph", "unfollowed", graph_events.UnfollowedEvent, self.on_unfollowed),
             consumer("graph", "blocked", graph_events.BlockedEvent, self.on_blocked),

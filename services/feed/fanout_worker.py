@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from services.feed.fanout import Fanout
 from services.feed.settings import FanoutWorkerSettings, FeedSettings
-from services.feed.wiring import timelines_from
+from services.feed.wiring import post_cards_from, social_view_from, timelines_from
+from services.peers.graph import GraphPeer
 from services.runtime import migrations
 from services.runtime.app import Built, Needs, main, service_credentials, worker_definition
 from services.runtime.backends import Backends
+from services.runtime.grpc_clients import peer_channel
 from services.runtime.settings import PeerSettings, load
 
 NAME = "feed_fanout"
@@ -24,13 +26,14 @@ async def build(settings: FanoutWorkerSettings, backends: Backends) -> Built:
     feed_settings = load(FeedSettings)
     for domain in ("post", "graph", "feed"):
         await backends.events.ensure_stream(domain)
-    from services.feed.peers import Graph
-
-    graph = Graph(load(PeerSettings).graph_target, service_credentials(NAME))
-    fanout = Fanout(timelines_from(feed_settings, backends, live=True), graph,
+    channel = peer_channel(load(PeerSettings).graph_target)
+    graph = GraphPeer(channel, service_credentials(NAME))
+    cards = post_cards_from(feed_settings, backends,
+                            social_view_from(feed_settings, backends, graph))
+    fanout = Fanout(timelines_from(feed_settings, backends, live=True), cards, graph,
                     backends.events, feed_settings)
     return Built(worker_definition(NAME),
-                 background=[c.run() for c in fanout.consumers()], on_stop=[graph.close])
+                 background=[c.run() for c in fanout.consumers()], on_stop=[channel.close])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
 """Reading feeds: the home feed (chronological and ranked), a user's profile feed, and the
-live stream. Posts are hydrated by the post service as the caller sees them (author,
-caption, media, counts, liked_by_caller); ids it reports missing (deleted, hidden) are
-skipped and dropped from the caller's timeline.
+live stream.
+
+A home-feed page is served from what the feed service owns (Bluesky's four stages):
+*skeleton* — the ids, from the cached timeline (celebrities merged); *hydration* — one
+read of the post cards, counts, the viewer's likes, relations and author summaries
+(post_cards.py, services/peers/social_view.py); *rules* — the one visibility rule and
+deletes drop what the viewer may not see (and those ids leave the timeline);
+*presentation* — each item is its stored card plus the viewer's fields, as bytes
+(wire.py). Only what the read model lacks is asked of the post service (cards older than
+it, the viewer's likes of such posts), and the answers are kept.
 
 Chronological pages are cut by the last post id returned (a sealed page token), so posts
 that arrive meanwhile (larger ids) never shift a later page; a page that runs past the
@@ -15,30 +22,39 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload
-from photomesh.post.v1 import post_service_pb2 as post_pb
 
-from services.feed import ranking
+from services.feed import ranking, wire
 from services.feed.live import LiveUpdates
-from services.feed.peers import Graph, Posts
+from services.feed.peers import Posts
+from services.feed.post_cards import PostCards, Shown
 from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
+from services.peers.social_view import SocialView
 from services.runtime.errors import FieldViolation, InvalidArgument, Unauthenticated
+from services.runtime.ids import id_time_ms
 from services.runtime.pagination import PageTokens, page_size
 
 SLACK = 5  # extra candidates per round, for posts the caller cannot see
 MAX_ROUNDS = 4
+FOLLOWING_LIMIT = 20_000
 CHRONOLOGICAL = "feed.GetHomeFeed/chronological"
 RANKED = "feed.GetHomeFeed/ranked"
 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[tuple[post_pb.Post, float]]
+    """Serialized FeedItems and the next page's token."""
+
+    items: list[bytes]
     next_page_token: str
+
+    def response(self) -> bytes:
+        """The serialized GetHomeFeedResponse."""
+        return wire.home_feed_response(self.items, self.next_page_token)
 
 
 def valid_user_id(value: str, field: str = "user_id") -> str:
@@ -49,10 +65,11 @@ def valid_user_id(value: str, field: str = "user_id") -> str:
 
 
 class Feeds:
-    def __init__(self, timelines: Timelines, graph: Graph, posts: Posts, live: LiveUpdates,
-                 settings: FeedSettings) -> None:
+    def __init__(self, timelines: Timelines, view: SocialView, cards: PostCards,
+                 posts: Posts, live: LiveUpdates, settings: FeedSettings) -> None:
         self._timelines = timelines
-        self._graph = graph
+        self._view = view
+        self._cards = cards
         self._posts = posts
         self._live = live
         self._settings = settings
@@ -61,7 +78,7 @@ class Feeds:
     def _page_size(self, requested: int) -> int:
         return page_size(requested, maximum=self._settings.max_page_size)
 
-    # --- candidates ---------------------------------------------------------------------
+    # --- skeleton -----------------------------------------------------------------------
 
     async def followed_celebrities(self, user_id: str) -> list[str]:
         celebs, version = await self._timelines.celebrities()
@@ -70,7 +87,7 @@ class Feeds:
         cache = self._timelines.cache
         cached = await cache.followed_celebrities(user_id, version)
         if cached is None:
-            following = await self._graph.following_ids(user_id)
+            following = await self._view.following_ids(user_id, FOLLOWING_LIMIT)
             cached = [a for a in following if a in celebs]
             await cache.set_followed_celebrities(user_id, version, cached,
                                                  self._settings.following_cache_seconds)
@@ -86,11 +103,30 @@ class Feeds:
         merged = await self._timelines.author_posts(celebs, before, limit)
         return sorted(set(own).union(merged), reverse=True)[:limit]
 
-    async def _hydrate(self, user_id: str, ids: list[int]) -> dict[int, post_pb.Post]:
-        found, missing = await self._posts.batch_get(ids)
-        if missing:
-            await self._timelines.drop_missing(user_id, missing)
-        return found
+    # --- hydration and rules ------------------------------------------------------------
+
+    async def _show(self, user_id: str, ids: Sequence[int]) -> dict[int, Shown]:
+        """The posts among `ids` the viewer may see, from the read model; what it lacks is
+        asked of the post service once and kept. Ids that are gone or hidden leave the
+        viewer's timeline."""
+        found = await self._cards.hydrate(user_id, ids)
+        shown, hidden = found.shown, list(found.hidden)
+        if found.like_unknown:
+            statuses = await self._posts.like_status(found.like_unknown)
+            await self._cards.fill_likes(user_id, statuses)
+            again = await self._cards.hydrate(user_id, found.like_unknown)
+            shown.update(again.shown)
+            hidden += again.hidden
+        if found.cold:
+            posts, missing = await self._posts.batch_get(found.cold)
+            await self._cards.fill_cold(user_id, list(posts.values()))
+            for post_id, post in posts.items():
+                shown[post_id] = Shown(post_id, post.author.user_id, post.like_count,
+                                       post.comment_count, post.SerializeToString())
+            hidden += missing
+        if hidden:
+            await self._timelines.drop_missing(user_id, hidden)
+        return shown
 
     # --- home feed ----------------------------------------------------------------------
 
@@ -108,18 +144,18 @@ class Feeds:
         cursor = self._tokens.open(token, scope=CHRONOLOGICAL, viewer=user_id)
         before = cursor.last_id if cursor else None
         served = cursor.offset if cursor else 0
-        items: list[post_pb.Post] = []
+        items: list[bytes] = []
         more = True
         for _ in range(MAX_ROUNDS):
             want = size - len(items) + SLACK
             ids = await self.candidates(user_id, before, want)
-            found = await self._hydrate(user_id, ids)
+            shown = await self._show(user_id, ids)
             taken = 0
             for post_id in ids:
                 taken += 1
                 before = post_id
-                if post_id in found:
-                    items.append(found[post_id])
+                if post_id in shown:
+                    items.append(wire.feed_item(shown[post_id].body))
                     if len(items) == size:
                         break
             more = len(ids) == want or taken < len(ids)
@@ -133,32 +169,34 @@ class Feeds:
             else:
                 next_token = self._tokens.seal(PageTokenPayload(last_id=before, offset=served),
                                                scope=CHRONOLOGICAL, viewer=user_id)
-        return Page([(p, 0.0) for p in items], next_token)
+        return Page(items, next_token)
 
     async def _ranked(self, user_id: str, size: int, token: str) -> Page:
         cursor = self._tokens.open(token, scope=RANKED, viewer=user_id)
         if cursor is None:
             ids = await self.candidates(user_id, None, self._settings.ranked_window)
-            found = await self._hydrate(user_id, ids)
+            shown = await self._show(user_id, ids)
             affinity = await self._timelines.cache.affinity(
-                user_id, sorted({p.author.user_id for p in found.values()}))
+                user_id, sorted({s.author_id for s in shown.values()}))
             now = time.time()
-            ranked = sorted(((p, ranking.score(p, affinity.get(p.author.user_id, 0.0), now,
-                                               self._settings.ranked_half_life_hours))
-                             for p in found.values()), key=lambda e: (-e[1], -e[0].post_id))
+            ranked = sorted(
+                ((s, ranking.score(id_time_ms(s.post_id) / 1000, s.likes, s.comments,
+                                   affinity.get(s.author_id, 0.0), now,
+                                   self._settings.ranked_half_life_hours))
+                 for s in shown.values()), key=lambda e: (-e[1], -e[0].post_id))
             snapshot = await self._timelines.cache.save_snapshot(
-                user_id, [(p.post_id, s) for p, s in ranked],
+                user_id, [(s.post_id, score) for s, score in ranked],
                 self._settings.ranked_snapshot_seconds)
-            return Page(ranked[:size], self._ranked_token(user_id, snapshot, size,
-                                                          len(ranked) > size))
+            items = [wire.feed_item(s.body, score) for s, score in ranked[:size]]
+            return Page(items, self._ranked_token(user_id, snapshot, size, len(ranked) > size))
         exists, entries = await self._timelines.cache.snapshot(
             user_id, cursor.snapshot_id, int(cursor.offset), size + 1)
         if not exists:
             raise InvalidArgument(FieldViolation(
                 "page_token", "the ranked feed this token pages through has expired; start "
                               "again without a page_token"), reason="PAGE_TOKEN_INVALID")
-        found = await self._hydrate(user_id, [p for p, _ in entries[:size]])
-        items = [(found[p], s) for p, s in entries[:size] if p in found]
+        shown = await self._show(user_id, [p for p, _ in entries[:size]])
+        items = [wire.feed_item(shown[p].body, s) for p, s in entries[:size] if p in shown]
         return Page(items, self._ranked_token(user_id, cursor.snapshot_id,
                                               int(cursor.offset) + size, len(entries) > size))
 
@@ -183,15 +221,15 @@ class Feeds:
         if reply.next_page_token:
             next_token = self._tokens.seal(PageTokenPayload(last_key=reply.next_page_token),
                                            scope=scope, viewer=viewer_id)
-        return Page([(p, 0.0) for p in reply.posts], next_token)
+        return Page([wire.feed_item(p.SerializeToString()) for p in reply.posts], next_token)
 
     # --- live ---------------------------------------------------------------------------
 
     async def stream(self, user_id: str, expires_at: float,
-                     on_ready: Callable[[], Awaitable[None]]) -> AsyncIterator[post_pb.Post]:
-        """New posts delivered to `user_id`'s timeline, hydrated, until the caller's token
-        expires (UNAUTHENTICATED TOKEN_EXPIRED: reconnect with a fresh one). `on_ready` is
-        awaited once the subscription is live."""
+                     on_ready: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+        """New posts delivered to `user_id`'s timeline, as serialized StreamHomeFeedResponse
+        messages, until the caller's token expires (UNAUTHENTICATED TOKEN_EXPIRED:
+        reconnect with a fresh one). `on_ready` is awaited once the subscription is live."""
         await self._timelines.page(user_id, None, 1)  # an active user: fan-out reaches them
         async with self._live.subscription(user_id) as updates:
             await on_ready()
@@ -204,6 +242,6 @@ class Feeds:
                     event = await asyncio.wait_for(updates.next(), remaining)
                 except TimeoutError:
                     continue
-                found = await self._hydrate(user_id, [event.post_id])
-                if event.post_id in found:
-                    yield found[event.post_id]
+                shown = await self._show(user_id, [event.post_id])
+                if event.post_id in shown:
+                    yield wire.stream_response(wire.feed_item(shown[event.post_id].body))

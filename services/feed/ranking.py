@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import math
 
-from photomesh.post.v1 import post_service_pb2 as post_pb
-
 LIKE_WEIGHT = 1.0
 COMMENT_WEIGHT = 2.0
 ENGAGEMENT_FACTOR = 0.25
 
 
-def score(post: post_pb.Post, affinity: float, now: float, half_life_hours: float) -> float:
-    age_hours = max(0.0, now - post.create_time.ToNanoseconds() / 1e9) / 3600
+def score(create_time: float, likes: int, comments: int, affinity: float, now: float,
+          half_life_hours: float) -> float:
+    """The score of a post made at `create_time` (epoch seconds) with these counts."""
+    age_hours = max(0.0, now - create_time) / 3600
     recency = 0.5 ** (age_hours / half_life_hours)
     engagement = 1 + ENGAGEMENT_FACTOR * math.log1p(
-        post.like_count * LIKE_WEIGHT + post.comment_count * COMMENT_WEIGHT)
+        likes * LIKE_WEIGHT + comments * COMMENT_WEIGHT)
     return recency * (1 + math.log1p(max(0.0, affinity))) * engagement

@@ -1,4 +1,5 @@
-"""gRPC transport of FeedService: proto in, domain call, proto out."""
+"""gRPC transport of FeedService: proto in, domain call, serialized proto out (responses
+are assembled from the read model's stored bytes, see wire.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ from grpc import aio
 from photomesh.feed.v1 import feed_service_pb2 as pb
 from photomesh.feed.v1 import feed_service_pb2_grpc as pb_grpc
 
-from services.feed.home_feed import Feeds, Page
+from services.feed.home_feed import Feeds
 from services.runtime.auth import current_principal
-
-
-def _items(page: Page) -> list[pb.FeedItem]:
-    return [pb.FeedItem(post=post, score=score) for post, score in page.items]
 
 
 class FeedServicer(pb_grpc.FeedServiceServicer):
@@ -21,23 +18,21 @@ class FeedServicer(pb_grpc.FeedServiceServicer):
         self._feeds = feeds
 
     async def GetHomeFeed(self, request: pb.GetHomeFeedRequest, context: aio.ServicerContext
-                          ) -> pb.GetHomeFeedResponse:
+                          ) -> bytes:
         caller = current_principal()
         page = await self._feeds.home(caller.user_id, request.page_size, request.page_token,
                                       request.mode)
-        return pb.GetHomeFeedResponse(items=_items(page), next_page_token=page.next_page_token)
+        return page.response()
 
     async def GetProfileFeed(self, request: pb.GetProfileFeedRequest,
-                             context: aio.ServicerContext) -> pb.GetProfileFeedResponse:
+                             context: aio.ServicerContext) -> bytes:
         caller = current_principal()
         page = await self._feeds.profile(caller.user_id, request.user_id, request.page_size,
                                          request.page_token)
-        return pb.GetProfileFeedResponse(items=_items(page),
-                                         next_page_token=page.next_page_token)
+        return page.response()
 
     async def StreamHomeFeed(self, request: pb.StreamHomeFeedRequest,
-                             context: aio.ServicerContext
-                             ) -> AsyncIterator[pb.StreamHomeFeedResponse]:
+                             context: aio.ServicerContext) -> AsyncIterator[bytes]:
         """Initial metadata goes out once the subscription is live: a client that has
         received it misses no post delivered afterwards."""
         caller = current_principal()
@@ -45,5 +40,5 @@ class FeedServicer(pb_grpc.FeedServiceServicer):
         async def ready() -> None:
             await context.send_initial_metadata(())
 
-        async for post in self._feeds.stream(caller.user_id, caller.expires_at, ready):
-            yield pb.StreamHomeFeedResponse(item=pb.FeedItem(post=post))
+        async for response in self._feeds.stream(caller.user_id, caller.expires_at, ready):
+            yield response

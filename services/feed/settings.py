@@ -52,6 +52,14 @@ class FeedSettings(ServerSettings):
     affinity_ttl_days: int = Field(default=30, ge=1)
     following_cache_seconds: int = Field(default=600, ge=1)
 
+    # The read model (post_cards.py, services/peers/social_view.py).
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="relations and summaries are refilled after this "
+                                         "even without an event (bounds a lost event)")
+    cold_count_ttl_seconds: int = Field(
+        default=600, ge=10, description="counts filled from the post service (not built "
+                                        "from events) are refilled after this")
+
 
 class FanoutWorkerSettings(ServerSettings):
     model_config = service_config("FEED_FANOUT")

@@ -44,10 +44,13 @@ class TimelineStore:
             "INSERT INTO feed_timelines (user_id, post_id, author_user_id) VALUES (?, ?, ?) "
             "USING TTL ?")
         futures = []
+        authors: dict[str, uuid.UUID] = {}  # a fan-out batch has one author: parse it once
         for chunk in _chunks(rows, self._batch_rows):
             batch = BatchStatement(batch_type=BatchType.UNLOGGED)
             for user_id, post_id, author_id, ttl in chunk:
-                batch.add(stmt, (uuid.UUID(user_id), post_id, uuid.UUID(author_id), ttl))
+                author = authors.get(author_id) or authors.setdefault(author_id,
+                                                                      uuid.UUID(author_id))
+                batch.add(stmt, (uuid.UUID(user_id), post_id, author, ttl))
             futures.append(self._cql.execute(batch))
         await asyncio.gather(*futures)
 

@@ -19,15 +19,13 @@ import logging
 import time
 from collections.abc import Sequence
 
-from opentelemetry import trace
-
 from services.feed.cache import TimelineCache
 from services.feed.live import LiveUpdates
 from services.feed.store import TimelineStore
+from services.runtime import telemetry
 from services.runtime.ids import id_time_ms, min_id_at
 
 log = logging.getLogger(__name__)
-_tracer = trace.get_tracer(__name__)
 
 PURGE_SCAN = 1000  # an author's posts looked at when unfollowing (within the TTL)
 
@@ -52,7 +50,7 @@ class Timelines:
 
     async def deliver(self, post_id: int, author_id: str, recipients: Sequence[str]) -> int:
         """Put one post into `recipients`' timelines; returns the CQL rows written."""
-        with _tracer.start_as_current_span("feed.timelines.write", attributes={
+        with telemetry.span("feed.timelines.write", attributes={
                 "feed.post_id": str(post_id), "feed.recipients": len(recipients)}):
             ttl = self._ttl_for(post_id)
             await self.store.insert_rows([(u, post_id, author_id, ttl) for u in recipients])
@@ -62,7 +60,7 @@ class Timelines:
         return len(recipients)
 
     async def remove(self, post_id: int, recipients: Sequence[str]) -> None:
-        with _tracer.start_as_current_span("feed.timelines.remove", attributes={
+        with telemetry.span("feed.timelines.remove", attributes={
                 "feed.post_id": str(post_id), "feed.recipients": len(recipients)}):
             await self.store.delete_posts(recipients, [post_id])
             await self.cache.remove(recipients, [post_id])
@@ -76,7 +74,7 @@ class Timelines:
     async def backfill(self, follower_id: str, author_id: str) -> int:
         """A new follow: the followee's recent posts join the follower's timeline."""
         posts = await self.store.author_posts(author_id, self._backfill_posts)
-        with _tracer.start_as_current_span("feed.timelines.backfill", attributes={
+        with telemetry.span("feed.timelines.backfill", attributes={
                 "feed.posts": len(posts)}):
             await self.store.insert_rows([(follower_id, p, author_id, self._ttl_for(p))
                                           for p in posts])
@@ -86,7 +84,7 @@ class Timelines:
     async def purge(self, follower_id: str, author_id: str) -> None:
         """Unfollow or block: every post of `author_id` leaves the follower's timeline."""
         posts = await self.store.author_posts(author_id, PURGE_SCAN)
-        with _tracer.start_as_current_span("feed.timelines.purge", attributes={
+        with telemetry.span("feed.timelines.purge", attributes={
                 "feed.posts": len(posts)}):
             await self.store.delete_posts([follower_id], posts)
             await self.cache.remove([follower_id], posts)
@@ -137,7 +135,7 @@ class Timelines:
 
     async def rebuild(self, user_id: str) -> None:
         """Load a cold user's cached timeline from the CQL store."""
-        with _tracer.start_as_current_span("feed.timelines.rebuild"):
+        with telemetry.span("feed.timelines.rebuild"):
             await self.cache.mark_active(user_id)
             rows = await self.store.timeline(user_id, before=None, limit=self._cache_cap)
             await self.cache.fill(user_id, rows, complete=len(rows) < self._cache_cap)

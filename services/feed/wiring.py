@@ -1,13 +1,16 @@
-"""Building the feed's timeline layer from settings and connected backends (shared by
-the service and the fan-out worker)."""
+"""Building the feed's storage and read model from settings and connected backends
+(shared by the service and the fan-out worker)."""
 
 from __future__ import annotations
 
 from services.feed.cache import TimelineCache
 from services.feed.live import LiveUpdates
+from services.feed.post_cards import PostCards
 from services.feed.settings import FeedSettings
 from services.feed.store import TimelineStore
 from services.feed.timelines import Timelines
+from services.peers.graph import GraphPeer
+from services.peers.social_view import SocialView
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 
@@ -22,3 +25,18 @@ def timelines_from(settings: FeedSettings, backends: Backends, *, live: bool) ->
     return Timelines(store, cache, LiveUpdates(backends.events) if live else None,
                      cache_cap=settings.cache_cap, author_cap=settings.author_cache_cap,
                      backfill_posts=settings.backfill_posts)
+
+
+def social_view_from(settings: FeedSettings, backends: Backends, graph: GraphPeer
+                     ) -> SocialView:
+    assert backends.redis and backends.redis_settings
+    return SocialView(backends.redis, KeySpace(backends.redis_settings, "feed"), graph,
+                      ttl_seconds=settings.social_view_ttl_seconds)
+
+
+def post_cards_from(settings: FeedSettings, backends: Backends, view: SocialView) -> PostCards:
+    assert backends.redis and backends.redis_settings
+    return PostCards(backends.redis, KeySpace(backends.redis_settings, "feed"), view,
+                     card_ttl_seconds=settings.timeline_ttl_days * 86400,
+                     cold_ttl_seconds=settings.cold_count_ttl_seconds,
+                     liked_ttl_seconds=settings.active_days * 86400)

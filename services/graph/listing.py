@@ -78,10 +78,11 @@ class Listing:
 
     async def counts(self, user_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
         """(followers, following) of each user, from Redis (rebuilt from CQL when cold)."""
-        followers = await self._counts.get_many(
-            cache.FOLLOWERS, user_ids, lambda u: self._rebuild(cache.FOLLOWERS, u))
-        following = await self._counts.get_many(
-            cache.FOLLOWING, user_ids, lambda u: self._rebuild(cache.FOLLOWING, u))
+        followers, following = await asyncio.gather(
+            self._counts.get_many(cache.FOLLOWERS, user_ids,
+                                  lambda u: self._rebuild(cache.FOLLOWERS, u)),
+            self._counts.get_many(cache.FOLLOWING, user_ids,
+                                  lambda u: self._rebuild(cache.FOLLOWING, u)))
         return {u: (followers[u], following[u]) for u in user_ids}
 
     async def visible_counts(self, viewer: str, target: str) -> tuple[int, int]:

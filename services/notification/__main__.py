@@ -1,7 +1,8 @@
 """Run the notification service: ``python -m services.notification``.
 
 The inbox is written by the worker (``python -m services.notification.worker``); this
-process serves reads, read marks and the live stream.
+process serves reads, read marks and the live stream, from its Redis read model and
+social view (wiring.py) when warm.
 """
 
 from __future__ import annotations
@@ -9,37 +10,32 @@ from __future__ import annotations
 from photomesh.notification.v1 import notification_service_pb2 as pb
 from photomesh.notification.v1 import notification_service_pb2_grpc as pb_grpc
 
-from services.notification.cache import NotificationCache
-from services.notification.inbox import Inbox
-from services.notification.peers import GraphPeer
+from services.notification import wiring
+from services.notification.listing import Listing
 from services.notification.server import NotificationServicer
 from services.notification.settings import NotificationSettings
-from services.notification.store import InboxStore
 from services.notification.stream import StreamHub
-from services.runtime.app import Built, Needs, definition, main, service_credentials
+from services.runtime.app import Built, Needs, definition, main
 from services.runtime.backends import Backends
-from services.runtime.cache import KeySpace
-from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import mesh_page_tokens
-from services.runtime.settings import PeerSettings, load
+
+NAME = "notification"
 
 
 async def build(settings: NotificationSettings, backends: Backends) -> Built:
-    assert backends.cql and backends.redis and backends.redis_settings
-    channel = peer_channel(load(PeerSettings).graph_target)
-    cache = NotificationCache(backends.redis, KeySpace(backends.redis_settings, "notification"))
-    inbox = Inbox(InboxStore(backends.cql), cache, Snowflake(load(SnowflakeSettings).worker_id))
-    hub = StreamHub(backends.redis, cache, settings.stream_queue_size)
-    servicer = NotificationServicer(inbox, GraphPeer(channel, service_credentials("notification")),
-                                    hub, mesh_page_tokens(settings.page_token_secret))
+    assert backends.redis
+    parts = await wiring.connect(backends, NAME, settings)
+    hub = StreamHub(backends.redis, parts.inbox.cache, settings.stream_queue_size)
+    listing = Listing(parts.inbox, parts.view, mesh_page_tokens(settings.page_token_secret))
+    servicer = NotificationServicer(parts.inbox, listing, hub)
 
     async def close_channel() -> None:
-        await channel.close()
+        await parts.graph_channel.close()
 
-    return Built(definition("notification", pb, pb_grpc, "NotificationService", servicer),
-                 background=[hub.run()], on_stop=[close_channel])
+    return Built(definition(NAME, pb, pb_grpc, "NotificationService", servicer),
+                 background=[hub.run(), *(c.run() for c in parts.view_consumers)],
+                 on_stop=[close_channel], domain=listing)
 
 
 if __name__ == "__main__":
-    main("notification", NotificationSettings, Needs(cql=True, redis=True), build)
+    main(NAME, NotificationSettings, Needs(cql=True, redis=True, nats=True, ids=True), build)

@@ -1,9 +1,11 @@
 """From domain events to inboxes: the worker's handlers.
 
 Each handler turns an event into activities (activities.py), drops those about the
-recipient's own actions or between users where either blocks the other, applies the rest
-to the inboxes, then announces each on the recipient's stream channel. A handler that
-raises leaves the event unacknowledged, so it comes back; applying twice changes nothing.
+recipient's own actions or between users where either blocks the other (the worker's
+social view: one Redis read when warm, no graph call), and applies the rest to the
+inboxes (inbox.py), which also announces each on the recipient's stream channel. A
+handler that raises leaves the event unacknowledged, so it comes back; applying twice
+changes nothing.
 """
 
 from __future__ import annotations
@@ -13,28 +15,25 @@ import logging
 from collections.abc import Sequence
 
 from photomesh.graph.v1 import events_pb2 as graph_events
-from photomesh.notification.v1 import notification_service_pb2 as pb
 from photomesh.post.v1 import events_pb2 as post_events
 from photomesh.story.v1 import events_pb2 as story_events
 from photomesh.story.v1 import story_service_pb2 as story_pb
 
 from services.notification import activities
-from services.notification.activities import Activity
-from services.notification.cache import NotificationCache
 from services.notification.inbox import Inbox
-from services.notification.peers import GraphPeer
+from services.notification.model import Activity
+from services.peers.social_view import SocialView
 from services.runtime.events import Delivery
 
 log = logging.getLogger(__name__)
 
 
 class Deliverer:
-    def __init__(self, inbox: Inbox, cache: NotificationCache, graph: GraphPeer, *,
-                 stories_to_followers: bool, posts_to_followers: bool,
-                 fanout_max_followers: int, concurrency: int) -> None:
+    def __init__(self, inbox: Inbox, view: SocialView, *, stories_to_followers: bool,
+                 posts_to_followers: bool, fanout_max_followers: int,
+                 concurrency: int) -> None:
         self._inbox = inbox
-        self._cache = cache
-        self._graph = graph
+        self._view = view
         self._stories = stories_to_followers
         self._posts = posts_to_followers
         self._fanout_max = fanout_max_followers
@@ -46,25 +45,18 @@ class Deliverer:
                   and a.recipient_id != a.actor_id]
         if not wanted:
             return 0
-        actor = wanted[0].actor_id
-        blocked = await self._graph.blocked_between(
-            actor, list(dict.fromkeys(a.recipient_id for a in wanted)))
-        wanted = [a for a in wanted if a.recipient_id not in blocked]
+        relations = await self._view.relations(
+            wanted[0].actor_id, dict.fromkeys(a.recipient_id for a in wanted))
+        wanted = [a for a in wanted if not ((r := relations.get(a.recipient_id)) and r.blocked)]
 
         async def one(activity: Activity) -> bool:
             async with self._limit:
-                delivered = await self._inbox.add(activity)
-                if delivered is None:
-                    return False
-                message = pb.StreamNotificationsResponse(notification=delivered.notification,
-                                                         unread_count=delivered.unread_count)
-                await self._cache.publish(activity.recipient_id, message.SerializeToString())
-                return True
+                return await self._inbox.add(activity) is not None
 
         return sum(await asyncio.gather(*(one(a) for a in wanted)))
 
     async def _followers(self, author_id: str) -> list[str]:
-        followers = await self._graph.follower_ids(author_id, self._fanout_max)
+        followers = await self._view.graph.follower_ids(author_id, self._fanout_max)
         if followers is None:
             log.info("%s has more than %d followers: no fan-out notification", author_id,
                      self._fanout_max)

@@ -1,178 +1,161 @@
-"""Inbox rules: grouping repeats, replays, the read watermark and the unread count.
+"""The inbox: applying activities (the worker), and its read state — the Redis copy kept
+warm, the unread count, the read watermark (the service).
 
-Grouping: activities of one type on one subject for one recipient (one group key) within
-the group window join one notification ("alice and 3 others liked your post"): its actor
-count is the number of distinct actors, its actors the latest three, and it moves to the
-top of the inbox as unread. After the window a new notification starts the group again.
-Groups change only through lightweight transactions on a version, so concurrent workers
-never lose an actor; a replayed event (same event key) changes nothing.
+Applying an activity: one CQL read of its group's state, the grouping rule
+(grouping.py), one conditional batch (store.py; retried from the state it answers with
+when another worker got there first), then one Redis script that writes the entry into
+the user's cached inbox if it is cached, counts the unread notifications and publishes the
+entry on the user's stream channel (cache.py). A replayed event changes nothing in the
+store; it writes its entry into Redis again (a no-op unless the first attempt stopped in
+between). Within a process one user's activities are applied one at a time (they share
+one Paxos partition: racing them would only make the store retry).
 
-Read state: one watermark per user; a notification is read when its position (the id of
-its latest activity) is at or below the watermark.
+Read state: one watermark per user; a notification is read when its position is at or
+below the watermark. The unread count is counted in the cached inbox when that holds
+every unread notification (exact), else it is a counter kept beside it (dropped whenever
+it may be wrong, recounted from the CQL store). While Redis is unreachable the count and
+the marks are served by the CQL store alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from photomesh.notification.v1 import notification_service_pb2 as pb
+from redis.exceptions import RedisError
 
-from services.notification.activities import Activity
-from services.notification.cache import NotificationCache
-from services.notification.store import Entry, InboxStore
+from services.notification import grouping
+from services.notification.cache import InboxCache
+from services.notification.model import Activity, Entry
+from services.notification.store import InboxStore
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
-from services.runtime.ids import MAX_ID, Snowflake, id_time_ms, min_id_at
+from services.runtime.ids import MAX_ID, Snowflake, min_id_at
 
-MAX_ACTORS_SHOWN = 3
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 16
 
 
 @dataclass(frozen=True)
 class Delivered:
-    """A notification as the recipient's inbox now holds it."""
+    """An activity as the recipient's inbox now holds it."""
 
-    notification: pb.Notification
-    unread_count: int
+    entry: Entry
+    unread_count: int | None  # None: not known without a CQL count
+
+
+@dataclass(frozen=True)
+class Refilled:
+    """The newest entries and the watermark, as the CQL store had them for a refill."""
+
+    entries: list[Entry]
+    complete: bool
+    watermark: int
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _fresh(activity: Activity, notification_id: int, now_ms: int) -> pb.Notification:
-    n = pb.Notification(notification_id=notification_id, type=activity.type,  # type: ignore[arg-type]
-                        actor_count=1)
-    n.actors.add(user_id=activity.actor_id)
-    _set_subject(n, activity, now_ms)
-    return n
-
-
-def _set_subject(n: pb.Notification, activity: Activity, now_ms: int) -> None:
-    n.post_id, n.comment_id, n.story_id = (activity.post_id, activity.comment_id,
-                                           activity.story_id)
-    n.text_preview = activity.text_preview
-    n.thumbnail_url = activity.thumbnail_url
-    n.create_time.FromMilliseconds(now_ms)
-
-
 class Inbox:
-    def __init__(self, store: InboxStore, cache: NotificationCache, ids: Snowflake,
+    def __init__(self, store: InboxStore, cache: InboxCache, ids: Snowflake,
                  group_window_seconds: int = 6 * 3600) -> None:
-        self._store = store
-        self._cache = cache
+        self.store = store
+        self.cache = cache
         self._ids = ids
         self._window_ms = group_window_seconds * 1000
-        # Activities of one group applied by this process go one at a time (the LWT
-        # versions still settle races between processes); other groups run concurrently.
-        self._group_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._user_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    # --- writing (the worker) -------------------------------------------------------------
+    # --- writing (the worker) -----------------------------------------------------------
 
     async def add(self, activity: Activity) -> Delivered | None:
         """Apply one activity; None if it was applied before (a replay)."""
-        async with self._one_at_a_time((activity.recipient_id, activity.group_key)):
+        async with self._one_at_a_time(activity.recipient_id):
             return await self._add(activity)
 
     @asynccontextmanager
-    async def _one_at_a_time(self, key: tuple[str, str]) -> AsyncIterator[None]:
-        lock, users = self._group_locks.get(key) or (asyncio.Lock(), 0)
-        self._group_locks[key] = (lock, users + 1)
+    async def _one_at_a_time(self, user_id: str) -> AsyncIterator[None]:
+        lock, users = self._user_locks.get(user_id) or (asyncio.Lock(), 0)
+        self._user_locks[user_id] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self._group_locks[key]
+            lock, users = self._user_locks[user_id]
             if users == 1:
-                del self._group_locks[key]
+                del self._user_locks[user_id]
             else:
-                self._group_locks[key] = (lock, users - 1)
+                self._user_locks[user_id] = (lock, users - 1)
 
-    async def _add(self, activity: Activity) -> Delivered | None:
-        user, key = activity.recipient_id, activity.group_key
-        # The replay check and the first group read in one round trip.
-        applied_before, group = await asyncio.gather(
-            self._store.was_applied(user, activity.event_key), self._store.group(user, key))
-        if applied_before:
-            return None
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                group = await self._store.group(user, key)
-            if group is not None and group.last_event_key == activity.event_key:
-                # Applied to the group before a failure: finish the remaining writes.
-                placed = (group.data, group.sort_id, group.prev_sort_id, False)
-                break
-            sort_id = self._ids.next_id()
-            now = id_time_ms(sort_id)
-            if group is None or now - group.window_start_ms >= self._window_ms:
-                data = _fresh(activity, sort_id, now)
-                ok = await self._store.put_group(
-                    user, key, None if group is None else group.version, sort_id, sort_id, 0,
-                    now, activity.event_key, data)
-                placed = (data, sort_id, 0, True)
-            else:
-                data = pb.Notification()
-                data.CopyFrom(group.data)
-                new_actor = not await self._store.counted(user, key, group.notification_id,
-                                                          activity.actor_id)
-                others = [a.user_id for a in data.actors if a.user_id != activity.actor_id]
-                del data.actors[:]
-                for actor in [activity.actor_id, *others][:MAX_ACTORS_SHOWN]:
-                    data.actors.add(user_id=actor)
-                data.actor_count += 1 if new_actor else 0
-                _set_subject(data, activity, now)
-                ok = await self._store.put_group(
-                    user, key, group.version, group.notification_id, sort_id, group.sort_id,
-                    group.window_start_ms, activity.event_key, data)
-                placed = (data, sort_id, group.sort_id, False)
-            if ok:
+    async def _add(self, a: Activity) -> Delivered | None:
+        user = a.recipient_id
+        state = await self.store.state(user, a.group_key, a.actor_id, a.event_key)
+        for _ in range(MAX_ATTEMPTS):
+            if state.applied_at is not None:
+                await self._replayed(user, state.applied_at)
+                return None
+            change = grouping.apply(state, a, self._ids.next_id(), self._window_ms)
+            done, state = await self.store.apply(user, a.group_key, a.actor_id, a.event_key,
+                                                 state, change)
+            if done:
                 break
         else:
-            raise RuntimeError(f"group {key} of {user} kept changing; retry later")
-        data, sort_id, prev_sort_id, new = placed
-        await self._store.place(user, key, activity.actor_id, activity.event_key, sort_id,
-                                prev_sort_id, data)
-        # A new notification is one more unread whatever the watermark; a regrouped one
-        # only if its old position was unread.
-        watermark = None if new else await self._store.read_mark(user)
-        was_unread = watermark is not None and prev_sort_id > watermark
-        unread = await self._cache.unread(user) if was_unread else \
-            await self._cache.one_more_unread(user)
-        if unread is None:
-            unread = await self._recount(user, watermark)
-        return Delivered(data, unread)
+            raise RuntimeError(f"group {a.group_key} of {user} kept changing; retry later")
+        count = await self.cache.apply(user, change.entry, change.moved_from, publish=True)
+        return Delivered(change.entry, count)
 
-    async def _recount(self, user_id: str, watermark: int | None = None) -> int:
-        if watermark is None:
-            watermark = await self._store.read_mark(user_id)
-        count = await self._store.count_after(user_id, watermark)
-        await self._cache.set_unread(user_id, count)
-        return count
+    async def _replayed(self, user_id: str, sort_id: int) -> None:
+        """Write the replayed event's entry into Redis again, if it is still where the
+        event placed it (if not, a later activity moved it and wrote it itself)."""
+        entry = await self.store.entry(user_id, sort_id)
+        if entry is not None:
+            await self.cache.apply(user_id, entry, 0, publish=False, replay=True)
 
-    # --- reading (the service) ------------------------------------------------------------
+    # --- the cached copy ----------------------------------------------------------------
 
-    async def page(self, user_id: str, unread_only: bool, page_size: int,
-                   paging_state: bytes | None, watermark: int | None
-                   ) -> tuple[list[pb.Notification], bytes | None, int]:
-        """A page, latest activity first, with read flags; and the watermark used (an
-        unread-only listing keeps the first page's watermark across pages)."""
-        if watermark is None:
-            watermark = await self._store.read_mark(user_id)
-        entries, state = await self._store.page(user_id, watermark if unread_only else 0,
-                                                page_size, paging_state)
-        return [self._with_read(e, watermark) for e in entries], state, watermark
+    async def refill(self, user_id: str) -> Refilled:
+        """Load the user's newest entries and watermark from the CQL store into Redis."""
+        await self.cache.activate(user_id)
+        entries, watermark = await asyncio.gather(
+            self.store.page(user_id, None, 0, self.cache.cap),
+            self.store.read_mark(user_id))
+        complete = len(entries) < self.cache.cap
+        await self.cache.fill(user_id, entries, complete, watermark)
+        return Refilled(entries, complete, watermark)
 
-    @staticmethod
-    def _with_read(entry: Entry, watermark: int) -> pb.Notification:
-        entry.data.read = entry.sort_id <= watermark
-        return entry.data
+    async def warm(self, user_id: str) -> None:
+        """Make sure the user's inbox is cached (the worker then counts exactly)."""
+        state, _ = await self.cache.unread(user_id)
+        if state == 0:
+            await self.refill(user_id)
+
+    # --- read state ---------------------------------------------------------------------
 
     async def unread_count(self, user_id: str) -> int:
-        cached = await self._cache.unread(user_id)
-        return cached if cached is not None else await self._recount(user_id)
+        try:
+            state, value = await self.cache.unread(user_id)
+            if state == 0:
+                await self.refill(user_id)
+                state, value = await self.cache.unread(user_id)
+        except RedisError as exc:
+            log.warning("unread count: Redis unavailable, counting in CQL: %r", exc)
+            return await self._count(user_id, None, keep=False)
+        if state == 1 and value is not None:
+            return value
+        return await self._count(user_id, value)
+
+    async def _count(self, user_id: str, watermark: int | None, keep: bool = True) -> int:
+        """Count in the CQL store (and keep the count in Redis)."""
+        if watermark is None:
+            watermark = await self.store.read_mark(user_id)
+        count = await self.store.count_after(user_id, watermark)
+        if keep:
+            await self.cache.set_unread(user_id, count)
+        return count
 
     async def mark_read(self, user_id: str, *, up_to_ms: int | None = None,
                         up_to_notification_id: int | None = None) -> int:
@@ -183,7 +166,8 @@ class Inbox:
                 raise InvalidArgument(FieldViolation(
                     "up_to_notification_id", "not a notification id (ids are positive 63-bit "
                                              "numbers)"))
-            position = await self._store.position(user_id, up_to_notification_id)
+            position = await self.cache.position(user_id, up_to_notification_id) or \
+                await self.store.position(user_id, up_to_notification_id)
             if position is None:
                 raise NotFound("no such notification", reason="NOTIFICATION_NOT_FOUND",
                                metadata={"notification_id": str(up_to_notification_id)})
@@ -192,5 +176,10 @@ class Inbox:
             mark = min(latest, max(0, min_id_at(up_to_ms + 1) - 1))
         else:
             mark = latest
-        watermark = await self._store.raise_read_mark(user_id, mark)
-        return await self._recount(user_id, watermark)
+        watermark = await self.store.raise_read_mark(user_id, mark)
+        try:
+            left = await self.cache.raise_mark(user_id, watermark)
+        except RedisError as exc:  # the mark is stored; the next refill brings it to Redis
+            log.warning("mark read: Redis unavailable: %r", exc)
+            return await self._count(user_id, watermark, keep=False)
+        return left if left is not None else await self._count(user_id, watermark)

@@ -1,52 +1,31 @@
-"""gRPC transport of NotificationService: proto in, domain call, proto out."""
+"""gRPC transport of NotificationService: proto in, domain call, proto (or its serialized
+bytes) out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 from grpc import aio
-from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.notification.v1 import notification_service_pb2 as pb
 from photomesh.notification.v1 import notification_service_pb2_grpc as pb_grpc
 
 from services.notification.inbox import Inbox
-from services.notification.peers import GraphPeer
+from services.notification.listing import Listing
 from services.notification.stream import OVERFLOW, StreamHub
 from services.runtime.auth import current_principal
 from services.runtime.errors import Unavailable
-from services.runtime.pagination import PageTokens, page_size
 
 
 class NotificationServicer(pb_grpc.NotificationServiceServicer):
-    def __init__(self, inbox: Inbox, graph: GraphPeer, hub: StreamHub,
-                 tokens: PageTokens) -> None:
+    def __init__(self, inbox: Inbox, listing: Listing, hub: StreamHub) -> None:
         self._inbox = inbox
-        self._graph = graph
+        self._listing = listing
         self._hub = hub
-        self._tokens = tokens
 
-    async def _hydrate(self, notifications: Iterable[pb.Notification]) -> None:
-        """Fill in each actor's summary (stored with the id only)."""
-        items = list(notifications)
-        summaries = await self._graph.summaries(a.user_id for n in items for a in n.actors)
-        for n in items:
-            for actor in n.actors:
-                if actor.user_id in summaries:
-                    actor.CopyFrom(summaries[actor.user_id])
-
-    async def ListNotifications(self, request: pb.ListNotificationsRequest,
-                                context: aio.ServicerContext) -> pb.ListNotificationsResponse:
-        me = current_principal()
-        size = page_size(request.page_size)
-        scope = f"notification.ListNotifications/unread={int(request.unread_only)}"
-        cursor = self._tokens.open(request.page_token, scope=scope, viewer=me.user_id)
-        notifications, state, watermark = await self._inbox.page(
-            me.user_id, request.unread_only, size,
-            cursor.paging_state if cursor else None, cursor.last_id if cursor else None)
-        await self._hydrate(notifications)
-        token = self._tokens.seal(PageTokenPayload(paging_state=state, last_id=watermark),
-                                  scope=scope, viewer=me.user_id) if state else ""
-        return pb.ListNotificationsResponse(notifications=notifications, next_page_token=token)
+    async def ListNotifications(self, request: pb.ListNotificationsRequest,  # type: ignore[override]
+                                context: aio.ServicerContext) -> bytes:
+        return await self._listing.page(current_principal().user_id, request.unread_only,
+                                        request.page_size, request.page_token)
 
     async def GetUnreadCount(self, request: pb.GetUnreadCountRequest,
                              context: aio.ServicerContext) -> pb.GetUnreadCountResponse:
@@ -65,16 +44,16 @@ class NotificationServicer(pb_grpc.NotificationServiceServicer):
             if which == "up_to_notification_id" else None)
         return pb.MarkNotificationsReadResponse(unread_count=left)
 
-    async def StreamNotifications(self, request: pb.StreamNotificationsRequest,
-                                  context: aio.ServicerContext
-                                  ) -> AsyncIterator[pb.StreamNotificationsResponse]:
+    async def StreamNotifications(self, request: pb.StreamNotificationsRequest,  # type: ignore[override]
+                                  context: aio.ServicerContext) -> AsyncIterator[bytes]:
         me = current_principal()
         async with self._hub.listen(me.user_id) as queue:
+            await self._inbox.warm(me.user_id)
             while True:
                 payload = await queue.get()
                 if payload == OVERFLOW:
                     raise Unavailable("the stream fell behind; reconnect and list what you "
                                       "missed", reason="BACKEND_UNAVAILABLE")
-                message = pb.StreamNotificationsResponse.FromString(payload)
-                await self._hydrate([message.notification])
-                yield message
+                pushed = await self._listing.pushed(me.user_id, payload)
+                if pushed is not None:
+                    yield pushed

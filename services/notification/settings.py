@@ -8,7 +8,18 @@ from pydantic import Field
 from services.runtime.settings import ServerSettings, service_config
 
 
-class NotificationSettings(ServerSettings):
+class _ReadModelSettings(ServerSettings):
+    """What both processes set of the Redis read model (cache.py) and the social view."""
+
+    cached_notifications: int = Field(
+        default=200, ge=20, le=2000, description="newest notifications of a user kept in "
+                                                 "Redis; older pages are read from CQL")
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="relations and summaries are refilled after this "
+                                         "even without an event (bounds a lost event)")
+
+
+class NotificationSettings(_ReadModelSettings):
     model_config = service_config("NOTIFICATION")
 
     port: int = Field(default=50057, ge=0, le=65535)
@@ -17,9 +28,16 @@ class NotificationSettings(ServerSettings):
     stream_queue_size: int = Field(default=256, ge=1,
                                    description="notifications buffered per connected stream "
                                                "before the slowest client is cut off")
+    cache_active_seconds: int = Field(
+        default=7 * 86400, ge=60, description="a user's cached inbox is dropped after this "
+                                              "long without a read")
+    cache_refill_seconds: int = Field(
+        default=86400, ge=60, description="a cached inbox is rebuilt from CQL when its last "
+                                          "fill is older (bounds what a lost Redis write "
+                                          "could leave)")
 
 
-class NotificationWorkerSettings(ServerSettings):
+class NotificationWorkerSettings(_ReadModelSettings):
     model_config = service_config("NOTIFICATION_WORKER")
 
     port: int = Field(default=50063, ge=0, le=65535)

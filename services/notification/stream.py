@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
 
-from services.notification.cache import NotificationCache
+from services.notification.cache import InboxCache
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ OVERFLOW = b""  # queued when a listener falls behind: its stream ends
 
 
 class StreamHub:
-    def __init__(self, redis: Redis, cache: NotificationCache, queue_size: int) -> None:
+    def __init__(self, redis: Redis, cache: InboxCache, queue_size: int) -> None:
         self._redis = redis
         self._cache = cache
         self._queue_size = queue_size

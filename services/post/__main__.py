@@ -5,20 +5,24 @@ from __future__ import annotations
 from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
-from services.post.cache import Counter, Counters, PostBodies
+from services.peers.graph import GraphPeer
+from services.peers.social_view import SocialView
+from services.post.cache import Counter, PostBodies
 from services.post.comments import Comments
+from services.post.counters import Counters
 from services.post.events import PostEvents
+from services.post.like_sets import LikeSets
+from services.post.liked_cache import LikedCache
 from services.post.likes import Likes
 from services.post.peers import Graph, Media
 from services.post.posts import Posts
 from services.post.server import PostServicer
 from services.post.settings import PostSettings
 from services.post.store import PostStore
-from services.runtime.app import Built, Needs, definition, main
+from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.ids import Snowflake, SnowflakeSettings
 from services.runtime.pagination import PageTokens
 from services.runtime.settings import PeerSettings, load
 
@@ -41,24 +45,40 @@ def recounter(store: PostStore):  # type: ignore[no-untyped-def]
     return recount
 
 
+def like_members(store: PostStore):  # type: ignore[no-untyped-def]
+    """Where a like set is rebuilt from: its CQL partition, page by page."""
+    def members(counter: Counter):  # type: ignore[no-untyped-def]
+        if counter.kind == "likes":
+            return store.like_members(int(counter.subject))
+        return store.comment_like_members(int(counter.subject))
+    return members
+
+
 async def build(settings: PostSettings, backends: Backends) -> Built:
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.ids
     events = PostEvents(backends.events)
     await events.ensure_stream()
+    await backends.events.ensure_stream("graph")
     peers = load(PeerSettings)
     graph_channel = peer_channel(peers.graph_target)
     media_channel = peer_channel(peers.media_target)
     store = PostStore(backends.cql)
     counters = Counters(backends.redis, KeySpace(backends.redis_settings, "post"),
                         recounter(store), settings.counter_ttl_seconds)
-    ids = Snowflake(load(SnowflakeSettings).worker_id)
+    ids = backends.ids
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
-    graph = Graph(graph_channel)
+    keys = KeySpace(backends.redis_settings, "post")
+    view = SocialView(backends.redis, keys, GraphPeer(graph_channel, service_credentials("post")),
+                      ttl_seconds=settings.social_view_ttl_seconds)
+    graph = Graph(view)
+    liked = LikedCache(backends.redis, keys, store.liked_post_ids, settings.liked_ttl_seconds)
     bodies = PostBodies(backends.redis, KeySpace(backends.redis_settings, "post"), store,
                         settings.body_ttl_seconds)
     posts = Posts(store, counters, events, graph, Media(media_channel), ids, tokens, bodies,
-                  settings.media_claim_grace_seconds)
-    likes = Likes(store, counters, events, graph, posts, ids, tokens)
+                  liked, settings.media_claim_grace_seconds)
+    like_sets = LikeSets(backends.redis, counters, like_members(store))
+    likes = Likes(store, counters, like_sets, events, graph, posts, ids, tokens, liked)
     comments = Comments(store, counters, events, graph, posts, ids, tokens)
 
     async def close_channels() -> None:
@@ -67,8 +87,10 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
 
     return Built(definition("post", pb, pb_grpc, "PostService",
                             PostServicer(posts, likes, comments)),
-                 background=[counters.heal()], on_stop=[close_channels])
+                 background=[counters.heal(), liked.heal(),
+                             *(c.run() for c in view.consumers(backends.events, "post"))],
+                 on_stop=[close_channels], domain=posts)
 
 
 if __name__ == "__main__":
-    main("post", PostSettings, Needs(cql=True, redis=True, nats=True), build)
+    main("post", PostSettings, Needs(cql=True, redis=True, nats=True, ids=True), build)

@@ -1,29 +1,12 @@
-"""Counters (likes, comments, replies, posts per user) served from Redis, rebuilt from CQL;
-and the cache of post bodies (`PostBodies`, at the end).
-
-The durable truth of every count is the number of rows in one CQL partition; Redis holds
-a copy that changes by +1/-1 only when a CQL write actually changed a row. Three keys per
-counter: the value ``n``, a change sequence ``chg`` and ``pend`` (writers in flight). A
-writer raises ``pend`` before its CQL write (`begin`), and after it atomically lowers
-``pend``, bumps ``chg`` and adjusts ``n`` if cached (`commit`). A cold read counts the rows
-and caches the result only if no writer was in flight and nothing committed meanwhile, so
-a count is never cached that misses or doubles a concurrent change.
-
-When the outcome of a write is unknown (the CQL call failed, or a retry found the row
-already there so an earlier attempt may not have counted it) the cached value is dropped
-(`invalidate`) and the next read recounts. When Redis itself fails, the durable write
-still stands: the key is remembered as dirty, reads of it recount from CQL, and a
-background task drops the cached value once Redis answers again. Cached values also
-expire (`ttl_seconds`), which bounds any staleness left by a crashed process.
-"""
+"""What the post service caches in Redis: the names of its counters (kept by counters.py
+and like_sets.py) and the bodies of published posts (`PostBodies`)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -36,38 +19,8 @@ from services.runtime.cache import KeySpace
 
 log = logging.getLogger(__name__)
 
-PENDING_TTL_SECONDS = 30  # a writer that died mid-call stops blocking rebuilds after this
 
-_COMMIT = """
-local pend = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pend > 0 then redis.call('DECR', KEYS[2]) end
-redis.call('INCR', KEYS[3])
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('INCRBY', KEYS[1], ARGV[1])
-end
-return nil
-"""
-
-_DROP = """
-if ARGV[1] == '1' then
-  local pend = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if pend > 0 then redis.call('DECR', KEYS[2]) end
-end
-redis.call('INCR', KEYS[3])
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-_STORE_IF_QUIET = """
-local pend = tonumber(redis.call('GET', KEYS[2]) or '0')
-local chg = redis.call('GET', KEYS[3]) or '0'
-if chg == ARGV[2] and pend <= 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-  return 1
-end
-return 0
-"""
-
+# --- counters ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Counter:
@@ -75,6 +28,9 @@ class Counter:
 
     kind: str
     subject: str
+
+
+LIKE_KINDS = frozenset({"likes", "comment_likes"})
 
 
 def likes(post_id: int) -> Counter:
@@ -95,127 +51,6 @@ def posts(user_id: str) -> Counter:
 
 def comment_likes(comment_id: int) -> Counter:
     return Counter("comment_likes", str(comment_id))
-
-
-Recount = Callable[[Counter], Awaitable[int]]
-
-
-class Counters:
-    def __init__(self, redis: Redis, keys: KeySpace, recount: Recount,
-                 ttl_seconds: int = 3600) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._recount = recount
-        self._ttl = ttl_seconds
-        self._commit = redis.register_script(_COMMIT)
-        self._store = redis.register_script(_STORE_IF_QUIET)
-        self._drop = redis.register_script(_DROP)
-        self._dirty: set[Counter] = set()
-
-    def _k(self, counter: Counter) -> tuple[str, str, str]:
-        # One hash tag per counter: its three keys live in one Redis Cluster slot.
-        tag = f"{{{counter.kind}:{counter.subject}}}"
-        return (self._keys.key("n", tag), self._keys.key("pend", tag),
-                self._keys.key("chg", tag))
-
-    async def begin(self, counters: Sequence[Counter]) -> None:
-        """Before a CQL write that may change these counts."""
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for counter in counters:
-                    _, pend, _ = self._k(counter)
-                    pipe.incr(pend)
-                    pipe.expire(pend, PENDING_TTL_SECONDS)
-                await pipe.execute()
-        except RedisError as exc:
-            self._mark_dirty(counters, exc)
-
-    async def commit(self, changes: Mapping[Counter, int]) -> None:
-        """After the CQL write: apply each delta (0 only ends the write)."""
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for counter, delta in changes.items():
-                    await self._commit(keys=list(self._k(counter)), args=[delta], client=pipe)
-                await pipe.execute()
-        except RedisError as exc:
-            self._mark_dirty(changes, exc)
-
-    async def invalidate(self, counters: Sequence[Counter], *, ending_write: bool = False
-                         ) -> None:
-        """Drop cached values whose truth is unknown (they are recounted on next read);
-        `ending_write` when this ends a write that called `begin`."""
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for counter in counters:
-                    await self._drop(keys=list(self._k(counter)),
-                                     args=["1" if ending_write else "0"], client=pipe)
-                await pipe.execute()
-        except RedisError as exc:
-            self._mark_dirty(counters, exc)
-        else:
-            self._dirty.difference_update(counters)
-
-    async def get_many(self, counters: Sequence[Counter]) -> dict[Counter, int]:
-        """Current values: one MGET; misses are recounted from CQL and cached when quiet."""
-        unique = list(dict.fromkeys(counters))
-        if not unique:
-            return {}
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for counter in unique:
-                    n, _, chg = self._k(counter)
-                    pipe.mget([n, chg])
-                cached = await pipe.execute()
-        except RedisError as exc:
-            log.warning("counters: Redis unavailable, counting in CQL: %r", exc)
-            values = await asyncio.gather(*(self._recount(c) for c in unique))
-            return dict(zip(unique, values, strict=True))
-        result: dict[Counter, int] = {}
-        missing: list[tuple[Counter, bytes | None]] = []
-        for counter, (value, chg) in zip(unique, cached, strict=True):
-            if value is not None and counter not in self._dirty:
-                result[counter] = max(0, int(value))
-            else:
-                missing.append((counter, chg))
-        if missing:
-            counts = await asyncio.gather(*(self._recount(c) for c, _ in missing))
-            await self._store_quiet([(c, chg, n) for (c, chg), n in
-                                     zip(missing, counts, strict=True)])
-            result.update({c: n for (c, _), n in zip(missing, counts, strict=True)})
-        return result
-
-    async def get(self, counter: Counter) -> int:
-        return (await self.get_many([counter]))[counter]
-
-    async def _store_quiet(self, entries: Sequence[tuple[Counter, bytes | None, int]]) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for counter, chg, value in entries:
-                    if counter in self._dirty:
-                        continue
-                    seen = (chg or b"0").decode()
-                    await self._store(keys=list(self._k(counter)),
-                                      args=[value, seen, self._ttl], client=pipe)
-                await pipe.execute()
-        except RedisError as exc:
-            log.warning("counters: could not cache recounted values: %r", exc)
-
-    def _mark_dirty(self, counters: Sequence[Counter] | Mapping[Counter, int],
-                    exc: BaseException) -> None:
-        log.warning("counters: Redis unavailable (%r); %d counter(s) will be recounted",
-                    exc, len(counters))
-        self._dirty.update(counters)
-
-    @property
-    def dirty(self) -> frozenset[Counter]:
-        return frozenset(self._dirty)
-
-    async def heal(self, interval_seconds: float = 1.0) -> None:
-        """Background task: drop cached values of dirty counters once Redis is back."""
-        while True:
-            await asyncio.sleep(interval_seconds)
-            if self._dirty:
-                await self.invalidate(list(self._dirty))
 
 
 # --- post bodies ---------------------------------------------------------------------------

@@ -17,8 +17,9 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.post import cache
-from services.post.cache import Counter, Counters
+from services.post.cache import Counter
 from services.post.captions import text_violations
+from services.post.counters import Counters
 from services.post.events import PostEvents
 from services.post.likes import comment_not_found
 from services.post.peers import Graph
@@ -80,8 +81,9 @@ class Comments:
         existing = None if claim.ours else await self._store.get_comment(post_id,
                                                                          claim.target_id)
         if existing is not None:
-            if not existing.published:
-                await self._counters.invalidate(_counters_of(existing))
+            if not existing.published:  # the first attempt stopped half-way: finish it
+                await self._counters.settle(_counters_of(existing),
+                                            op=f"comment.created:{existing.comment_id}")
                 await self._publish(post, existing, replied)
             return await self._fresh_view(existing)
         mentions = await self._graph.resolve_usernames(parsed.usernames)
@@ -96,7 +98,8 @@ class Comments:
         except BaseException:
             await self._counters.invalidate(counters, ending_write=True)
             raise
-        await self._counters.commit({c: 1 for c in counters})
+        await self._counters.commit({c: 1 for c in counters},
+                                    op=f"comment.created:{comment.comment_id}")
         await self._publish(post, comment, replied)
         return await self._fresh_view(comment)
 
@@ -172,16 +175,17 @@ class Comments:
         if caller not in (ref.author_id, post.author_id):
             raise PermissionDenied("only the comment's author or the post's author may delete it",
                                    reason="NOT_AUTHOR", metadata={"comment_id": str(comment_id)})
-        # Counts that fall by what is removed, and counts that become empty (dropped).
+        # Counts that fall by what is removed, and counts whose subject goes (dropped).
         falling = [cache.comments(post_id)]
-        emptied = [cache.comment_likes(comment_id)]
+        gone = [cache.comment_likes(comment_id)]
         if ref.parent_id:
             falling.append(cache.replies(post_id, ref.parent_id))
         else:
-            emptied.append(cache.replies(post_id, comment_id))
+            gone.append(cache.replies(post_id, comment_id))
+        op = f"comment.deleted:{comment_id}"
         comment = None if ref.deleted else await self._store.get_comment(post_id, comment_id)
-        if comment is None:  # already deleted: only make sure no stale count survives
-            await self._counters.invalidate([*falling, *emptied])
+        if comment is None:  # a repeat: rebuild counts only if the first did not count it
+            await self._counters.settle(falling, op=op)
             return
         replies = [] if comment.parent_id else await self._store.reply_ids(post_id, comment_id)
         await self._counters.begin(falling)
@@ -191,7 +195,6 @@ class Comments:
             await self._counters.invalidate(falling, ending_write=True)
             raise
         await self._counters.commit({falling[0]: -(1 + len(replies)),
-                                     **{c: -1 for c in falling[1:]}})
-        await self._counters.invalidate(
-            [*emptied, *(cache.comment_likes(r) for r in replies)])
+                                     **{c: -1 for c in falling[1:]}}, op=op)
+        await self._counters.drop([*gone, *(cache.comment_likes(r) for r in replies)])
         await self._events.comment_deleted(post, comment, 1 + len(replies), datetime.now(UTC))

@@ -1,10 +1,23 @@
 """Likes on posts and comments (no gRPC types here).
 
-The like row, written with ``IF NOT EXISTS`` and removed with ``IF like_id = ?``, is the
-truth: a count changes only when that row changed. When a like finds its row already there
-(a repeat, or the retry of a call that failed after writing it) the cached count is
-dropped and recounted, so an earlier attempt that never reached Redis is not lost, and the
-derived rows and the PostLikedEvent that attempt may have missed are written again.
+The like row in CQL, one per (post, user), is the truth; the set of likers in Redis
+(like_sets.py) says whether a like is new, so the count changes exactly when the set
+does, and a repeated like or unlike changes nothing cached. One user's concurrent calls on
+one post are ordered by a lock in Redis instead of a lightweight transaction.
+
+LikePost, under the lock: read the row; if there is none, write it with its derived rows
+(likers list, the user's liked set); publish PostLikedEvent (message id from the like's
+id); enter the like in the set (the count moves) and release the lock; mark the row
+published. A retry after a failure anywhere finds the row and finishes what is missing,
+with the same like id, so the like is counted once and its event goes out once.
+
+UnlikePost, under the lock: take the user out of the set (the count moves); mark the row
+unliked and drop its derived rows; publish PostUnlikedEvent; delete the row. A retry finds
+the marked row and finishes. A like that finds a marked row finishes that unlike first.
+
+When Redis cannot be reached, nothing can order a user's calls: the like row is then
+claimed with a lightweight transaction (the one place one is kept, for outages), and the
+count is recounted in CQL until Redis is back (counters.py).
 """
 
 from __future__ import annotations
@@ -17,11 +30,13 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.post import cache
-from services.post.cache import Counter, Counters
+from services.post.counters import Counters
 from services.post.events import PostEvents
+from services.post.like_sets import UNPUBLISHED, Hold, LikeSets
+from services.post.liked_cache import LikedCache
 from services.post.peers import Graph
 from services.post.posts import Posts
-from services.post.store import CommentRecord, PostStore
+from services.post.store import CommentRecord, LikeRow, LikeState, PostRecord, PostStore
 from services.post.validation import batch_ids, require_id
 from services.runtime.auth import current_principal
 from services.runtime.errors import NotFound
@@ -41,56 +56,99 @@ def comment_not_found(comment_id: int) -> NotFound:
 
 
 class Likes:
-    def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
-                 posts: Posts, ids: Snowflake, tokens: PageTokens) -> None:
+    def __init__(self, store: PostStore, counters: Counters, like_sets: LikeSets,
+                 events: PostEvents, graph: Graph, posts: Posts, ids: Snowflake,
+                 tokens: PageTokens, liked: LikedCache) -> None:
         self._store = store
+        self._liked = liked
         self._counters = counters
+        self._sets = like_sets
         self._events = events
         self._graph = graph
         self._posts = posts
         self._ids = ids
         self._tokens = tokens
 
-    async def _changed(self, counter: Counter, applied: bool, delta: int) -> None:
-        if applied:
-            await self._counters.commit({counter: delta})
-        else:
-            await self._counters.invalidate([counter], ending_write=True)
+    async def _count(self, hold: Hold, count: int | None) -> int:
+        return count if count is not None else await self._counters.get(hold.counter)
+
+    # --- post likes ------------------------------------------------------------------------
 
     async def like_post(self, post_id: int) -> int:
         viewer = current_principal().user_id
         post, _ = await self._posts.visible(post_id)
-        counter = cache.likes(post_id)
-        await self._counters.begin([counter])
+        hold = await self._sets.acquire(cache.likes(post_id), viewer, like=True)
+        if hold.done:
+            return await self._count(hold, hold.count)
+        await self._liked.forget(viewer, post_id)
+        if not hold.token:  # Redis unreachable
+            await self._like_without_lock(post, viewer)
+            return await self._counters.get(hold.counter)
         try:
-            applied, like = await self._store.insert_like(post_id, viewer, self._ids.next_id(),
-                                                          datetime.now(UTC))
+            like, fresh = await self._stored_and_published(post, viewer, hold.cached)
         except BaseException:
-            await self._counters.invalidate([counter], ending_write=True)
+            await self._sets.release(hold)
             raise
-        await self._changed(counter, applied, +1)
-        await self._store.add_liker(post_id, like)
-        if applied or not await self._store.liker_published(post_id, like.like_id):
-            await self._events.post_liked(post, like)
-            await self._store.mark_liker_published(post_id, like.like_id)
-        return await self._counters.get(counter)
+        await self._liked.record(viewer, post_id, like.like_id)
+        count = await self._sets.add(hold, str(like.like_id))
+        if fresh:
+            await self._store.mark_like_published(post_id, viewer)
+        return await self._count(hold, count)
+
+    async def _stored_and_published(self, post: PostRecord, viewer: str, cached: str | None
+                                    ) -> tuple[LikeRow, bool]:
+        """Under the lock: the user's like of `post`, stored and published (the row written
+        now, or found and finished); True when its row must still be marked published."""
+        if cached is not None and not cached.endswith(UNPUBLISHED):
+            return LikeRow(int(cached), viewer, datetime.now(UTC)), False  # done before
+        found = await self._store.get_like(post.post_id, viewer)
+        if found is not None and found.unliked:  # an unlike stopped half-way: finish it
+            await self._finish_unlike(post, found)
+            found = None
+        if found is None:
+            like = LikeRow(self._ids.next_id(), viewer, datetime.now(UTC))
+            await self._store.insert_like(post.post_id, like)
+        elif found.published:
+            return found.like, False
+        else:  # an earlier attempt stopped before its event went out
+            like = found.like
+            await self._store.add_liker(post.post_id, like)
+        await self._events.post_liked(post, like)
+        return like, True
+
+    async def _like_without_lock(self, post: PostRecord, viewer: str) -> None:
+        like = LikeRow(self._ids.next_id(), viewer, datetime.now(UTC))
+        found = await self._store.insert_like_if_absent(post.post_id, like)
+        if found is not None and found.unliked:  # an unlike stopped half-way: finish it
+            await self._finish_unlike(post, found)
+            found = await self._store.insert_like_if_absent(post.post_id, like)
+        if found is not None:
+            if found.published and not found.unliked:
+                return
+            like = found.like
+            await self._store.add_liker(post.post_id, like)
+        await self._events.post_liked(post, like)
+        await self._store.mark_like_published(post.post_id, viewer)
 
     async def unlike_post(self, post_id: int) -> int:
         viewer = current_principal().user_id
         post, _ = await self._posts.visible(post_id)
-        counter = cache.likes(post_id)
-        like = await self._store.get_like(post_id, viewer)
-        if like is not None:
-            await self._counters.begin([counter])
-            try:
-                removed = await self._store.delete_like(post_id, like)
-            except BaseException:
-                await self._counters.invalidate([counter], ending_write=True)
-                raise
-            await self._changed(counter, removed, -1)
-            if removed:
-                await self._events.post_unliked(post, like, datetime.now(UTC))
-        return await self._counters.get(counter)
+        hold = await self._sets.acquire(cache.likes(post_id), viewer, like=False)
+        try:
+            found = await self._store.get_like(post_id, viewer)
+            if found is not None:
+                await self._liked.forget(viewer, post_id)
+                await self._finish_unlike(post, found)
+                await self._liked.record(viewer, post_id, -found.like.like_id)
+        finally:
+            await self._sets.release(hold)
+        return await self._count(hold, hold.count)
+
+    async def _finish_unlike(self, post: PostRecord, found: LikeState) -> None:
+        if not found.unliked:
+            await self._store.mark_unliked(post.post_id, found.like)
+        await self._events.post_unliked(post, found.like, datetime.now(UTC))
+        await self._store.delete_like(post.post_id, found.like.user_id)
 
     async def list_likers(self, post_id: int, requested_size: int, token: str
                           ) -> tuple[list[LikerView], str]:
@@ -112,7 +170,7 @@ class Likes:
     async def like_status(self, post_ids: Sequence[int]) -> list[tuple[int, bool]]:
         viewer = current_principal().user_id
         ids = batch_ids("post_ids", post_ids)
-        liked = await self._store.liked_post_ids(viewer, ids) if ids else set()
+        liked = await self._liked.liked(viewer, ids)
         return [(i, i in liked) for i in ids]
 
     # --- comments --------------------------------------------------------------------------
@@ -128,27 +186,27 @@ class Likes:
     async def like_comment(self, post_id: int, comment_id: int) -> int:
         viewer = current_principal().user_id
         await self._comment(post_id, comment_id)
-        counter = cache.comment_likes(comment_id)
-        await self._counters.begin([counter])
+        hold = await self._sets.acquire(cache.comment_likes(comment_id), viewer, like=True)
+        if hold.done:
+            return await self._count(hold, hold.count)
+        now = datetime.now(UTC)
+        if not hold.token:  # Redis unreachable: nothing orders this user's calls
+            await self._store.insert_comment_like_if_absent(comment_id, viewer, now)
+            return await self._counters.get(hold.counter)
         try:
-            applied = await self._store.insert_comment_like(comment_id, viewer,
-                                                            datetime.now(UTC))
+            if hold.cached is None:
+                await self._store.insert_comment_like(comment_id, viewer, now)
         except BaseException:
-            await self._counters.invalidate([counter], ending_write=True)
+            await self._sets.release(hold)
             raise
-        await self._changed(counter, applied, +1)
-        return await self._counters.get(counter)
+        return await self._count(hold, await self._sets.add(hold, "1"))
 
     async def unlike_comment(self, post_id: int, comment_id: int) -> int:
         viewer = current_principal().user_id
         await self._comment(post_id, comment_id)
-        counter = cache.comment_likes(comment_id)
-        await self._counters.begin([counter])
+        hold = await self._sets.acquire(cache.comment_likes(comment_id), viewer, like=False)
         try:
-            removed = await self._store.delete_comment_like(comment_id, viewer)
-        except BaseException:
-            await self._counters.invalidate([counter], ending_write=True)
-            raise
-        await self._changed(counter, removed, -1)
-        return await self._counters.get(counter)
-
+            await self._store.delete_comment_like(comment_id, viewer)
+        finally:
+            await self._sets.release(hold)
+        return await self._count(hold, hold.count)

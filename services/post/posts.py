@@ -1,12 +1,15 @@
 """Post rules: create (idempotent), read as a viewer, list, delete (no gRPC types here).
 
-Create, step by step, so a failure at any point leaves nothing a retry cannot finish:
-claim the request id (LWT: the post id is fixed from then on) → check media with the
-media service → resolve @mentions → claim each media item for the post (LWT) → write the
-post and its list entry (one logged batch) → count it → publish PostCreatedEvent → mark it
-published. A retry with the same request id finds the claimed post id; if the post row
-exists it only finishes what is left (publishing), otherwise it redoes the steps with the
-same id, so no duplicate post, list entry, count or event can appear.
+Create, step by step, so a failure at any point leaves nothing a retry cannot finish. The
+steps that do not depend on each other run at once: claim the request id (LWT: the post id
+is fixed from then on), check media with the media service, resolve @mentions, fetch the
+author's summary for the reply. Then: claim each media item for the post (LWT, all at
+once) → write the post and its list entry (one logged batch) → count it (recording the
+change, `post.created:<id>`) and publish PostCreatedEvent → mark it published. A retry with
+the same request id finds the claimed post id; if the post row exists it only finishes
+what is left (publishing; the count is rebuilt only if the first attempt did not record
+it), otherwise it redoes the steps with the same id, so no duplicate post, list entry,
+count or event can appear.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.post import cache
-from services.post.cache import Counters, PostBodies
+from services.post.cache import PostBodies
 from services.post.captions import text_violations
+from services.post.counters import Counters
 from services.post.events import PostEvents
-from services.post.peers import Audience, Graph, Media
+from services.post.liked_cache import LikedCache
+from services.post.peers import Audience, Graph, Media, MediaItem
 from services.post.store import PostRecord, PostStore
 from services.post.validation import (
     MEDIA_ID,
@@ -65,6 +70,16 @@ def post_not_found(post_id: int) -> NotFound:
                     metadata={"post_id": str(post_id)})
 
 
+def _discard(*pending: asyncio.Future) -> None:  # type: ignore[type-arg]
+    """Steps started at once whose results are no longer wanted: cancel what still runs,
+    and take the outcome of what ended (so a failure of it is not reported as unseen)."""
+    for future in pending:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
+
+
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
@@ -89,8 +104,9 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
 class Posts:
     def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
                  media: Media, ids: Snowflake, tokens: PageTokens, bodies: PostBodies,
-                 claim_grace_seconds: float = 60.0) -> None:
+                 liked: LikedCache, claim_grace_seconds: float = 60.0) -> None:
         self._store = store
+        self._liked = liked
         self._bodies = bodies
         self._counters = counters
         self._events = events
@@ -107,41 +123,58 @@ class Posts:
         violations, parsed = _create_violations(request_id, caption, media_ids)
         check(violations)
         fingerprint = _fingerprint(caption, *media_ids)
-        claim = await self._store.claim_post_request(author, request_id, self._ids.next_id(),
-                                                     fingerprint)
-        if claim.fingerprint != fingerprint:
-            raise AlreadyExists("this request_id was already used for a different post",
-                                reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
-        post_id = claim.target_id
-        existing = None if claim.ours else await self._store.get_post(post_id)
-        if existing is not None:
-            if existing.deleted:
-                raise post_not_found(post_id)
-            if not existing.published:  # the first attempt stopped half-way: finish it
-                await self._counters.invalidate([cache.posts(author)])
-                await self._publish_created(existing)
-            return await self._fresh_view(existing)
-
-        refs = await self._ready_media(author, media_ids)
-        mentions = await self._graph.resolve_usernames(parsed.usernames)
+        claiming = asyncio.ensure_future(self._store.claim_post_request(
+            author, request_id, self._ids.next_id(), fingerprint))
+        summary = asyncio.ensure_future(self._author_summary(author))
+        lookups = asyncio.gather(self._media.get(media_ids),
+                                 self._graph.resolve_usernames(parsed.usernames))
+        try:
+            claim = await claiming
+            if claim.fingerprint != fingerprint:
+                raise AlreadyExists("this request_id was already used for a different post",
+                                    reason="REQUEST_ID_REUSED",
+                                    metadata={"request_id": request_id})
+            post_id = claim.target_id
+            existing = None if claim.ours else await self._store.get_post(post_id)
+            if existing is not None:
+                _discard(lookups)
+                if existing.deleted:
+                    raise post_not_found(post_id)
+                if not existing.published:  # the first attempt stopped half-way: finish it
+                    await self._counters.settle([cache.posts(author)],
+                                                op=f"post.created:{post_id}")
+                    await self._publish_created(existing)
+                return await self._fresh_view(existing, await summary)
+            found, mentions = await lookups
+        except BaseException:
+            _discard(claiming, summary, lookups)
+            raise
+        refs = self._ready_media(author, media_ids, found)
         create_time = datetime.fromtimestamp(id_time_ms(post_id) / 1000, UTC)
         record = PostRecord(post_id=post_id, author_id=author, caption=caption,
                             hashtags=parsed.hashtags, mentions=mentions, media=refs,
                             create_time=create_time)
-        await self._claim_media(record)
         counter = cache.posts(author)
-        await self._counters.begin([counter])
+        await asyncio.gather(self._claim_media(record), self._counters.begin([counter]))
         try:
             await self._store.insert_post(record)
         except BaseException:
             await self._counters.invalidate([counter], ending_write=True)
             raise
-        await self._counters.commit({counter: 1})
-        await self._publish_created(record)
-        return await self._fresh_view(record)
+        await asyncio.gather(self._counters.commit({counter: 1}, op=f"post.created:{post_id}"),
+                             self._events.post_created(record))
+        await self._store.mark_post_published(record.post_id)
+        # A post just made has no likes or comments yet: its view needs no count read.
+        return PostView(record, await summary, 0, 0, False)
 
-    async def _ready_media(self, author: str, media_ids: Sequence[str]) -> tuple:  # type: ignore[type-arg]
-        found = await self._media.get(media_ids)
+    async def _author_summary(self, author: str) -> UserSummary:
+        """The author's own summary for the reply view (the seam for a summary cache)."""
+        summaries = await self._graph.summaries([author])
+        return summaries.get(author, UserSummary(user_id=author))
+
+    @staticmethod
+    def _ready_media(author: str, media_ids: Sequence[str], found: dict[str, MediaItem]
+                     ) -> tuple:  # type: ignore[type-arg]
         unknown = [FieldViolation(f"media_ids[{i}]", f"no media item {m!r}")
                    for i, m in enumerate(media_ids) if m not in found]
         if unknown:
@@ -158,31 +191,33 @@ class Posts:
         return tuple(found[m].ref for m in media_ids)
 
     async def _claim_media(self, record: PostRecord) -> None:
-        """Attach each item to this post; an item attached to another live post (or to a
-        create still in flight) is MEDIA_IN_USE."""
+        """Attach each item to this post (all at once); an item attached to another live
+        post (or to a create still in flight) is MEDIA_IN_USE."""
         now = datetime.now(UTC)
-        for ref in record.media:
-            owner, since = await self._store.claim_media(ref.media_id, record.post_id, now)
-            if owner == record.post_id:
-                continue
-            other = await self._store.get_post(owner)
-            abandoned = other is None and now - since > self._claim_grace
-            if (other is not None and other.deleted) or abandoned:
-                if await self._store.take_over_media(ref.media_id, owner, record.post_id, now):
-                    continue
-            raise FailedPrecondition(f"media item {ref.media_id} is already attached to a post",
-                                     reason="MEDIA_IN_USE", metadata={"media_id": ref.media_id})
+        taken = await asyncio.gather(*(self._claim_one(ref.media_id, record.post_id, now)
+                                       for ref in record.media))
+        refused = [ref.media_id for ref, ok in zip(record.media, taken, strict=True) if not ok]
+        if refused:
+            raise FailedPrecondition(f"media item {refused[0]} is already attached to a post",
+                                     reason="MEDIA_IN_USE", metadata={"media_id": refused[0]})
+
+    async def _claim_one(self, media_id: str, post_id: int, now: datetime) -> bool:
+        owner, since = await self._store.claim_media(media_id, post_id, now)
+        if owner == post_id:
+            return True
+        other = await self._store.get_post(owner)
+        abandoned = other is None and now - since > self._claim_grace
+        if (other is not None and other.deleted) or abandoned:
+            return await self._store.take_over_media(media_id, owner, post_id, now)
+        return False
 
     async def _publish_created(self, record: PostRecord) -> None:
         await self._events.post_created(record)
         await self._store.mark_post_published(record.post_id)
 
-    async def _fresh_view(self, record: PostRecord) -> PostView:
-        summaries = await self._graph.summaries([record.author_id])
-        author = summaries.get(record.author_id, UserSummary(user_id=record.author_id))
-        counts = await self._counters.get_many([cache.likes(record.post_id),
-                                                cache.comments(record.post_id)])
-        liked = await self._store.liked_post_ids(record.author_id, [record.post_id])
+    async def _fresh_view(self, record: PostRecord, author: UserSummary) -> PostView:
+        """The view of a post made by an earlier attempt (it may have likes by now)."""
+        counts, liked = await self._counts_and_liked(record.author_id, [record])
         return PostView(record, author, counts[cache.likes(record.post_id)],
                         counts[cache.comments(record.post_id)], record.post_id in liked)
 
@@ -228,7 +263,7 @@ class Posts:
                     for c in (cache.likes(r.post_id), cache.comments(r.post_id))]
         counts, liked = await asyncio.gather(
             self._counters.get_many(counters),
-            self._store.liked_post_ids(viewer, [r.post_id for r in records]))
+            self._liked.liked(viewer, [r.post_id for r in records]))
         return counts, liked
 
     @staticmethod
@@ -287,18 +322,18 @@ class Posts:
                                    metadata={"post_id": str(post_id)})
         await self._bodies.forget(post_id)  # before CQL: no reader may keep the cached body
         now = datetime.now(UTC)
-        counters = [cache.posts(caller), cache.likes(post_id), cache.comments(post_id)]
-        if record.deleted:  # a repeat: make sure the counts and the tombstone event are right
-            await self._counters.invalidate(counters)
+        counter, op = cache.posts(caller), f"post.deleted:{post_id}"
+        if record.deleted:  # a repeat: rebuild the count only if the first did not count it
+            await self._counters.settle([counter], op=op)
         else:
-            await self._counters.begin(counters[:1])
+            await self._counters.begin([counter])
             try:
                 await self._store.delete_post(record, now)
             except BaseException:
-                await self._counters.invalidate(counters[:1], ending_write=True)
+                await self._counters.invalidate([counter], ending_write=True)
                 raise
-            await self._counters.commit({counters[0]: -1})
-            await self._counters.invalidate(counters[1:])
-        for ref in record.media:
-            await self._store.release_media(ref.media_id, post_id)
+            await self._counters.commit({counter: -1}, op=op)
+            await self._counters.drop([cache.likes(post_id), cache.comments(post_id)])
+        await asyncio.gather(*(self._store.release_media(ref.media_id, post_id)
+                               for ref in record.media))
         await self._events.post_deleted(record, now)

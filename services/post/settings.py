@@ -21,3 +21,8 @@ class PostSettings(ServerSettings):
     media_claim_grace_seconds: float = Field(
         default=60.0, gt=0, description="a media claim whose post was never written is "
                                         "abandoned (and may be taken over) after this")
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="cached relations and user summaries are refilled "
+                                         "after this even without a graph event")
+    liked_ttl_seconds: int = Field(default=86_400, ge=10,
+                                   description="how long a viewer's cached likes live")

@@ -1,16 +1,18 @@
 """CQL storage of posts, likes and comments (schema in migrations/0001_posts.cql).
 
-Rows that decide an outcome (a request id, a like, a media claim) are written with
-lightweight transactions; the rows derived from them (the likers list, the caller's liked
-set) are written after and re-written by a retry, so a call that failed half-way heals on
-its retry. Counts are the sizes of single partitions (`count_*`).
+Rows that decide an outcome between concurrent callers (a request id, a media claim) are
+written with lightweight transactions. A like is decided without one: its row is keyed by
+(post, user), so writing it twice changes nothing, and one user's concurrent calls are
+ordered by a lock in Redis (like_sets.py). Rows derived from a decision (the likers list,
+the caller's liked set) are written with or after it and re-written by a retry, so a call
+that failed half-way heals on its retry. Counts are the sizes of single partitions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,6 +78,16 @@ class LikeRow:
 
 
 @dataclass(frozen=True)
+class LikeState:
+    """A post like's row: the like, whether its event went out, whether it is being
+    removed (an unlike that has not finished)."""
+
+    like: LikeRow
+    published: bool
+    unliked: bool
+
+
+@dataclass(frozen=True)
 class Claim:
     """The row a lightweight transaction wrote or found: `ours` when this call wrote it."""
 
@@ -116,10 +128,12 @@ class PostStore:
     def __init__(self, cql: CqlStore) -> None:
         self._cql = cql
 
-    async def _batch(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
-        """One logged batch: all of it is applied or, after a failure, none is visible
-        to a retry that writes it again."""
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
+    async def _batch(self, statements: Iterable[tuple[str, Sequence[object]]], *,
+                     logged: bool = True) -> None:
+        """One batch. Logged (the default): all of it is applied or, after a failure, none
+        is visible to a retry that writes it again. Unlogged: for idempotent rows a retry
+        re-writes anyway (no batch log round, about half the store's work)."""
+        batch = BatchStatement(batch_type=BatchType.LOGGED if logged else BatchType.UNLOGGED)
         for cql, params in statements:
             batch.add(await self._cql.prepare(cql), params)
         await self._cql.execute(batch)
@@ -231,67 +245,90 @@ class PostStore:
                                  "WHERE author_id = ?", (uuid.UUID(author_id),))
 
     # --- post likes ------------------------------------------------------------------------
+    # The post_likes row is the truth: one per (post, user), written without a lightweight
+    # transaction under the caller's lock (like_sets.py). Rows derived from it (likers list,
+    # the user's liked set) are written with it and re-written by a retry.
 
-    async def insert_like(self, post_id: int, user_id: str, like_id: int, now: datetime
-                          ) -> tuple[bool, LikeRow]:
-        """Claim the like (the truth: IF NOT EXISTS in its own partition), then write the
-        per-post row counts are made from (idempotent, also on a retry that finds the claim).
-        Returns (whether this call made the claim, the like)."""
-        user = uuid.UUID(user_id)
+    async def get_like(self, post_id: int, user_id: str) -> LikeState | None:
         rows = await self._cql.execute(
-            "INSERT INTO post_like_claims (post_id, user_id, like_id, like_time) "
-            "VALUES (?, ?, ?, ?) IF NOT EXISTS", (post_id, user, like_id, now))
-        if applied(rows):
-            like = LikeRow(like_id, user_id, now)
-        else:
-            like = LikeRow(rows[0]["like_id"], user_id, _utc(rows[0]["like_time"]))
-        await self._cql.execute(
-            "INSERT INTO post_likes (post_id, user_id, like_id, like_time) VALUES (?, ?, ?, ?)",
-            (post_id, user, like.like_id, like.like_time))
-        return applied(rows), like
+            "SELECT like_id, like_time, published, unliked FROM post_likes "
+            "WHERE post_id = ? AND user_id = ?", (post_id, uuid.UUID(user_id)))
+        if not rows or rows[0]["like_id"] is None:
+            return None
+        row = rows[0]
+        return LikeState(LikeRow(row["like_id"], user_id, _utc(row["like_time"])),
+                         published=bool(row["published"]), unliked=bool(row["unliked"]))
 
-    async def add_liker(self, post_id: int, like: LikeRow) -> None:
-        """The rows derived from a like (likers list, the user's liked set); idempotent."""
+    def _like_rows(self, post_id: int, like: LikeRow) -> list[tuple[str, Sequence[object]]]:
         user = uuid.UUID(like.user_id)
-        await self._batch([
+        return [
             ("INSERT INTO post_likers (post_id, like_id, user_id, like_time) VALUES (?, ?, ?, ?)",
              (post_id, like.like_id, user, like.like_time)),
             ("INSERT INTO post_user_likes (user_id, post_id, like_time) VALUES (?, ?, ?)",
              (user, post_id, like.like_time)),
-        ])
+        ]
 
-    async def liker_published(self, post_id: int, like_id: int) -> bool:
+    async def insert_like(self, post_id: int, like: LikeRow) -> None:
+        """The like and the rows derived from it, in one unlogged batch (a retry that finds
+        the like row re-writes the others: `add_liker`)."""
+        await self._batch([
+            ("INSERT INTO post_likes (post_id, user_id, like_id, like_time, published, "
+             "unliked) VALUES (?, ?, ?, ?, false, false)",
+             (post_id, uuid.UUID(like.user_id), like.like_id, like.like_time)),
+            *self._like_rows(post_id, like)], logged=False)
+
+    async def insert_like_if_absent(self, post_id: int, like: LikeRow) -> LikeState | None:
+        """Without Redis (no lock to serialise a user's calls): claim the like row with a
+        lightweight transaction; the row found if there was one."""
         rows = await self._cql.execute(
-            "SELECT published FROM post_likers WHERE post_id = ? AND like_id = ?",
-            (post_id, like_id))
-        return bool(rows and rows[0]["published"])
-
-    async def mark_liker_published(self, post_id: int, like_id: int) -> None:
-        await self._cql.execute(
-            "UPDATE post_likers SET published = true WHERE post_id = ? AND like_id = ?",
-            (post_id, like_id))
-
-    async def get_like(self, post_id: int, user_id: str) -> LikeRow | None:
-        rows = await self._cql.execute(
-            "SELECT like_id, like_time FROM post_like_claims WHERE post_id = ? AND user_id = ?",
-            (post_id, uuid.UUID(user_id)))
-        if not rows or rows[0]["like_id"] is None:
+            "INSERT INTO post_likes (post_id, user_id, like_id, like_time, published, unliked) "
+            "VALUES (?, ?, ?, ?, false, false) IF NOT EXISTS",
+            (post_id, uuid.UUID(like.user_id), like.like_id, like.like_time))
+        if applied(rows):
+            await self.add_liker(post_id, like)
             return None
-        return LikeRow(rows[0]["like_id"], user_id, _utc(rows[0]["like_time"]))
+        row = rows[0]
+        return LikeState(LikeRow(row["like_id"], like.user_id, _utc(row["like_time"])),
+                         published=bool(row["published"]), unliked=bool(row["unliked"]))
 
-    async def delete_like(self, post_id: int, like: LikeRow) -> bool:
-        """Remove a like: the derived and counted rows first, then the claim (so a retry
-        still finds the like and finishes); True when this call removed the claim."""
+    async def add_liker(self, post_id: int, like: LikeRow) -> None:
+        """The rows derived from a like (likers list, the user's liked set); idempotent."""
+        await self._batch(self._like_rows(post_id, like), logged=False)
+
+    async def mark_like_published(self, post_id: int, user_id: str) -> None:
+        await self._cql.execute(
+            "UPDATE post_likes SET published = true WHERE post_id = ? AND user_id = ?",
+            (post_id, uuid.UUID(user_id)))
+
+    async def mark_unliked(self, post_id: int, like: LikeRow) -> None:
+        """The first step of an unlike: the like stops counting and leaves the likers list
+        and the user's liked set; its row stays (marked) until the event is out."""
         user = uuid.UUID(like.user_id)
         await self._batch([
+            ("UPDATE post_likes SET unliked = true WHERE post_id = ? AND user_id = ?",
+             (post_id, user)),
             ("DELETE FROM post_likers WHERE post_id = ? AND like_id = ?", (post_id, like.like_id)),
             ("DELETE FROM post_user_likes WHERE user_id = ? AND post_id = ?", (user, post_id)),
-            ("DELETE FROM post_likes WHERE post_id = ? AND user_id = ?", (post_id, user)),
-        ])
-        rows = await self._cql.execute(
-            "DELETE FROM post_like_claims WHERE post_id = ? AND user_id = ? IF like_id = ?",
-            (post_id, user, like.like_id))
-        return applied(rows)
+        ], logged=False)
+
+    async def delete_like(self, post_id: int, user_id: str) -> None:
+        """The last step of an unlike (its event is out)."""
+        await self._cql.execute("DELETE FROM post_likes WHERE post_id = ? AND user_id = ?",
+                                (post_id, uuid.UUID(user_id)))
+
+    async def like_members(self, post_id: int, page_size: int = 5000
+                           ) -> AsyncIterator[list[tuple[str, str]]]:
+        """Pages of (user id, like id) of the live likes of a post; ``?`` follows the id of
+        a like whose event is not known to be out."""
+        state = None
+        while True:
+            rows, state = await self._cql.execute_page(
+                "SELECT user_id, like_id, published, unliked FROM post_likes WHERE post_id = ?",
+                (post_id,), page_size=page_size, paging_state=state)
+            yield [(str(r["user_id"]), f"{r['like_id']}{'' if r['published'] else '?'}")
+                   for r in rows if not r["unliked"]]
+            if not state:
+                return
 
     async def liked_post_ids(self, user_id: str, post_ids: Sequence[int]) -> set[int]:
         """Which of `post_ids` the user liked: one partition, IN over the clustering key."""
@@ -315,8 +352,12 @@ class PostStore:
         return [LikeRow(r["like_id"], str(r["user_id"]), _utc(r["like_time"])) for r in rows]
 
     async def count_likes(self, post_id: int) -> int:
-        return await self._count("SELECT COUNT(*) AS count FROM post_likes WHERE post_id = ?",
-                                 (post_id,))
+        """Live likes of a post (rows being unliked are not counted)."""
+        total = await self._count("SELECT COUNT(*) AS count FROM post_likes WHERE post_id = ?",
+                                  (post_id,))
+        leaving = await self._count("SELECT COUNT(*) AS count FROM post_likes WHERE post_id = ? "
+                                    "AND unliked = true ALLOW FILTERING", (post_id,))
+        return total - leaving
 
     # --- comments --------------------------------------------------------------------------
 
@@ -399,17 +440,35 @@ class PostStore:
 
     # --- comment likes ---------------------------------------------------------------------
 
-    async def insert_comment_like(self, comment_id: int, user_id: str, now: datetime) -> bool:
-        rows = await self._cql.execute(
+    async def insert_comment_like(self, comment_id: int, user_id: str, now: datetime) -> None:
+        """Idempotent (written under the caller's lock, like_sets.py)."""
+        await self._cql.execute(
+            "INSERT INTO post_comment_likes (comment_id, user_id, like_time) VALUES (?, ?, ?)",
+            (comment_id, uuid.UUID(user_id), now))
+
+    async def insert_comment_like_if_absent(self, comment_id: int, user_id: str,
+                                            now: datetime) -> None:
+        """Without Redis (no lock): a lightweight transaction keeps the first like's time."""
+        await self._cql.execute(
             "INSERT INTO post_comment_likes (comment_id, user_id, like_time) VALUES (?, ?, ?) "
             "IF NOT EXISTS", (comment_id, uuid.UUID(user_id), now))
-        return applied(rows)
 
-    async def delete_comment_like(self, comment_id: int, user_id: str) -> bool:
-        rows = await self._cql.execute(
-            "DELETE FROM post_comment_likes WHERE comment_id = ? AND user_id = ? IF EXISTS",
+    async def delete_comment_like(self, comment_id: int, user_id: str) -> None:
+        await self._cql.execute(
+            "DELETE FROM post_comment_likes WHERE comment_id = ? AND user_id = ?",
             (comment_id, uuid.UUID(user_id)))
-        return applied(rows)
+
+    async def comment_like_members(self, comment_id: int, page_size: int = 5000
+                                   ) -> AsyncIterator[list[tuple[str, str]]]:
+        """Pages of (user id, "1") of the likes of a comment."""
+        state = None
+        while True:
+            rows, state = await self._cql.execute_page(
+                "SELECT user_id FROM post_comment_likes WHERE comment_id = ?", (comment_id,),
+                page_size=page_size, paging_state=state)
+            yield [(str(r["user_id"]), "1") for r in rows]
+            if not state:
+                return
 
     async def liked_comment_ids(self, user_id: str, comment_ids: Sequence[int]) -> set[int]:
         user = uuid.UUID(user_id)

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
 
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import Message
 from grpc import aio
 
 from services.runtime import telemetry
@@ -38,17 +41,47 @@ class Built:
     definition: ServiceDefinition
     background: Sequence[Awaitable[Any]] = field(default_factory=list)
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: The domain object the transport serves (benchmarks drive it in-process).
+    domain: Any = None
+
+
+def _to_wire(message_class: type[Message]) -> Callable[[Message | bytes], bytes]:
+    """The response serializer of a method: messages are serialized, and bytes (a response
+    a read model assembled from stored serialized parts) go out as they are."""
+    serialize = message_class.SerializeToString
+
+    def to_wire(response: Message | bytes) -> bytes:
+        return response if type(response) is bytes else serialize(response)  # type: ignore[arg-type]
+    return to_wire
+
+
+_HANDLER_KINDS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
 def definition(name: str, pb_module: ModuleType, grpc_module: ModuleType, service: str,
                servicer: object, public: Collection[str] = ()) -> ServiceDefinition:
     """The ServiceDefinition of one generated service: `service` is its short proto name
-    (``PostService``); `public` lists its RPC names callable without a token."""
-    full_name = pb_module.DESCRIPTOR.services_by_name[service].full_name
-    add = getattr(grpc_module, f"add_{service}Servicer_to_server")
+    (``PostService``); `public` lists its RPC names callable without a token. Handlers may
+    return a message or its serialized bytes."""
+    descriptor = pb_module.DESCRIPTOR.services_by_name[service]
+    full_name = descriptor.full_name
+    handlers = {}
+    for method in descriptor.methods:
+        kind = _HANDLER_KINDS[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = kind(
+            getattr(servicer, method.name),
+            request_deserializer=message_factory.GetMessageClass(method.input_type).FromString,
+            response_serializer=_to_wire(message_factory.GetMessageClass(method.output_type)))
 
     def register(server: aio.Server) -> None:
-        add(servicer, server)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(full_name, handlers),))
+        server.add_registered_method_handlers(full_name, handlers)
 
     return ServiceDefinition(name, (full_name,), register,
                              frozenset(f"/{full_name}/{rpc}" for rpc in public))
@@ -78,6 +111,7 @@ class Needs:
     redis: bool = False
     nats: bool = False
     minio: bool = False
+    ids: bool = False  # a Snowflake generator (Backends.ids); a leased worker id needs cql
 
 
 async def run_service(name: str, settings_cls: type[S], needs: Needs,
@@ -91,17 +125,19 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
                                        auth_settings.service_key_path)
     try:
         async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
-                                 minio=needs.minio) as backends:
+                                 minio=needs.minio, ids=needs.ids) as backends:
             built = await build(settings, backends)
             running = await create_server(built.definition, settings, verifier)
             print(f"{name} ready on {settings.host}:{running.port}", flush=True)
             try:
-                await serve(running, settings.grace_seconds, built.background)
+                await serve(running, settings.grace_seconds,
+                            [*built.background, *backends.background()])
             finally:
                 for hook in built.on_stop:
                     await hook()
     finally:
-        provider.shutdown()
+        if provider is not None:
+            provider.shutdown()
 
 
 def main(name: str, settings_cls: type[S], needs: Needs,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from services.runtime.settings import CqlSettings, MinioSettings, NatsSettings, RedisSettings, load
+from services.runtime.ids import SnowflakeSettings
+from services.runtime.settings import (
+    CqlSettings,
+    MinioSettings,
+    NatsSettings,
+    RedisSettings,
+    SettingsError,
+    load,
+)
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -15,6 +23,8 @@ if TYPE_CHECKING:
 
     from services.runtime.cql import CqlStore
     from services.runtime.events import EventBus
+    from services.runtime.ids import Snowflake
+    from services.runtime.worker_ids import WorkerIdLease
 
 
 @dataclass
@@ -29,12 +39,21 @@ class Backends:
     redis_settings: RedisSettings | None = None
     nats_settings: NatsSettings | None = None
     minio_settings: MinioSettings | None = None
+    ids: Snowflake | None = None
+    worker_id_lease: WorkerIdLease | None = None
+
+    def background(self) -> list[Awaitable[Any]]:
+        """What must run while the process serves: the renewal of a leased worker id."""
+        return [self.worker_id_lease.keep()] if self.worker_id_lease is not None else []
 
 
 @asynccontextmanager
 async def open_backends(service: str, *, cql: bool = False, redis: bool = False,
-                        nats: bool = False, minio: bool = False) -> AsyncIterator[Backends]:
-    """Connect what is asked for; the service's CQL schema must already be current."""
+                        nats: bool = False, minio: bool = False,
+                        ids: bool = False) -> AsyncIterator[Backends]:
+    """Connect what is asked for; the service's CQL schema must already be current.
+    `ids`: a Snowflake id generator, with a fixed worker id or one leased from the CQL
+    store (released on exit)."""
     found = Backends()
     async with AsyncExitStack() as stack:
         if cql:
@@ -63,4 +82,19 @@ async def open_backends(service: str, *, cql: bool = False, redis: bool = False,
 
             found.minio_settings = load(MinioSettings)
             found.objects = await connect_minio(found.minio_settings)
+        if ids:
+            from services.runtime.ids import Snowflake
+
+            id_settings = load(SnowflakeSettings)
+            if id_settings.worker_id != "lease":
+                found.ids = Snowflake(id_settings.worker_id)
+            elif found.cql is None:
+                raise SettingsError(f"{service}: PHOTOMESH_SNOWFLAKE_WORKER_ID=lease needs the "
+                                    f"CQL store, which this process does not use")
+            else:
+                from services.runtime.worker_ids import WorkerIdLease
+
+                lease = await WorkerIdLease.claim(found.cql, id_settings.lease_ttl_seconds)
+                stack.push_async_callback(lease.release)
+                found.worker_id_lease, found.ids = lease, lease.snowflake
         yield found

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 M = TypeVar("M", bound=Message)
+# At stop, subscriptions drain at most this long (then the connection closes): a process
+# must stop well within its orchestrator's grace even while NATS is unreachable.
+DRAIN_TIMEOUT_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class EventBus:
     @classmethod
     async def connect(cls, settings: NatsSettings, name: str) -> EventBus:
         nc = await nats.connect(settings.url, name=f"photomesh-{name}", max_reconnect_attempts=-1,
-                                connect_timeout=5)
+                                connect_timeout=5, drain_timeout=DRAIN_TIMEOUT_SECONDS)
         return cls(nc, settings)
 
     def stream_name(self, domain: str) -> str:
@@ -89,10 +93,11 @@ class EventBus:
         """Publish and wait until JetStream has stored it; returns its stream sequence.
         `msg_id` de-duplicates retries (a duplicate returns the first one's sequence)."""
         subject = self.subject(domain, event)
-        with _tracer.start_as_current_span(f"{subject} publish", kind=SpanKind.PRODUCER,
-                                           attributes={"messaging.system": "nats",
-                                                       "messaging.destination.name": subject,
-                                                       "messaging.message.id": msg_id}):
+        span = _tracer.start_as_current_span(
+            f"{subject} publish", kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": subject,
+                        "messaging.message.id": msg_id}) if telemetry.active() else nullcontext()
+        with span:
             headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
                                                 "Content-Type": "application/x-protobuf",
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
@@ -193,11 +198,13 @@ class Consumer(Generic[M]):
     async def _handle(self, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered if msg.metadata else 1
         headers = msg.headers or {}
-        with telemetry.extracted(headers), _tracer.start_as_current_span(
-                f"{msg.subject} process", kind=SpanKind.CONSUMER,
-                attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
-                            "messaging.consumer.group.name": self.durable,
-                            "messaging.delivery.attempt": attempt}) as span:
+        traced = _tracer.start_as_current_span(
+            f"{msg.subject} process", kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "messaging.consumer.group.name": self.durable,
+                        "messaging.delivery.attempt": attempt}) if telemetry.active() \
+            else nullcontext(None)
+        with telemetry.extracted(headers), traced as span:
             try:
                 event = self.decode(msg.data)
             except (DecodeError, ValueError):
@@ -211,7 +218,8 @@ class Consumer(Generic[M]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - redeliver, never lose the event
-                span.record_exception(exc)
+                if span is not None:
+                    span.record_exception(exc)
                 delay = self.backoff[min(attempt - 1, len(self.backoff) - 1)]
                 log.warning("%s: handling %s failed (attempt %d), retry in %.1fs: %r",
                             self.durable, msg.subject, attempt, delay, exc)

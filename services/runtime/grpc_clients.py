@@ -11,7 +11,10 @@ from services.runtime.interceptors import forwarding_interceptors
 def peer_channel(target: str, max_message_bytes: int = 16 * 1024 * 1024) -> aio.Channel:
     """An insecure loopback/mesh channel to `target` (host:port).
 
-    Interceptor order: tracing outermost so the client span covers the forwarded call.
+    Calls are spread round-robin over every address the name resolves to (in Kubernetes a
+    headless Service's name resolves to its ready pods; servers with
+    max_connection_age_seconds make clients re-resolve now and then). Interceptor order:
+    tracing outermost so the client span covers the forwarded call.
     """
     interceptors = [*telemetry.client_interceptors(), *forwarding_interceptors()]
     return aio.insecure_channel(
@@ -22,5 +25,6 @@ def peer_channel(target: str, max_message_bytes: int = 16 * 1024 * 1024) -> aio.
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.enable_retries", 1),
+            ("grpc.lb_policy_name", "round_robin"),
         ],
     )

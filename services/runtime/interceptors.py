@@ -124,6 +124,23 @@ def _writes_as_generator(behavior: Behavior) -> Behavior:
     return stream
 
 
+class _WrappedHandlers:
+    """An interceptor's wrapped handler per method, made once (not per call)."""
+
+    def __init__(self) -> None:
+        self._by_method: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler,
+             make: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]
+             ) -> grpc.RpcMethodHandler:
+        known = self._by_method.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = make(method, handler)
+        self._by_method[method] = (handler, wrapped)
+        return wrapped
+
+
 class ErrorInterceptor(aio.ServerInterceptor):
     """Turns exceptions into gRPC status: DomainError with ErrorInfo, backend failures as
     UNAVAILABLE, anything else INTERNAL (logged). Never lets UNKNOWN escape."""
@@ -131,6 +148,7 @@ class ErrorInterceptor(aio.ServerInterceptor):
     def __init__(self, domain: str) -> None:
         self._domain = domain
         self._backend_errors = backend_error_types()
+        self._wrapped = _WrappedHandlers()
 
     def _translate(self, exc: BaseException, method: str) -> DomainError:
         if isinstance(exc, DomainError):
@@ -150,7 +168,9 @@ class ErrorInterceptor(aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
+        return self._wrapped.wrap(details.method, handler, self._wrap)
 
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         @asynccontextmanager
         async def translated(context: aio.ServicerContext) -> AsyncIterator[None]:
             try:
@@ -163,7 +183,7 @@ class ErrorInterceptor(aio.ServerInterceptor):
                              if k == "grpc-status-details-bin")
                 await context.abort(exc.code(), exc.details() or "", trailing_metadata=rich)
             except Exception as exc:  # noqa: BLE001 - every error becomes a status
-                error = self._translate(exc, details.method)
+                error = self._translate(exc, method)
                 status = to_status(error, self._domain)
                 await context.abort(error.code, error.message, trailing_metadata=(
                     ("grpc-status-details-bin", status.SerializeToString()),))
@@ -180,6 +200,7 @@ class AuthInterceptor(aio.ServerInterceptor):
     def __init__(self, verifier: auth.TokenVerifier, public_methods: Collection[str] = ()) -> None:
         self._verifier = verifier
         self._public = frozenset(public_methods)
+        self._wrapped = _WrappedHandlers()
 
     def _is_public(self, method: str) -> bool:
         return method in self._public or method.startswith(ALWAYS_PUBLIC_PREFIXES)
@@ -204,7 +225,10 @@ class AuthInterceptor(aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        public = self._is_public(details.method)
+        return self._wrapped.wrap(details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        public = self._is_public(method)
 
         @asynccontextmanager
         async def authenticated(context: aio.ServicerContext) -> AsyncIterator[None]:

@@ -64,7 +64,7 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
     """Build and start a server for `definition`; returns it with its bound port."""
     server = aio.server(
         interceptors=[
-            telemetry.server_interceptor(),  # type: ignore[list-item]
+            *telemetry.server_interceptors(),  # type: ignore[list-item]
             ErrorInterceptor(definition.domain),
             AuthInterceptor(verifier, definition.public_methods),
         ],
@@ -72,6 +72,8 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *([("grpc.max_connection_age_ms", int(settings.max_connection_age_seconds * 1000))]
+              if settings.max_connection_age_seconds > 0 else []),
         ],
     )
     definition.register(server)

@@ -55,6 +55,10 @@ class ServerSettings(BaseSettings):
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
     grace_seconds: float = Field(default=10.0, ge=0, description="drain time on SIGTERM")
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_connection_age_seconds: float = Field(
+        default=0.0, ge=0, description="0: connections live on; else clients are asked to "
+                                       "reconnect this often, so they spread over replicas "
+                                       "added since (calls in flight finish first)")
 
 
 class CqlSettings(BaseSettings):
@@ -120,7 +124,10 @@ class TelemetrySettings(BaseSettings):
 
     endpoint: str | None = Field(default=None, description="e.g. 127.0.0.1:4317")
     insecure: bool = True
-    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    sample_ratio: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="share of the traces this process starts that are kept (parent-based: "
+                    "a call that arrives sampled stays sampled)")
 
 
 class AuthSettings(BaseSettings):

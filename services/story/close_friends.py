@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from services.peers.social_view import SocialView
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.story.cache import StoryCache
 from services.story.model import CloseFriendRecord
-from services.story.peers import GraphPeer
 from services.story.store import StoryStore
 from services.story.validation import check_user_ids
 
@@ -16,7 +16,7 @@ MAX_PER_CALL = 100
 
 
 class CloseFriends:
-    def __init__(self, store: StoryStore, cache: StoryCache, graph: GraphPeer) -> None:
+    def __init__(self, store: StoryStore, cache: StoryCache, graph: SocialView) -> None:
         self._store = store
         self._cache = cache
         self._graph = graph

@@ -15,9 +15,9 @@ class StorySettings(ServerSettings):
                              description="how long a story stays live (then archived)")
     clock_offset_seconds: float = Field(
         default=0.0, ge=0, le=30 * 86400,
-        description="added to the system clock for story ids, expiry and the archive job "
-                    "(0 in production; tests run a process a day ahead to see stories "
-                    "expire without waiting)")
+        description="added to the system clock for expiry and the archive job (0 in "
+                    "production; tests run a process a day ahead to see stories expire "
+                    "without waiting)")
     archive_interval_seconds: float = Field(
         default=30.0, gt=0, description="how often the archive job looks for expired stories")
     archive_lookback_seconds: int = Field(
@@ -31,10 +31,8 @@ class StorySettings(ServerSettings):
                                         "set stays in Redis before it is rebuilt from CQL")
     max_following: int = Field(default=5000, ge=1,
                                description="followees considered for one viewer's tray")
-    following_cache_seconds: float = Field(
-        default=5.0, ge=0, description="how long a viewer's followee ids are reused for "
-                                       "tray reads (0: ask the graph every time)")
-    summary_cache_seconds: float = Field(
-        default=10.0, ge=0, description="how long user summaries (name, avatar) are reused")
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="followee ids, relations and user summaries kept "
+                                         "by graph events are refilled after this anyway")
     page_token_secret: str | None = Field(
         default=None, min_length=8, description="None: derived from the mesh's service key")

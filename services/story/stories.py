@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from photomesh.common.v1.media_pb2 import MediaRef
 from photomesh.common.v1.user_pb2 import UserSummary
-from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
 from photomesh.media.v1 import media_service_pb2 as media_pb
 
+from services.peers.social_view import SocialView
 from services.runtime.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -25,7 +25,7 @@ from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import StoryEvents
 from services.story.model import CLOSE_FRIENDS, FOLLOWERS, StoryRecord
-from services.story.peers import GraphPeer, MediaPeer
+from services.story.peers import MediaPeer
 from services.story.store import StoryStore
 from services.story.validation import MEDIA_ID, REQUEST_ID, TEXT_MAX, check_story_id
 from services.story.views import Views
@@ -58,7 +58,7 @@ def _media_ref(media: media_pb.Media) -> MediaRef:
 
 class Stories:
     def __init__(self, store: StoryStore, cache: StoryCache, events: StoryEvents,
-                 graph: GraphPeer, media: MediaPeer, views: Views, close_friends: CloseFriends,
+                 graph: SocialView, media: MediaPeer, views: Views, close_friends: CloseFriends,
                  ids: Snowflake, ttl_seconds: int, clock: Clock) -> None:
         self._store = store
         self._cache = cache
@@ -147,15 +147,13 @@ class Stories:
             raise story_not_found(story_id)
         if story.author_id == viewer_id:
             return story
-        relation = (await self._graph.relationships(viewer_id, [story.author_id])).get(
-            story.author_id, graph_pb.FollowCheck())
-        if relation.blocked:
+        audience = await self._graph.audience(viewer_id, [story.author_id])
+        if story.author_id in audience.blocked or story.author_id not in audience.summaries:
             raise story_not_found(story_id)
         if story.audience == CLOSE_FRIENDS:
             if not await self._close_friends.owners_including([story.author_id], viewer_id):
                 raise story_not_found(story_id)
-        elif relation.target_private and \
-                relation.status != graph_pb.RELATIONSHIP_STATUS_FOLLOWING:
+        elif story.author_id not in audience.visible:
             raise PermissionDenied("the account is private; follow it to see its stories",
                                    reason="ACCOUNT_PRIVATE",
                                    metadata={"user_id": story.author_id})

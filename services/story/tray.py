@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from photomesh.common.v1.user_pb2 import UserSummary
 
+from services.peers.social_view import SocialView
 from services.story.cache import StoryCache
 from services.story.close_friends import CloseFriends
 from services.story.model import CLOSE_FRIENDS, StoryRecord, StoryRef
-from services.story.peers import GraphPeer
 from services.story.store import StoryStore
 from services.story.views import Views
 
@@ -39,7 +39,7 @@ class TrayEntry:
 
 
 class Tray:
-    def __init__(self, store: StoryStore, cache: StoryCache, graph: GraphPeer, views: Views,
+    def __init__(self, store: StoryStore, cache: StoryCache, graph: SocialView, views: Views,
                  close_friends: CloseFriends, max_following: int) -> None:
         self._store = store
         self._cache = cache

@@ -29,7 +29,9 @@ async def test_items_are_hydrated_for_the_caller(world: World) -> None:
     post = await world.post(author, "hello #sunset")
     await world.wait_in_feed(follower, post.post_id)
     await world.posts.LikePost(ppb.LikePostRequest(post_id=post.post_id), metadata=follower.md)
-    (item,) = (await world.home(follower)).items
+    (item,) = (await eventually(lambda: world.home(follower),
+                                lambda r: r.items[0].post.liked_by_caller,
+                                what="the like in the read model")).items
     assert item.post.author.user_id == author.user_id
     assert item.post.author.username == author.username
     assert item.post.caption == "hello #sunset"

@@ -3,16 +3,22 @@ and Redis (schema applied by the mesh fixture), and event publishing on its JetS
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from services.notification.cache import NotificationCache
+from services.notification.cache import InboxCache
 from services.notification.inbox import Inbox
 from services.notification.store import InboxStore
+from services.peers.graph import GraphPeer
+from services.peers.social_view import SocialView
+from services.runtime.auth import ServiceCredentials
 from services.runtime.cache import KeySpace, connect_redis
 from services.runtime.cql import CqlStore
 from services.runtime.events import EventBus
+from services.runtime.grpc_clients import peer_channel
 from services.runtime.ids import Snowflake
 from services.runtime.settings import CqlSettings, NatsSettings, RedisSettings, load
 
@@ -28,11 +34,16 @@ async def cql(mesh) -> AsyncIterator[CqlStore]:
 
 
 @pytest.fixture(scope="session")
-async def notification_cache(mesh) -> AsyncIterator[NotificationCache]:
-    settings = load(RedisSettings)
-    redis = connect_redis(settings)
-    yield NotificationCache(redis, KeySpace(settings, "notification"))
-    await redis.aclose()
+async def redis(mesh) -> AsyncIterator[Redis]:
+    client = connect_redis(load(RedisSettings))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def keys(mesh) -> KeySpace:
+    """The notification service's key space of this run."""
+    return KeySpace(load(RedisSettings), "notification")
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +52,23 @@ def ids() -> Snowflake:
 
 
 @pytest.fixture
-def make_inbox(cql, notification_cache, ids):
-    def make(window_seconds: int = 3600) -> Inbox:
-        return Inbox(InboxStore(cql), notification_cache, ids, window_seconds)
+def make_inbox(cql, redis, keys, ids) -> Callable[..., Inbox]:
+    """`make_inbox(window_seconds=3600, cap=200)`: an Inbox as a worker or the service
+    builds it (several stand in for several processes)."""
+    def make(window_seconds: int = 3600, cap: int = 200) -> Inbox:
+        return Inbox(InboxStore(cql), InboxCache(redis, keys, cap=cap), ids, window_seconds)
     return make
+
+
+@pytest.fixture
+async def view(mesh, redis, keys) -> AsyncIterator[SocialView]:
+    """A social view with the notification service's keys, asking the run's graph as the
+    notification service."""
+    channel = peer_channel(mesh.target("graph"))
+    credentials = ServiceCredentials.load(
+        "notification", Path(mesh.env["PHOTOMESH_JWT_SERVICE_KEY_PATH"]))
+    yield SocialView(redis, keys, GraphPeer(channel, credentials))
+    await channel.close()
 
 
 @pytest.fixture(scope="session")

@@ -191,3 +191,57 @@ async def test_redis_down_mid_create_keeps_counts_right(isolated, new_user, medi
         assert all(v in (None, b"2") for v in cached), cached
     finally:
         await client.aclose()
+
+
+async def _until_served(call, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Retry while the service reconnects to the restarted server (UNAVAILABLE)."""
+    for _ in range(20):
+        try:
+            return await call(*args, **kwargs)
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE
+    raise AssertionError("the service did not come back")
+
+
+async def test_like_and_unlike_failing_before_their_events_are_finished_once_by_a_retry(
+        isolated, new_user, media_for) -> None:
+    author, fan = await new_user(), await new_user()
+    async with grpc.aio.insecure_channel(isolated.target) as channel:
+        post = pb_grpc.PostServiceStub(channel)
+        created = (await post.CreatePost(pb.CreatePostRequest(
+            request_id=str(uuid.uuid4()), media_ids=await media_for(author, 1)),
+            metadata=author.md)).post
+        pid = created.post_id
+        like, unlike = pb.LikePostRequest(post_id=pid), pb.UnlikePostRequest(post_id=pid)
+
+        isolated.nats.stop()  # the like row is written, its event cannot go out
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await post.LikePost(like, metadata=fan.md, timeout=30)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        _restart(isolated.nats)
+        retried = await _until_served(post.LikePost, like, metadata=fan.md, timeout=30)
+        assert retried.like_count == 1
+        assert (await post.LikePost(like, metadata=fan.md)).like_count == 1
+        seen = await post.GetPost(pb.GetPostRequest(post_id=pid), metadata=fan.md)
+        assert seen.post.like_count == 1 and seen.post.liked_by_caller
+
+        isolated.nats.stop()  # the like is marked unliked, its event cannot go out
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await post.UnlikePost(unlike, metadata=fan.md, timeout=30)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        _restart(isolated.nats)
+        done = await _until_served(post.UnlikePost, unlike, metadata=fan.md, timeout=30)
+        assert done.like_count == 0
+        assert (await post.UnlikePost(unlike, metadata=fan.md)).like_count == 0
+        seen = await post.GetPost(pb.GetPostRequest(post_id=pid), metadata=fan.md)
+        assert seen.post.like_count == 0 and not seen.post.liked_by_caller
+    liked = await published(isolated.env, "liked", ev.PostLikedEvent,
+                            lambda e: e.post_id == pid, wait_for=1)
+    unliked = await published(isolated.env, "unliked", ev.PostUnlikedEvent,
+                              lambda e: e.post_id == pid, wait_for=1)
+    await asyncio.sleep(0.5)
+    assert len(await published(isolated.env, "liked", ev.PostLikedEvent,
+                               lambda e: e.post_id == pid)) == len(liked) == 1
+    assert len(await published(isolated.env, "unliked", ev.PostUnlikedEvent,
+                               lambda e: e.post_id == pid)) == len(unliked) == 1
+    assert liked[0].like_id == unliked[0].like_id

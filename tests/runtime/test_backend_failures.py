@@ -3,7 +3,7 @@ BACKEND_UNAVAILABLE), never UNKNOWN or INTERNAL, and the service recovers when i
 
 A private service process reaches the real CQL store (graph) or MinIO (media) through a
 TCP proxy of the test's (tests/tcp_proxy.py): the proxy holds the service's next request,
-and once it is waiting there the backend is cut (connections reset, new ones refused). The
+and once it is waiting there the backend is cut (connections closed, new ones refused). The
 shared backends are never touched. (NATS and Redis failing mid-call: tests/post/
 test_failures.py, on private servers.)
 """
@@ -11,11 +11,9 @@ test_failures.py, on private servers.)
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -25,39 +23,11 @@ from photomesh.graph.v1 import social_graph_service_pb2_grpc as ggrpc
 from photomesh.media.v1 import media_service_pb2 as mpb
 from photomesh.media.v1 import media_service_pb2_grpc as mgrpc
 
-from infra import services as mesh_services
-from infra.sandbox import Mesh, free_port
+from infra.sandbox import Mesh
 from tests.graph_support import Users
-from tests.helpers import error_info, wait_serving
-from tests.tcp_proxy import TcpProxy
-
-WORKER_IDS = {"graph": 1001, "media": 1002}  # Snowflake ids of their own
-
-
-@asynccontextmanager
-async def private_service(mesh: Mesh, name: str, env: dict[str, str]) -> AsyncIterator[str]:
-    """`name` as a process of its own on a free port, with `env` over the mesh's."""
-    port = free_port()
-    prefix = f"PHOTOMESH_{name.upper()}_"
-    overrides = {k: v for k, v in mesh.env.items() if not k.startswith(prefix)}
-    overrides.update(env, PHOTOMESH_SNOWFLAKE_WORKER_ID=str(WORKER_IDS[name]))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", mesh_services.service_module(name),
-        env=mesh_services.process_env(mesh.settings, name, overrides, ports={name: port}),
-        cwd=mesh_services.REPO, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL)
-    target = f"{mesh.settings.host}:{port}"
-    try:
-        await wait_serving(target, proc)
-        yield target
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+from tests.helpers import error_info
+from tests.private_service import private_service
+from tests.tcp_proxy import TcpProxy, proxied
 
 
 async def fails_unavailable_mid_call(proxy: TcpProxy, call: Callable[[], Awaitable[object]]
@@ -66,8 +36,8 @@ async def fails_unavailable_mid_call(proxy: TcpProxy, call: Callable[[], Awaitab
     waiting in the proxy; return the error the call ended with."""
     proxy.hold()
     running = asyncio.ensure_future(call())
-    await proxy.held()
-    await proxy.cut()
+    await asyncio.to_thread(proxy.held)
+    proxy.cut()
     try:
         await running
     except grpc.aio.AioRpcError as err:
@@ -94,13 +64,14 @@ async def recovered(call: Callable[[], Awaitable[object]], timeout: float = 60.0
             await asyncio.sleep(0.5)
 
 
-async def test_the_cql_store_failing_mid_call_is_unavailable(mesh: Mesh, channel_to) -> None:
+async def test_the_cql_store_failing_mid_call_is_unavailable(mesh: Mesh, channel_to,
+                                                              tmp_path: Path) -> None:
     (user,) = await Users.register(channel_to("auth"), 1)
-    cql_host = json.loads(mesh.env["PHOTOMESH_CQL_CONTACT_POINTS"])[0]
-    proxy = await TcpProxy.start(cql_host, int(mesh.env["PHOTOMESH_CQL_PORT"]))
-    try:
-        async with private_service(mesh, "graph", {"PHOTOMESH_CQL_PORT": str(proxy.port)}
-                                   ) as target, grpc.aio.insecure_channel(target) as channel:
+    cql = f"{mesh.settings.host}:{mesh.env['PHOTOMESH_CQL_PORT']}"
+    with proxied(cql) as store, private_service(mesh, "graph", tmp_path, {
+            "PHOTOMESH_CQL_PORT": str(store.port), "PHOTOMESH_OTEL_ENDPOINT": "",
+            "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1003"}) as target:
+        async with grpc.aio.insecure_channel(target) as channel:
             graph = ggrpc.SocialGraphServiceStub(channel)
             names = iter(range(1000))
 
@@ -111,7 +82,7 @@ async def test_the_cql_store_failing_mid_call_is_unavailable(mesh: Mesh, channel
                     timeout=60)
 
             await rename()  # through the proxy while the store is there
-            assert_unavailable(await fails_unavailable_mid_call(proxy, rename),
+            assert_unavailable(await fails_unavailable_mid_call(store, rename),
                                "graph.photomesh")
             with_store_gone = None
             try:
@@ -120,25 +91,22 @@ async def test_the_cql_store_failing_mid_call_is_unavailable(mesh: Mesh, channel
                 with_store_gone = err
             assert with_store_gone is not None, "a write succeeded with the store gone"
             assert_unavailable(with_store_gone, "graph.photomesh")
-            await proxy.restore()
+            store.restore()
             await recovered(rename)
-    finally:
-        await proxy.close()
 
 
-async def test_object_storage_failing_mid_call_is_unavailable(mesh: Mesh, channel_to) -> None:
+async def test_object_storage_failing_mid_call_is_unavailable(mesh: Mesh, channel_to,
+                                                              tmp_path: Path) -> None:
     (user,) = await Users.register(channel_to("auth"), 1)
-    minio_host, minio_port = mesh.env["PHOTOMESH_MINIO_ENDPOINT"].rsplit(":", 1)
-    proxy = await TcpProxy.start(minio_host, int(minio_port))
-    try:
-        async with private_service(
-                mesh, "media", {"PHOTOMESH_MINIO_ENDPOINT": f"{proxy.host}:{proxy.port}"}
-        ) as target, grpc.aio.insecure_channel(target) as channel:
+    with proxied(mesh.env["PHOTOMESH_MINIO_ENDPOINT"]) as minio, private_service(
+            mesh, "media", tmp_path, {"PHOTOMESH_MINIO_ENDPOINT": minio.address,
+                                      "PHOTOMESH_OTEL_ENDPOINT": "",
+                                      "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1004"}) as target:
+        async with grpc.aio.insecure_channel(target) as channel:
             media = mgrpc.MediaServiceStub(channel)
             created = await media.CreateUpload(mpb.CreateUploadRequest(
                 request_id=str(uuid.uuid4()), content_type="image/jpeg", size_bytes=1000,
-                kind=media_common.MEDIA_KIND_IMAGE),
-                metadata=user.md)
+                kind=media_common.MEDIA_KIND_IMAGE), metadata=user.md)
 
             def complete() -> Awaitable[object]:  # looks for the upload in the bucket
                 return media.CompleteUpload(mpb.CompleteUploadRequest(
@@ -149,9 +117,9 @@ async def test_object_storage_failing_mid_call_is_unavailable(mesh: Mesh, channe
                 raise AssertionError("CompleteUpload succeeded without an upload")
             except grpc.aio.AioRpcError as err:
                 assert error_info(err).reason == "UPLOAD_MISSING", err
-            assert_unavailable(await fails_unavailable_mid_call(proxy, complete),
+            assert_unavailable(await fails_unavailable_mid_call(minio, complete),
                                "media.photomesh")
-            await proxy.restore()
+            minio.restore()
 
             async def missing_again() -> None:
                 try:
@@ -160,5 +128,3 @@ async def test_object_storage_failing_mid_call_is_unavailable(mesh: Mesh, channe
                     if error_info(err).reason != "UPLOAD_MISSING":
                         raise
             await recovered(missing_again)
-    finally:
-        await proxy.close()

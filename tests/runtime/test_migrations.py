@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -75,3 +76,17 @@ async def test_a_migration_edited_after_it_was_applied_is_refused(fresh_store, t
                                                 "PRIMARY KEY);"})
     with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
         await migrations.apply(fresh_store, ["demo"])
+
+
+async def test_wait_returns_once_another_process_has_applied_every_migration(
+        fresh_store) -> None:
+    """What each pod's init container does in Kubernetes while the migrate Job runs."""
+    settings = fresh_store.settings
+    assert not await migrations.wait_current(settings, timeout=0.5, interval=0.2)
+    waiting = asyncio.ensure_future(migrations.wait_current(settings, timeout=100,
+                                                            interval=0.2))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    await migrations.apply(fresh_store, migrations.services_with_migrations())
+    assert await asyncio.wait_for(waiting, 110)
+    assert migrations.RUNTIME in migrations.services_with_migrations()

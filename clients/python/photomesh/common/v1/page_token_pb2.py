@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$photomesh/common/v1/page_token.proto\x12\x13photomesh.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\x10PageTokenPayload\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x16\n\x0eviewer_user_id\x18\x03 \x01(\t\x12\x0f\n\x07last_id\x18\x04 \x01(\x04\x12-\n\tlast_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_key\x18\x06 \x01(\t\x12\x0e\n\x06offset\x18\x07 \x01(\x03\x12\x14\n\x0cpaging_state\x18\x08 \x01(\x0c\x12\x13\n\x0bsnapshot_id\x18\t \x01(\t\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x0fSealedPageToken\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0b\n\x03mac\x18\x03 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$photomesh/common/v1/page_token.proto\x12\x13photomesh.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x02\n\x10PageTokenPayload\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x16\n\x0eviewer_user_id\x18\x03 \x01(\t\x12\x0f\n\x07last_id\x18\x04 \x01(\x04\x12-\n\tlast_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08last_key\x18\x06 \x01(\t\x12\x0e\n\x06offset\x18\x07 \x01(\x03\x12\x14\n\x0cpaging_state\x18\x08 \x01(\x0c\x12\x13\n\x0bsnapshot_id\x18\t \x01(\t\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66loor_id\x18\x0b \x01(\x04\"?\n\x0fSealedPageToken\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0b\n\x03mac\x18\x03 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photomesh.common.v1.page_to
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PAGETOKENPAYLOAD']._serialized_start=95
-  _globals['_PAGETOKENPAYLOAD']._serialized_end=359
-  _globals['_SEALEDPAGETOKEN']._serialized_start=361
-  _globals['_SEALEDPAGETOKEN']._serialized_end=424
+  _globals['_PAGETOKENPAYLOAD']._serialized_end=377
+  _globals['_SEALEDPAGETOKEN']._serialized_start=379
+  _globals['_SEALEDPAGETOKEN']._serialized_end=442
 # @@protoc_insertion_point(module_scope)

@@ -38,6 +38,7 @@ class PageTokenPayload(_message.Message):
     PAGING_STATE_FIELD_NUMBER: _builtins.int
     SNAPSHOT_ID_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    FLOOR_ID_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """Format version of this payload; currently 1."""
     scope: _builtins.str
@@ -56,6 +57,10 @@ class PageTokenPayload(_message.Message):
     """Backend paging state when the store provides one (e.g. CQL paging_state), verbatim."""
     snapshot_id: _builtins.str
     """Id of a server-side snapshot the list reads from (ranked feed), if any."""
+    floor_id: _builtins.int
+    """A lower bound the first page fixed for the whole listing (e.g. the read watermark of
+    an unread-only notification list); 0 when none.
+    """
     @_builtins.property
     def last_time(self) -> _timestamp_pb2.Timestamp:
         """Last time key returned (time-ordered lists, e.g. follow_time of the last follower)."""
@@ -77,10 +82,11 @@ class PageTokenPayload(_message.Message):
         paging_state: _builtins.bytes = ...,
         snapshot_id: _builtins.str = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
+        floor_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "last_time", b"last_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "last_id", b"last_id", "last_key", b"last_key", "last_time", b"last_time", "offset", b"offset", "paging_state", b"paging_state", "scope", b"scope", "snapshot_id", b"snapshot_id", "version", b"version", "viewer_user_id", b"viewer_user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expire_time", b"expire_time", "floor_id", b"floor_id", "last_id", b"last_id", "last_key", b"last_key", "last_time", b"last_time", "offset", b"offset", "paging_state", b"paging_state", "scope", b"scope", "snapshot_id", b"snapshot_id", "version", b"version", "viewer_user_id", b"viewer_user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

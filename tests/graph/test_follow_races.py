@@ -1,0 +1,115 @@
+"""Follows racing blocks, unfollows and approvals end in one consistent state (relation,
+lists and counts agree); cold follow counts are rebuilt once however many read them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+import pytest
+from photomesh.graph.v1 import social_graph_service_pb2 as gpb
+
+from services.graph.cache import FOLLOWERS, FollowCounts
+from services.runtime.cache import KeySpace, connect_redis
+from services.runtime.settings import RedisSettings, load
+from tests.graph.test_follows import counts, follower_ids
+from tests.graph_support import Users, approve, block, follow, graph_stub, make_private
+
+FOLLOWING = gpb.RELATIONSHIP_STATUS_FOLLOWING
+
+
+@pytest.fixture
+def graph(channel_to):
+    return graph_stub(channel_to("graph"))
+
+
+@pytest.fixture
+def users(channel_to):
+    async def make(count: int):
+        return await Users.register(channel_to("auth"), count)
+    return make
+
+
+async def _relationship(graph, viewer, target_id: str) -> int:
+    reply = await graph.GetProfile(gpb.GetProfileRequest(user_id=target_id), metadata=viewer.md)
+    return reply.profile.relationship
+
+
+async def _settled(call) -> None:  # type: ignore[no-untyped-def]
+    """A call that may lose its race: any clean outcome, never UNKNOWN or INTERNAL."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+                              grpc.StatusCode.UNAVAILABLE), exc
+
+
+async def test_a_follow_racing_a_block_never_survives_it(graph, users) -> None:
+    people = await users(12)
+    pairs = list(zip(people[::2], people[1::2], strict=True))
+    # Each follower follows (twice, at once) while the followee blocks them.
+    await asyncio.gather(*(
+        _settled(step) for fan, target in pairs for step in (
+            follow(graph, fan, target.user_id), follow(graph, fan, target.user_id),
+            block(graph, target, fan.user_id))))
+    for fan, target in pairs:
+        assert await _relationship(graph, target, fan.user_id) == gpb.RELATIONSHIP_STATUS_BLOCKED
+        assert await counts(graph, target, target.user_id) == (0, 0)
+        assert await counts(graph, fan, fan.user_id) == (0, 0)
+        assert await follower_ids(graph, target, target.user_id) == []
+
+
+async def test_follows_and_unfollows_of_one_pair_at_once_end_consistent(graph, users) -> None:
+    fans = await users(5)
+    target = fans.pop()
+    unfollow = gpb.UnfollowRequest(user_id=target.user_id)
+    for fan in fans:
+        await asyncio.gather(*(_settled(step) for step in (
+            follow(graph, fan, target.user_id), graph.Unfollow(unfollow, metadata=fan.md),
+            follow(graph, fan, target.user_id), graph.Unfollow(unfollow, metadata=fan.md),
+            follow(graph, fan, target.user_id))))
+    following = [f for f in fans
+                 if await _relationship(graph, f, target.user_id) == FOLLOWING]
+    assert sorted(await follower_ids(graph, target, target.user_id)) == sorted(
+        f.user_id for f in following)
+    assert (await counts(graph, target, target.user_id))[0] == len(following)
+    for fan in fans:
+        assert (await counts(graph, fan, fan.user_id))[1] == (1 if fan in following else 0)
+
+
+async def test_requests_racing_approval_and_going_public_count_once(graph, users) -> None:
+    owner, *fans = await users(5)
+    await make_private(graph, owner)
+    await asyncio.gather(*(follow(graph, f, owner.user_id) for f in fans))
+    # Approvals, repeated, while the owner goes public (which approves everyone) and the
+    # fans follow again.
+    await asyncio.gather(
+        *(_settled(approve(graph, owner, f.user_id)) for f in fans for _ in range(2)),
+        make_private(graph, owner, private=False),
+        *(_settled(follow(graph, f, owner.user_id)) for f in fans))
+    assert await counts(graph, owner, owner.user_id) == (4, 0)
+    assert sorted(await follower_ids(graph, owner, owner.user_id)) == sorted(
+        f.user_id for f in fans)
+
+
+async def test_a_cold_count_is_rebuilt_once_for_all_readers(mesh) -> None:
+    settings = load(RedisSettings)
+    redis = connect_redis(settings)
+    keys = KeySpace(settings, f"graph-{uuid.uuid4().hex[:8]}")
+    rebuilt = 0
+
+    async def slow_count(user_id: str) -> int:
+        nonlocal rebuilt
+        rebuilt += 1
+        await asyncio.sleep(0.2)
+        return 42
+
+    try:
+        processes = [FollowCounts(redis, keys, 600) for _ in range(2)]
+        user = str(uuid.uuid4())
+        reads = [p.get_many(FOLLOWERS, [user], slow_count) for p in processes for _ in range(20)]
+        assert await asyncio.gather(*reads) == [{user: 42}] * 40
+        assert rebuilt == 1
+    finally:
+        await redis.aclose()
