@@ -138,7 +138,8 @@ async def test_the_blocked_side_is_not_notified_either(bus, notifications, chann
     last = await like(bus, 502, author.user_id, fan.user_id)
     await handled(bus, "post", "liked", last)
     found = await listed(notifications, author)
-    assert [[a.user_id for a in n.actors] for n in found] == [[fan.user_id]]
+    assert [([a.user_id for a in n.actors], n.actor_count) for n in found] == [
+        ([fan.user_id], 1)]
 
 
 async def test_comments_replies_and_mentions(bus, notifications, channel_to) -> None:
