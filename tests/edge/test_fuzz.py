@@ -28,7 +28,13 @@ from infra.sandbox import Mesh
 from infra.settings import InfraSettings
 from tests.edge.conftest import another_edge
 from tests.edge.http import request
-from tests.fuzzing import FUZZ_SETTINGS, Known, message_class, requests_for
+from tests.fuzzing import (
+    FUZZ_SETTINGS,
+    Known,
+    message_class,
+    other_threads_may_use_random,
+    requests_for,
+)
 
 EXAMPLES_PER_ROUTE = 8
 ROUTES = [rpc for rpc in Contracts().rpcs() if rpc.http is not None and not rpc.server_streaming]
@@ -94,4 +100,8 @@ async def test_every_route_answers_without_a_server_error(rpc: Rpc, fuzz_edge: E
         assert 200 <= reply.status < 500, (rpc.name, path, body, reply.status,
                                            reply.body[:300])
 
-    await asyncio.to_thread(check)
+    def run() -> None:
+        with other_threads_may_use_random():
+            check()
+
+    await asyncio.to_thread(run)
