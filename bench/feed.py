@@ -33,7 +33,6 @@ import io
 import os
 import pstats
 import random
-import sys
 import tempfile
 import time
 import urllib.request
@@ -59,6 +58,8 @@ from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 
 from bench.cpu import CpuMeter
 from bench.harness import Result, percentile, ratio, save_json, table
+from bench.measure.bare_server import bare_server
+from bench.measure.fanout import publish_fanout_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "socfb-Reed98" / "socfb-Reed98.edges"
@@ -358,34 +359,9 @@ async def home_only(stubs: Stubs, people: list[Person], concurrency: int, durati
 
 # --- baseline: a bare grpc.aio server answering a feed-sized response ----------------------
 
-BASELINE_SERVER = """
-import asyncio, sys
-import grpc
-from grpc import aio
-payload = open(sys.argv[1], 'rb').read()
-async def handle(request, context):
-    return payload
-async def main():
-    server = aio.server()
-    handler = grpc.method_handlers_generic_handler('bench.Bare', {
-        'Get': grpc.unary_unary_rpc_method_handler(handle, lambda b: b, lambda b: b)})
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port('127.0.0.1:0')
-    await server.start()
-    print(port, flush=True)
-    await server.wait_for_termination()
-import uvloop; uvloop.run(main())
-"""
-
-
 async def baseline(payload: bytes, concurrency: int, duration: float) -> Result:
-    with tempfile.NamedTemporaryFile(delete=False) as f:
-        f.write(payload)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", BASELINE_SERVER, f.name,
-                                                stdout=asyncio.subprocess.PIPE)
-    try:
-        port = int(await proc.stdout.readline())  # type: ignore[union-attr]
-        async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    with bare_server(payload, ["/bench.Bare/Get"]) as bare:
+        async with aio.insecure_channel(bare.target) as channel:
             call = channel.unary_unary("/bench.Bare/Get", request_serializer=lambda b: b,
                                        response_deserializer=fpb.GetHomeFeedResponse.FromString)
             result = Result("bare grpc.aio (same size)")
@@ -400,10 +376,6 @@ async def baseline(payload: bytes, concurrency: int, duration: float) -> Result:
             await asyncio.gather(*(caller() for _ in range(concurrency)))
             result.elapsed = time.perf_counter() - t0
             return result
-    finally:
-        proc.terminate()
-        await proc.wait()
-        os.unlink(f.name)
 
 
 # --- fan-out worker rows/s -----------------------------------------------------------------
@@ -413,51 +385,13 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
     """Rows/s one fan-out worker writes for `tasks` tasks of `recipients` each; a share
     `active` of the recipients read their feed lately (cached timelines in Redis, live
     updates), as in a real fan-out. With `meter`, CPU per 1,000 rows is printed."""
-    from services.feed.cache import TimelineCache
-    from services.runtime.cache import KeySpace, connect_redis
-    from services.runtime.events import EventBus
-    from services.runtime.ids import Snowflake
-    from services.runtime.settings import NatsSettings, RedisSettings
-
-    settings = NatsSettings(url=env["PHOTOMESH_NATS_URL"],
-                            stream_prefix=env["PHOTOMESH_NATS_STREAM_PREFIX"],
-                            subject_prefix=env["PHOTOMESH_NATS_SUBJECT_PREFIX"])
-    bus = await EventBus.connect(settings, "bench")
-    ids = Snowflake(999)
-    users = [[str(uuid.uuid4()) for _ in range(recipients)] for _ in range(tasks)]
-    if active:
-        redis_settings = RedisSettings(url=env["PHOTOMESH_REDIS_URL"],
-                                       key_prefix=env["PHOTOMESH_REDIS_KEY_PREFIX"])
-        redis = connect_redis(redis_settings)
-        cache = TimelineCache(redis, KeySpace(redis_settings, "feed"), cap=800,
-                              active_seconds=3600, author_cap=100)
-        await bounded((cache.mark_active(u) for batch in users
-                       for u in batch[:int(len(batch) * active)]), 64)
-        await redis.aclose()
-    try:
-        background = await meter.background() if meter else None
-        before = meter.sample() if meter else None
-        t0 = time.perf_counter()
-        for i in range(tasks):
-            post_id, author = ids.next_id(), str(uuid.uuid4())
-            task = fev.FanoutTask(task_id=f"bench:{post_id}", author_user_id=author,
-                                  action=fev.FANOUT_ACTION_INSERT_POST, post_id=post_id,
-                                  recipient_user_ids=users[i],
-                                  batch_index=i)
-            await bus.publish("feed", "fanout", task, msg_id=task.task_id)
-        stream = bus.stream_name("feed")
-        while True:
-            info = await bus.js.consumer_info(stream, "feed_feed_fanout")
-            if info.num_pending == 0 and info.num_ack_pending == 0:
-                break
-            await asyncio.sleep(0.02)
-        rate = tasks * recipients / (time.perf_counter() - t0)
-        if meter and before:
-            print(meter.report(before, meter.sample(), tasks * recipients // 1000,
-                               f"fan-out (active {active:.0%}), per 1,000 rows", background))
-        return rate
-    finally:
-        await bus.close()
+    background = await meter.background() if meter else None
+    before = meter.sample() if meter else None
+    rows, seconds = await publish_fanout_tasks(env, tasks, recipients, active=active)
+    if meter and before:
+        print(meter.report(before, meter.sample(), rows // 1000,
+                           f"fan-out (active {active:.0%}), per 1,000 rows", background))
+    return rows / seconds
 
 
 # --- profile of one feed read --------------------------------------------------------------

@@ -263,20 +263,23 @@ def run_test(rest: list[str]) -> int:
 
 def run_bench(rest: list[str]) -> int:
     """`bench <name> [args]`: start the backends if needed, then ``python -m bench.<name>``
-    (each benchmark runs its own private mesh from this checkout; see infra/sandbox.py)."""
+    (each benchmark runs its own private mesh from this checkout; see infra/sandbox.py).
+    A benchmark is a module of bench/ or a package with a ``__main__`` (bench/cost/)."""
     import runpy
 
     from infra import stack
 
-    names = sorted(p.stem for p in (REPO / "bench").glob("*.py")
-                   if p.stem not in {"__init__", "harness"})
+    names = sorted([p.stem for p in (REPO / "bench").glob("*.py")
+                    if p.stem not in {"__init__", "harness"}]
+                   + [p.parent.name for p in (REPO / "bench").glob("*/__main__.py")])
     if not rest or rest[0] not in names:
         print(f"usage: photomesh bench <name> [args]; benchmarks: {', '.join(names)}",
               file=sys.stderr)
         return 2
     settings = _settings()
-    stack.install_all(settings)
-    stack.start_backends(settings)
+    if "--report" not in rest[1:]:  # a report only reads saved results
+        stack.install_all(settings)
+        stack.start_backends(settings)
     sys.argv = [f"bench.{rest[0]}", *rest[1:]]
     runpy.run_module(f"bench.{rest[0]}", run_name="__main__", alter_sys=True)
     return 0

@@ -137,19 +137,43 @@ def apt_install(*packages: str) -> None:
                                f"(exit {done.returncode})")
 
 
-# --- edge test clients -----------------------------------------------------------------------
+# --- clients of the edge: test clients and load generators ---------------------------------
 
 GRPCURL_PACKAGE = "github.com/fullstorydev/grpcurl/cmd/grpcurl"
 GRPCURL_VERSION = "v1.9.3"
+GHZ_PACKAGE = "github.com/bojand/ghz/cmd/ghz"
+GHZ_VERSION = "v0.121.0"
+
+
+def go_tool(settings: InfraSettings, package: str, version: str, name: str) -> Path:
+    """A Go command (pinned), built once with `go install` into
+    cache_dir/tools/<name>-<version>/; the path of its binary."""
+    gobin = settings.cache_dir / "tools" / f"{name}-{version}"
+    binary = gobin / name
+    if binary.exists() and os.access(binary, os.X_OK):
+        return binary
+    return go_install(settings, package, version, name, gobin=gobin)
 
 
 def ensure_grpcurl(settings: InfraSettings) -> Path:
-    """grpcurl (pinned), built once with `go install` into cache_dir/tools/grpcurl-<version>/."""
-    gobin = settings.cache_dir / "tools" / f"grpcurl-{GRPCURL_VERSION}"
-    binary = gobin / "grpcurl"
-    if binary.exists() and os.access(binary, os.X_OK):
-        return binary
-    return go_install(settings, GRPCURL_PACKAGE, GRPCURL_VERSION, "grpcurl", gobin=gobin)
+    """grpcurl (pinned): the edge tests' gRPC client."""
+    return go_tool(settings, GRPCURL_PACKAGE, GRPCURL_VERSION, "grpcurl")
+
+
+def ensure_ghz(settings: InfraSettings) -> Path:
+    """ghz (pinned): the benchmarks' gRPC load generator, a process of its own."""
+    return go_tool(settings, GHZ_PACKAGE, GHZ_VERSION, "ghz")
+
+
+def ensure_wrk() -> Path:
+    """wrk (Debian's package): the benchmarks' HTTP load generator, scripted in Lua."""
+    found = shutil.which("wrk")
+    if found is None:
+        apt_install("wrk")
+        found = shutil.which("wrk")
+    if found is None:
+        raise ProcessError("apt-get installed wrk but it is not on PATH")
+    return Path(found)
 
 
 def ensure_npm_packages(settings: InfraSettings, source: Path) -> Path:

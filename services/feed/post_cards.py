@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 
 from services.feed import wire
 from services.peers.audience import may_see
-from services.peers.social_view import SocialView
+from services.peers.social_view import LUA_VIEW_READS, SocialView
 from services.runtime.cache import KeySpace
 from services.runtime.ids import id_time_ms
 
@@ -51,15 +51,15 @@ EVENT_TTL_SECONDS = 86_400
 # id comes from a clock slightly ahead) is asked of the post service instead.
 SINCE_MARGIN_MS = 2_000
 
-# ARGV: card prefix, count prefix, liked hash, relation hash, summary prefix, liked ttl,
-# post ids... Returns since, relation version, then per post (card, likes, comments,
-# liked), then per author (id, relation code, summary, summary time, summary version).
-_HYDRATE = """
-local lk, rel = ARGV[3], ARGV[4]
-local out = {redis.call('HGET', lk, '_s'), redis.call('HGET', rel, '~v')}
-redis.call('EXPIRE', lk, ARGV[6])
-local authors, order = {}, {}
-for i = 7, #ARGV do
+# ARGV: card prefix, count prefix, liked hash, liked ttl, the view's 4 script arguments,
+# post ids... Returns since, then per post (card, likes, comments, liked), then the social
+# view's reads of the viewer and the posts' authors (services/peers/social_view.py).
+_HYDRATE = LUA_VIEW_READS + """
+local lk = ARGV[3]
+local out = {redis.call('HGET', lk, '_s')}
+redis.call('EXPIRE', lk, ARGV[4])
+local authors, seen = {}, {}
+for i = 9, #ARGV do
   local id = ARGV[i]
   local card = redis.call('GET', ARGV[1] .. id)
   local n = redis.call('HMGET', ARGV[2] .. id, 'l', 'c')
@@ -69,17 +69,10 @@ for i = 7, #ARGV do
   out[#out + 1] = redis.call('HGET', lk, id)
   if card and card ~= '-' then
     local a = string.sub(card, 1, 36)
-    if not authors[a] then authors[a] = true; order[#order + 1] = a end
+    if not seen[a] then seen[a] = true; authors[#authors + 1] = a end
   end
 end
-for _, a in ipairs(order) do
-  local s = redis.call('HMGET', ARGV[5] .. a, 'd', 't', '~v')
-  out[#out + 1] = a
-  out[#out + 1] = redis.call('HGET', rel, a)
-  out[#out + 1] = s[1]
-  out[#out + 1] = s[2]
-  out[#out + 1] = s[3]
-end
+view_reads(ARGV[5], ARGV[6], ARGV[7], ARGV[8], authors, out)
 return out
 """
 
@@ -195,21 +188,12 @@ class PostCards:
             return result
         raw = await self._hydrate(args=[
             self._keys.key("card", ""), self._keys.key("cnt", ""), self._liked(viewer_id),
-            self._view.relation_key(viewer_id), self._view.summary_prefix, self._liked_ttl,
-            *post_ids])
-        since, version = raw[0], raw[1]
-        posts = raw[2:2 + 4 * len(post_ids)]
-        tail = raw[2 + 4 * len(post_ids):]
+            self._liked_ttl, *self._view.script_args(viewer_id), *post_ids])
+        since = raw[0]
+        posts = raw[1:1 + 4 * len(post_ids)]
+        reads = self._view.parse_reads(raw[1 + 4 * len(post_ids):])
         since_id_ms = int(since) if since is not None else None
-
-        authors = [tail[i].decode() for i in range(0, len(tail), 5)]
-        rel_raw = [tail[i + 1] for i in range(0, len(tail), 5)]
-        sum_raw = [(tail[i + 2], tail[i + 3], tail[i + 4]) for i in range(0, len(tail), 5)]
-        others = [(a, r) for a, r in zip(authors, rel_raw, strict=True) if a != viewer_id]
-        relations = await self._view.complete_relations(
-            viewer_id, [a for a, _ in others], [r for _, r in others], version) \
-            if others else {}
-        summaries = await self._view.complete_summaries(authors, sum_raw) if authors else {}
+        relations, summaries = await self._view.resolve(viewer_id, reads)
 
         for i, post_id in enumerate(post_ids):
             card, likes, comments, liked = posts[4 * i:4 * i + 4]

@@ -10,7 +10,7 @@ from services.feed.settings import FeedSettings
 from services.feed.store import TimelineStore
 from services.feed.timelines import Timelines
 from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView
+from services.peers.social_view import SocialView, social_view
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 
@@ -30,8 +30,8 @@ def timelines_from(settings: FeedSettings, backends: Backends, *, live: bool) ->
 def social_view_from(settings: FeedSettings, backends: Backends, graph: GraphPeer
                      ) -> SocialView:
     assert backends.redis and backends.redis_settings
-    return SocialView(backends.redis, KeySpace(backends.redis_settings, "feed"), graph,
-                      ttl_seconds=settings.social_view_ttl_seconds)
+    return social_view(backends.redis, backends.redis_settings, "feed", graph,
+                       ttl_seconds=settings.social_view_ttl_seconds)
 
 
 def post_cards_from(settings: FeedSettings, backends: Backends, view: SocialView) -> PostCards:

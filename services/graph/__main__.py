@@ -13,6 +13,7 @@ from services.graph.relations import Relations
 from services.graph.server import SocialGraphServicer
 from services.graph.settings import GraphSettings
 from services.graph.store import GraphStore
+from services.peers.epochs import Epochs
 from services.runtime.app import Built, Needs, definition, main
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
@@ -27,7 +28,8 @@ async def build(settings: GraphSettings, backends: Backends) -> Built:
     store = GraphStore(backends.cql)
     counts = FollowCounts(backends.redis, KeySpace(backends.redis_settings, "graph"),
                           settings.count_cache_ttl_seconds)
-    events = GraphEvents(backends.events)
+    events = GraphEvents(backends.events,
+                         Epochs(backends.redis, KeySpace(backends.redis_settings, "graph")))
     relations = Relations(store, counts, events)
     listing = Listing(store, counts, tokens)
     profiles = Profiles(store, listing, relations, events, tokens)

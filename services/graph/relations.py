@@ -3,16 +3,19 @@
 Every change follows one protocol (see store.py for the tables):
 
 1. read the pair's relation row;
-2. delete the derived rows the change removes (list rows), idempotently;
-3. commit with a lightweight transaction on the acting user's relation row, conditioned on
+2. commit with a lightweight transaction on the acting user's relation row, conditioned on
    the values read in 1 (a concurrent change makes it fail, and we start again from 1);
-4. write the derived rows the change adds (list rows, mirror columns) in one logged batch;
-5. update the Redis counts, only when step 3 applied (a retry never counts twice);
-6. publish the event (deterministic message id: a retry republishes the same event).
+3. write the derived rows the change adds or removes (list rows, mirror columns) in one
+   logged batch, timestamped by the change they derive from (store.py): a removal always
+   wins over the put of the same follow, however late that put arrives, so two concurrent
+   calls on one pair cannot leave a list row the relation does not have;
+4. update the Redis counts, only when step 2 applied (a retry never counts twice);
+5. announce it: bump the users' epochs, then publish the event (deterministic message id:
+   a retry republishes the same event).
 
-So a list row never outlives the relation it derives from, a failure anywhere leaves a
-state the same call completes when retried (UNAVAILABLE tells the client to retry), and a
-repeated call is answered from the committed state, republishing its event.
+A failure anywhere leaves a state the same call completes when retried (UNAVAILABLE tells
+the client to retry), and a repeated call is answered from the committed state, redoing
+its derived writes and republishing its event.
 
 Blocks are guards, so their mirror (`blocked_by_since` in the other user's row) is written
 before the commit and removed after it: a half-done block errs on the side of hiding.
@@ -54,6 +57,7 @@ from services.graph.store import (
     GraphStore,
     ProfileRow,
     Relation,
+    fresh_ms,
     now_ms,
 )
 from services.runtime.errors import (
@@ -181,7 +185,7 @@ class Relations:
         if rel.requested_at is not None:
             await self._store.write(self._store.drop_entry(REQUESTS, followee, rel.requested_at,
                                                            follower))
-        since = now_ms()
+        since = fresh_ms(rel.ended_following_since)
         if not await self._commit(rel, {"following_since": since, "requested_at": None}):
             return False
         await self._after_follow(follower, followee, since, counted=True, approved=approved)
@@ -233,29 +237,37 @@ class Relations:
                     return Status.NONE
                 continue
             if rel.ended_following_since is not None and rel.blocked_by_since is None:
+                # Ended before (a repeat, or a retry after a failure): finish and republish.
+                await self._drop_follow_rows(viewer, target, rel.ended_following_since)
                 await self._events.unfollowed(viewer, target, rel.ended_following_since)
             return Status.NONE
         raise _contended("unfollow")
 
     async def _end_follow(self, rel: Relation, *, ended: bool) -> bool:
-        """Remove the follow of `rel` (list rows first, then the commit)."""
+        """Remove the follow of `rel`: the commit, then its list rows (their removal is
+        timestamped after the follow's puts, so a put still on its way cannot bring them
+        back; a failure in between is finished by the unfollow's retry)."""
         follower, followee, since = rel.user_id, rel.other_id, rel.following_since
         assert since is not None
-        await self._store.write(
-            self._store.drop_entry(FOLLOWING, follower, since, followee),
-            self._store.drop_entry(FOLLOWERS, followee, since, follower),
-            self._store.mirror(followee, follower, "followed_by_since", None))
         values: dict[str, int | None] = {"following_since": None, "requested_at": None}
         if ended:
             values["ended_following_since"] = since
         if not await self._commit(rel, values):
             return False
+        await self._drop_follow_rows(follower, followee, since)
         try:
             await self._count(follower, followee, -1)
         except BaseException:
             await self._forget_counts(follower, followee)
             raise
         return True
+
+    async def _drop_follow_rows(self, follower: str, followee: str, since: int) -> None:
+        await self._store.write(
+            self._store.drop_entry(FOLLOWING, follower, since, followee),
+            self._store.drop_entry(FOLLOWERS, followee, since, follower),
+            self._store.mirror(followee, follower, "followed_by_since", None,
+                               replacing_ms=since))
 
     async def _withdraw_request(self, rel: Relation) -> bool:
         assert rel.requested_at is not None
@@ -319,7 +331,8 @@ class Relations:
         await self.existing(target)
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(viewer, target)
-            at = rel.blocking_since if rel.blocking_since is not None else now_ms()
+            at = rel.blocking_since if rel.blocking_since is not None else \
+                fresh_ms(rel.ended_blocking_since)
             removed_following = False
             if rel.blocking_since is None:
                 # The guard first: from now on the target cannot follow or request.
@@ -331,7 +344,8 @@ class Relations:
                                                      target),
                               self._store.drop_entry(FOLLOWERS, target, rel.following_since,
                                                      viewer),
-                              self._store.mirror(target, viewer, "followed_by_since", None)]
+                              self._store.mirror(target, viewer, "followed_by_since", None,
+                                                 replacing_ms=rel.following_since)]
                 if rel.requested_at is not None:
                     drops.append(self._store.drop_entry(REQUESTS, target, rel.requested_at,
                                                         viewer))
@@ -376,8 +390,9 @@ class Relations:
             rel = await self._store.relation(viewer, target)
             if rel.blocking_since is None:
                 if rel.ended_blocking_since is not None:  # finish a half-done unblock
-                    await self._store.write(self._store.mirror(target, viewer,
-                                                               "blocked_by_since", None))
+                    await self._store.write(self._store.mirror(
+                        target, viewer, "blocked_by_since", None,
+                        replacing_ms=rel.ended_blocking_since))
                     await self._events.unblocked(viewer, target, rel.ended_blocking_since)
                 return
             since = rel.blocking_since
@@ -385,7 +400,8 @@ class Relations:
             if not await self._commit(rel, {"blocking_since": None,
                                             "ended_blocking_since": since}):
                 continue
-            await self._store.write(self._store.mirror(target, viewer, "blocked_by_since", None))
+            await self._store.write(self._store.mirror(target, viewer, "blocked_by_since", None,
+                                                       replacing_ms=since))
             await self._events.unblocked(viewer, target, since)
             return
         raise _contended("unblock")

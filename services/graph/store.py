@@ -67,6 +67,24 @@ def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
 
 
+def put_stamp(at_ms: int) -> int:
+    """The write timestamp (µs) of a derived row or value put for a change at `at_ms`."""
+    return at_ms * 1000 + 999
+
+
+def drop_stamp(at_ms: int) -> int:
+    """The write timestamp (µs) of removing what was put for `at_ms`: right after that
+    put, whatever the clocks say (both come from `at_ms`), and before the put of any later
+    change of the pair (a new change's time is always later: `fresh_ms`)."""
+    return at_ms * 1000 + 1000
+
+
+def fresh_ms(*earlier_ms: int | None) -> int:
+    """The time of a new change: now, and later than every earlier change of the same kind
+    on the pair (so its derived writes never share a timestamp with their removal)."""
+    return max([now_ms(), *((e + 1) for e in earlier_ms if e is not None)])
+
+
 @dataclass(frozen=True)
 class ProfileRow:
     user_id: str
@@ -230,29 +248,43 @@ class GraphStore:
             batch.add(await self._cql.prepare(cql), params)
         await self._cql.execute(batch)
 
-    # Derived writes, combined by the domain into one `write(...)` call.
+    # Derived writes, combined by the domain into one `write(...)` call. Their write
+    # timestamps come from the change they derive from, not from when they arrive: a row or
+    # mirror value put for a change made at `at_ms` carries the last microsecond of that
+    # millisecond, and removing it the microsecond after. So a put that arrives late —
+    # after a concurrent unfollow already removed its row — loses to that removal instead of
+    # bringing the row back, and a later follow's put wins over both.
 
     @staticmethod
     def put_entry(table: ListTable, user_id: str, at_ms: int, other_id: str
                   ) -> tuple[str, Sequence[Any]]:
         name, at, other = table
-        return (f"INSERT INTO {name} (user_id, {at}, {other}) VALUES (?, ?, ?)",
-                (uuid.UUID(user_id), to_dt(at_ms), uuid.UUID(other_id)))
+        return (f"INSERT INTO {name} (user_id, {at}, {other}) VALUES (?, ?, ?) "
+                "USING TIMESTAMP ?",
+                (uuid.UUID(user_id), to_dt(at_ms), uuid.UUID(other_id), put_stamp(at_ms)))
 
     @staticmethod
     def drop_entry(table: ListTable, user_id: str, at_ms: int, other_id: str
                    ) -> tuple[str, Sequence[Any]]:
         name, at, other = table
-        return (f"DELETE FROM {name} WHERE user_id = ? AND {at} = ? AND {other} = ?",
-                (uuid.UUID(user_id), to_dt(at_ms), uuid.UUID(other_id)))
+        return (f"DELETE FROM {name} USING TIMESTAMP ? WHERE user_id = ? AND {at} = ? "
+                f"AND {other} = ?",
+                (drop_stamp(at_ms), uuid.UUID(user_id), to_dt(at_ms), uuid.UUID(other_id)))
 
     @staticmethod
-    def mirror(user_id: str, other_id: str, column: str, value_ms: int | None
-               ) -> tuple[str, Sequence[Any]]:
-        """Set a mirror column (followed_by_since, blocked_by_since) or an ended_* column."""
+    def mirror(user_id: str, other_id: str, column: str, value_ms: int | None, *,
+               replacing_ms: int | None = None) -> tuple[str, Sequence[Any]]:
+        """Set a mirror column (followed_by_since, blocked_by_since) to `value_ms`, or clear
+        it (None) of the value `replacing_ms` it held."""
         assert column not in OWN_COLUMNS
-        return (f"UPDATE graph_relations SET {column} = ? WHERE user_id = ? AND other_id = ?",
-                (to_dt(value_ms), uuid.UUID(user_id), uuid.UUID(other_id)))
+        if value_ms is not None:
+            stamp = put_stamp(value_ms)
+        else:
+            assert replacing_ms is not None, "a cleared mirror names the value it clears"
+            stamp = drop_stamp(replacing_ms)
+        return (f"UPDATE graph_relations USING TIMESTAMP ? SET {column} = ? "
+                "WHERE user_id = ? AND other_id = ?",
+                (stamp, to_dt(value_ms), uuid.UUID(user_id), uuid.UUID(other_id)))
 
     # --- lists ---------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 
 from services.notification import messages
 from services.notification.model import Entry
+from services.peers.social_view import LUA_VIEW_READS, SocialView, ViewReads
 from services.runtime.cache import KeySpace
 
 COMPLETE = b"0" * 19
@@ -126,9 +127,9 @@ return count
 # else the watermark, complete ('1'/'0'),
 # the lowest entry's sort id ('' none), the relation hash's version, the number of members,
 # the members, then per distinct actor: id, relation code, summary data, time, version.
-_PAGE = _HELPERS + r"""
+_PAGE = _HELPERS + LUA_VIEW_READS + r"""
 local z, m = KEYS[1], KEYS[2]
-if not warm(z, m, tonumber(ARGV[7]), tonumber(ARGV[8])) then return {} end
+if not warm(z, m, tonumber(ARGV[5]), tonumber(ARGV[6])) then return {} end
 redis.call('EXPIRE', z, ARGV[4])
 redis.call('EXPIRE', m, ARGV[4])
 local w = redis.call('HGET', m, 'w') or COMPLETE
@@ -139,7 +140,7 @@ local lowest = redis.call('ZRANGE', z, '(' .. COMPLETE, '+', 'BYLEX', 'LIMIT', 0
 local out = {w,
              redis.call('ZSCORE', z, COMPLETE) and '1' or '0',
              lowest and string.sub(lowest, 1, 19) or '',
-             redis.call('HGET', ARGV[5], '~v') or '', #page}
+             #page}
 local seen, actors = {}, {}
 for _, member in ipairs(page) do
   out[#out + 1] = member
@@ -150,14 +151,7 @@ for _, member in ipairs(page) do
     first = false
   end
 end
-for _, a in ipairs(actors) do
-  local s = redis.call('HMGET', ARGV[6] .. a, 'd', 't', '~v')
-  out[#out + 1] = a
-  out[#out + 1] = redis.call('HGET', ARGV[5], a)
-  out[#out + 1] = s[1]
-  out[#out + 1] = s[2]
-  out[#out + 1] = s[3]
-end
+view_reads(ARGV[7], ARGV[8], ARGV[9], ARGV[10], actors, out)
 return out
 """
 
@@ -251,16 +245,13 @@ def decode(member: bytes) -> Stored:
 
 @dataclass(frozen=True)
 class CachedPage:
-    """What the set holds of a page, with the reader's relations and summaries raw."""
+    """What the set holds of a page, with the social view's reads of its actors."""
 
     watermark: int
     complete: bool
     lowest: int | None  # the lowest entry's sort id (None: no entries)
     entries: list[Stored]
-    relation_version: bytes | None
-    actors: list[str]
-    relation_codes: list[bytes | None]
-    summaries: list[tuple[bytes | None, bytes | None, bytes | None]]
+    view: ViewReads
 
 
 class InboxCache:
@@ -310,10 +301,10 @@ class InboxCache:
     # --- reads --------------------------------------------------------------------------
 
     async def page(self, user_id: str, below: int | None, above: int | None | str,
-                   limit: int, relation_key: str, summary_prefix: str) -> CachedPage | None:
+                   limit: int, view_args: Sequence[str]) -> CachedPage | None:
         """Up to `limit` entries with `above` < sort id < `below` (`above` None: no lower
-        bound, WATERMARK: the cached watermark), newest first, and the reader's relations
-        to and summaries of their actors; None when cold."""
+        bound, WATERMARK: the cached watermark), newest first, and the social view's reads
+        of their actors (`view_args`: SocialView.script_args); None when cold."""
         z, m, _ = self._user_keys(user_id)
         upper = b"(" + pad(below) if below is not None else b"+"
         if isinstance(above, int):
@@ -321,18 +312,13 @@ class InboxCache:
         else:
             lower = b"w" if above == WATERMARK else b"(" + COMPLETE
         raw = await self._page(keys=[z, m], args=[upper, lower, limit, self._active,
-                                                  relation_key, summary_prefix, int(time.time()),
-                                                  self._refill])
+                                                  int(time.time()), self._refill, *view_args])
         if not raw:
             return None
-        n = int(raw[4])
-        tail = raw[5 + n:]
+        n = int(raw[3])
         return CachedPage(int(raw[0]), raw[1] == b"1", int(raw[2]) if raw[2] else None,
-                          [decode(member) for member in raw[5:5 + n]], raw[3] or None,
-                          [tail[i].decode() for i in range(0, len(tail), 5)],
-                          [tail[i + 1] for i in range(0, len(tail), 5)],
-                          [(tail[i + 2], tail[i + 3], tail[i + 4])
-                           for i in range(0, len(tail), 5)])
+                          [decode(member) for member in raw[4:4 + n]],
+                          SocialView.parse_reads(raw[4 + n:]))
 
     async def activate(self, user_id: str) -> None:
         z, m, _ = self._user_keys(user_id)

@@ -114,8 +114,7 @@ class Listing:
 
     async def _cached(self, user_id: str, below: int | None, floor: int | str | None,
                       limit: int) -> CachedPage | None:
-        args = (below, floor, limit, self._view.relation_key(user_id),
-                self._view.summary_prefix)
+        args = (below, floor, limit, self._view.script_args(user_id))
         found = await self._inbox.cache.page(user_id, *args)
         if found is None:
             await self._inbox.refill(user_id)
@@ -139,12 +138,10 @@ class Listing:
             return Hydrated(frozenset(), {})
         hidden: set[str] = set()
         summaries: dict[str, UserSummary] = {}
-        raw = set(cached.actors) if cached is not None else set()
-        if cached is not None and cached.actors:
-            relations = await self._view.complete_relations(
-                viewer_id, cached.actors, cached.relation_codes, cached.relation_version)
+        raw = set(cached.view.authors) if cached is not None else set()
+        if cached is not None and cached.view.authors:
+            relations, summaries = await self._view.resolve(viewer_id, cached.view)
             hidden.update(a for a, r in relations.items() if r.blocked)
-            summaries = await self._view.complete_summaries(cached.actors, cached.summaries)
         rest = [a for a in actors if a not in raw]
         if rest:
             audience = await self._view.audience(viewer_id, rest)

@@ -12,7 +12,7 @@ from services.notification.inbox import Inbox
 from services.notification.settings import NotificationSettings, NotificationWorkerSettings
 from services.notification.store import InboxStore
 from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView
+from services.peers.social_view import SocialView, social_view
 from services.runtime.app import service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
@@ -39,8 +39,9 @@ async def connect(backends: Backends, name: str,
     await backends.events.ensure_stream("graph")
     keys = KeySpace(backends.redis_settings, "notification")
     channel = peer_channel(load(PeerSettings).graph_target)
-    view = SocialView(backends.redis, keys, GraphPeer(channel, service_credentials(name)),
-                      ttl_seconds=settings.social_view_ttl_seconds)
+    view = social_view(backends.redis, backends.redis_settings, VIEW_OWNER,
+                       GraphPeer(channel, service_credentials(name)),
+                       ttl_seconds=settings.social_view_ttl_seconds)
     if isinstance(settings, NotificationWorkerSettings):
         store = InboxStore(backends.cql, settings.inbox_ttl_seconds)
         cache = InboxCache(backends.redis, keys, cap=settings.cached_notifications)

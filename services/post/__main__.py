@@ -6,7 +6,7 @@ from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
 from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView
+from services.peers.social_view import social_view
 from services.post.cache import Counter, PostBodies
 from services.post.comments import Comments
 from services.post.counters import Counters
@@ -69,8 +69,9 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     ids = backends.ids
     tokens = PageTokens(settings.page_token_secret.get_secret_value())
     keys = KeySpace(backends.redis_settings, "post")
-    view = SocialView(backends.redis, keys, GraphPeer(graph_channel, service_credentials("post")),
-                      ttl_seconds=settings.social_view_ttl_seconds)
+    view = social_view(backends.redis, backends.redis_settings, "post",
+                       GraphPeer(graph_channel, service_credentials("post")),
+                       ttl_seconds=settings.social_view_ttl_seconds)
     graph = Graph(view)
     liked = LikedCache(backends.redis, keys, store.liked_post_ids, settings.liked_ttl_seconds)
     bodies = PostBodies(backends.redis, KeySpace(backends.redis_settings, "post"), store,

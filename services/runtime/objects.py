@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from minio import Minio
+from minio.error import S3Error
 
 from services.runtime.settings import MinioSettings
 
@@ -16,5 +17,9 @@ async def connect_minio(settings: MinioSettings, *, ensure_bucket: bool = True) 
     if ensure_bucket:
         exists = await asyncio.to_thread(client.bucket_exists, settings.bucket)
         if not exists:
-            await asyncio.to_thread(client.make_bucket, settings.bucket)
+            try:
+                await asyncio.to_thread(client.make_bucket, settings.bucket)
+            except S3Error as exc:  # another process made it meanwhile
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
     return client

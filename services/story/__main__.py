@@ -6,7 +6,7 @@ from photomesh.story.v1 import story_service_pb2 as pb
 from photomesh.story.v1 import story_service_pb2_grpc as pb_grpc
 
 from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView
+from services.peers.social_view import social_view
 from services.runtime.app import Built, Needs, definition, main, service_credentials
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
@@ -35,9 +35,9 @@ async def build(settings: StorySettings, backends: Backends) -> Built:
     peers = load(PeerSettings)
     graph_channel, media_channel = (peer_channel(peers.graph_target),
                                     peer_channel(peers.media_target))
-    graph = SocialView(backends.redis, KeySpace(backends.redis_settings, "story"),
-                       GraphPeer(graph_channel, service_credentials("story")),
-                       ttl_seconds=settings.social_view_ttl_seconds)
+    graph = social_view(backends.redis, backends.redis_settings, "story",
+                        GraphPeer(graph_channel, service_credentials("story")),
+                        ttl_seconds=settings.social_view_ttl_seconds)
     media = MediaPeer(media_channel)
     store = StoryStore(backends.cql, settings.expiry_bucket_seconds)
     cache = StoryCache(backends.redis, KeySpace(backends.redis_settings, "story"),

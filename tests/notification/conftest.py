@@ -13,7 +13,7 @@ from services.notification.cache import InboxCache
 from services.notification.inbox import Inbox
 from services.notification.store import InboxStore
 from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView
+from services.peers.social_view import SocialView, social_view
 from services.runtime.auth import ServiceCredentials
 from services.runtime.cache import KeySpace, connect_redis
 from services.runtime.cql import CqlStore
@@ -67,7 +67,7 @@ async def view(mesh, redis, keys) -> AsyncIterator[SocialView]:
     channel = peer_channel(mesh.target("graph"))
     credentials = ServiceCredentials.load(
         "notification", Path(mesh.env["PHOTOMESH_JWT_SERVICE_KEY_PATH"]))
-    yield SocialView(redis, keys, GraphPeer(channel, credentials))
+    yield social_view(redis, load(RedisSettings), "notification", GraphPeer(channel, credentials))
     await channel.close()
 
 
