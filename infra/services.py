@@ -273,6 +273,7 @@ class ServiceStatus:
     pid: int | None
     target: str
     serving: bool
+    dead_pid: int | None = None  # ours, gone without being stopped
 
 
 def service_status(settings: InfraSettings,
@@ -280,8 +281,10 @@ def service_status(settings: InfraSettings,
     all_ports = {**SERVICE_PORTS, **(ports or {})}
     rows = []
     for name in SERVICES:
-        pid = service_process(settings, name).pid()
+        proc = service_process(settings, name)
+        pid = proc.pid()
         target = f"{settings.host}:{all_ports[name]}"
         rows.append(ServiceStatus(name, pid, target,
-                                  serving=pid is not None and grpc_serving(target, 0.5)))
+                                  serving=pid is not None and grpc_serving(target, 0.5),
+                                  dead_pid=proc.died() if pid is None else None))
     return rows

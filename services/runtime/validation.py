@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Sequence
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.ids import MAX_ID
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 USERNAME = re.compile(r"^[a-z0-9._]{3,30}$")
 USERNAME_RULE = "3-30 characters of a-z, 0-9, '.' and '_'"
-MAX_SNOWFLAKE = (1 << 63) - 1
 
 
 def check(violations: Sequence[FieldViolation | None]) -> None:
@@ -74,7 +74,7 @@ def uuid_batch(field: str, values: Sequence[str], maximum: int, what: str = "a u
 def id_violation(field: str, value: int, what: str = "an id", *, optional: bool = False
                  ) -> FieldViolation | None:
     """Snowflake ids are positive 63-bit numbers; 0 means "none" where `optional`."""
-    if (optional and value == 0) or 0 < value <= MAX_SNOWFLAKE:
+    if (optional and value == 0) or 0 < value <= MAX_ID:
         return None
     return FieldViolation(field, f"required: {what} (a positive 63-bit number)")
 

@@ -8,6 +8,7 @@ from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
 from services.story.archive import ArchiveJob
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import DOMAIN, StoryEvents
 from services.story.server import StoryServicer
@@ -32,13 +33,14 @@ async def build(ctx: Context[StorySettings]) -> Built:
     cache = StoryCache(backends.redis, KeySpace(backends.redis_settings, NAME),
                        settings.cache_warm_seconds)
     views = Views(store, cache)
+    clock = Clock(settings.clock_offset_seconds)
     close_friends = CloseFriends(store, cache, view, ctx.page_tokens)
     stories = Stories(store, cache, StoryEvents(backends.events), view, ctx.peers.media, views,
-                      close_friends, backends.ids, ctx.page_tokens, settings.ttl_seconds)
+                      close_friends, backends.ids, ctx.page_tokens, settings.ttl_seconds, clock)
     tray = Tray(store, cache, view, views, close_friends, ctx.page_tokens,
-                settings.max_following)
+                settings.max_following, clock)
     archive = ArchiveJob(store, settings.archive_interval_seconds,
-                         settings.archive_lookback_seconds)
+                         settings.archive_lookback_seconds, clock)
     return Built(definition(NAME, pb, "StoryService", StoryServicer(stories, tray, close_friends)),
                  background=[archive.run(),
                              *(c.run() for c in view.consumers(backends.events, NAME))],

@@ -12,6 +12,11 @@ class StorySettings(ServiceSettings):
 
     ttl_seconds: int = Field(default=86400, ge=1, le=7 * 86400,
                              description="how long a story stays live (then archived)")
+    clock_offset_seconds: float = Field(
+        default=0.0, ge=0, le=30 * 86400,
+        description="added to the system clock for expiry and the archive job (0 in "
+                    "production; tests run a process a day ahead to see stories expire "
+                    "without waiting)")
     archive_interval_seconds: float = Field(
         default=30.0, gt=0, description="how often the archive job looks for expired stories")
     archive_lookback_seconds: int = Field(

@@ -11,7 +11,6 @@ from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.peers.media import MediaPeer, owned_ready
 from services.peers.social_view import SocialView
-from services.runtime.clock import now_ms
 from services.runtime.errors import (
     AlreadyExists,
     FieldViolation,
@@ -23,6 +22,7 @@ from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
 from services.runtime.validation import request_id_violation, require_id, uuid_violation
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import StoryEvents
 from services.story.model import CLOSE_FRIENDS, FOLLOWERS, StoryRecord
@@ -51,7 +51,7 @@ class StoryView:
 class Stories:
     def __init__(self, store: StoryStore, cache: StoryCache, events: StoryEvents,
                  graph: SocialView, media: MediaPeer, views: Views, close_friends: CloseFriends,
-                 ids: Snowflake, tokens: PageTokens, ttl_seconds: int) -> None:
+                 ids: Snowflake, tokens: PageTokens, ttl_seconds: int, clock: Clock) -> None:
         self._store = store
         self._tokens = tokens
         self._cache = cache
@@ -62,6 +62,7 @@ class Stories:
         self._close_friends = close_friends
         self._ids = ids
         self._ttl_ms = ttl_seconds * 1000
+        self._now_ms = clock.now_ms
 
     # --- publishing -----------------------------------------------------------------------
 
@@ -87,7 +88,7 @@ class Stories:
         if claimed != fingerprint:
             raise AlreadyExists("this request_id was already used for another story",
                                 reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
-        now = now_ms()
+        now = self._now_ms()
         story = await self._store.live(story_id, now) or await self._store.archived(
             author_id, story_id)
         if story is None:
@@ -126,7 +127,7 @@ class Stories:
     async def visible_live(self, viewer_id: str, story_id: int) -> StoryRecord:
         """The live story if `viewer_id` may see it; NOT_FOUND (or ACCOUNT_PRIVATE)."""
         require_id("story_id", story_id, "a story id")
-        story = await self._store.live(story_id, now_ms())
+        story = await self._store.live(story_id, self._now_ms())
         if story is None:
             raise story_not_found(story_id)
         if story.author_id == viewer_id:
@@ -172,13 +173,13 @@ class Stories:
     async def mark_seen(self, viewer_id: str, story_id: int) -> None:
         story = await self.visible_live(viewer_id, story_id)
         if story.author_id != viewer_id:  # the author's own looks are not views
-            await self._views.mark(story, viewer_id, now_ms())
+            await self._views.mark(story, viewer_id, self._now_ms())
 
     # --- deleting and the archive ---------------------------------------------------------
 
     async def delete(self, author_id: str, story_id: int) -> None:
         require_id("story_id", story_id, "a story id")
-        story = await self._store.live(story_id, now_ms()) or await self._store.archived(
+        story = await self._store.live(story_id, self._now_ms()) or await self._store.archived(
             author_id, story_id)
         if story is None:
             if await self._store.deleted_by(story_id) == author_id:
@@ -198,7 +199,7 @@ class Stories:
         cursor = self._tokens.open(token, scope=scope, viewer=author_id)
         stories, state = await self._store.archive_page(
             author_id, page_size(requested_size), cursor.paging_state or None if cursor else None)
-        now = now_ms()
+        now = self._now_ms()
         author = await self._summary(author_id)
         views = []
         for story in stories:

@@ -15,9 +15,9 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.peers.social_view import SocialView
-from services.runtime.clock import now_ms
 from services.runtime.pagination import PageTokens, page_size
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.model import CLOSE_FRIENDS, StoryRecord, StoryRef
 from services.story.store import StoryStore
@@ -44,8 +44,10 @@ class TrayEntry:
 
 class Tray:
     def __init__(self, store: StoryStore, cache: StoryCache, graph: SocialView, views: Views,
-                 close_friends: CloseFriends, tokens: PageTokens, max_following: int) -> None:
+                 close_friends: CloseFriends, tokens: PageTokens, max_following: int,
+                 clock: Clock) -> None:
         self._store = store
+        self._clock = clock
         self._tokens = tokens
         self._cache = cache
         self._graph = graph
@@ -107,7 +109,7 @@ class Tray:
         size = page_size(requested_size)
         cursor = self._tokens.open(token, scope=TRAY, viewer=viewer_id)
         offset = cursor.offset if cursor else 0
-        entries, more = await self._window(viewer_id, offset, size, now_ms())
+        entries, more = await self._window(viewer_id, offset, size, self._clock.now_ms())
         next_token = self._tokens.seal(PageTokenPayload(offset=offset + size), scope=TRAY,
                                        viewer=viewer_id) if more else ""
         return entries, next_token
