@@ -36,7 +36,7 @@ from services.feed.timelines import Timelines
 from services.peers.social_view import SocialView
 from services.runtime.errors import FieldViolation, InvalidArgument, Unauthenticated
 from services.runtime.ids import id_time_ms
-from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pagination import mesh_page_tokens, page_size
 
 SLACK = 5  # extra candidates per round, for posts the caller cannot see
 MAX_ROUNDS = 4
@@ -73,7 +73,8 @@ class Feeds:
         self._posts = posts
         self._live = live
         self._settings = settings
-        self._tokens = PageTokens(settings.page_token_secret)
+        secret = settings.page_token_secret
+        self._tokens = mesh_page_tokens(secret.get_secret_value() if secret else None)
 
     def _page_size(self, requested: int) -> int:
         return page_size(requested, maximum=self._settings.max_page_size)

@@ -7,7 +7,7 @@ is only the worker's own server (health) options.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.runtime.settings import ServerSettings, service_config
 
@@ -16,9 +16,9 @@ class FeedSettings(ServerSettings):
     model_config = service_config("FEED")
 
     port: int = Field(default=50054, ge=0, le=65535)
-    page_token_secret: str = Field(
-        default="photomesh-dev-feed-page-tokens", min_length=8,
-        description="HMAC key of page tokens; the same on every replica")
+    page_token_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of page tokens, the same on every replica; "
+                                  "default: derived from the service's own key")
 
     # Timelines in the CQL store: bounded in time (TTL per row) and in length (reads stop
     # at max_items, and a read that gets there trims the rest with one range delete).

@@ -23,7 +23,7 @@ from services.runtime.app import Built, Needs, definition, main, service_credent
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
-from services.runtime.pagination import PageTokens
+from services.runtime.pagination import mesh_page_tokens
 from services.runtime.settings import PeerSettings, load
 
 
@@ -67,7 +67,8 @@ async def build(settings: PostSettings, backends: Backends) -> Built:
     counters = Counters(backends.redis, KeySpace(backends.redis_settings, "post"),
                         recounter(store), settings.counter_ttl_seconds)
     ids = backends.ids
-    tokens = PageTokens(settings.page_token_secret.get_secret_value())
+    secret = settings.page_token_secret
+    tokens = mesh_page_tokens(secret.get_secret_value() if secret else None)
     keys = KeySpace(backends.redis_settings, "post")
     view = social_view(backends.redis, backends.redis_settings, "post",
                        GraphPeer(graph_channel, service_credentials("post")),

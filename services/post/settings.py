@@ -11,9 +11,9 @@ class PostSettings(ServerSettings):
     model_config = service_config("POST")
 
     port: int = Field(default=50053, ge=0, le=65535)
-    page_token_secret: SecretStr = Field(
-        default=SecretStr("photomesh-dev-post-page-tokens"),
-        description="HMAC key of page tokens; the same on every replica")
+    page_token_secret: SecretStr | None = Field(
+        default=None, description="HMAC key of page tokens, the same on every replica; "
+                                  "default: derived from the service's own key")
     counter_ttl_seconds: int = Field(default=3600, ge=10,
                                      description="how long a cached count lives in Redis")
     body_ttl_seconds: int = Field(default=3600, ge=10,

@@ -94,12 +94,13 @@ def worker_definition(name: str) -> ServiceDefinition:
 
 def service_credentials(name: str) -> ServiceCredentials:
     """This process's own identity for peer calls outside a user's request; raises
-    SettingsError if PHOTOMESH_JWT_SERVICE_KEY_PATH is not set."""
+    SettingsError if PHOTOMESH_JWT_SERVICE_KEY_PATH is not set. `name` must be the service
+    the key belongs to: peers check the token with `name`'s public key."""
     path = load(AuthSettings).service_key_path
     if path is None:
         from services.runtime.settings import SettingsError
         raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: this process calls "
-                            "other services as itself and needs the mesh's service key")
+                            "other services as itself and needs its own service key")
     return ServiceCredentials.load(name, path)
 
 
@@ -122,7 +123,7 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
     provider = telemetry.setup_tracing(name, telemetry_settings)
     verifier = TokenVerifier.from_file(auth_settings.public_key_path, auth_settings.issuer,
                                        auth_settings.audience, auth_settings.leeway_seconds,
-                                       auth_settings.service_key_path)
+                                       auth_settings.service_public_keys_path)
     try:
         async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
                                  minio=needs.minio, ids=needs.ids) as backends:

@@ -84,10 +84,10 @@ class PageTokens:
 
 
 def mesh_page_tokens(secret: str | None = None) -> PageTokens:
-    """Page tokens sealed with `secret` or, when None, with a key derived from the mesh's
-    service key (PHOTOMESH_JWT_SERVICE_KEY_PATH): the same on every replica, never known to
-    clients or the edge. Scopes name the service (``graph.ListFollowers/…``), so a token of
-    one service is refused by another."""
+    """Page tokens sealed with `secret` or, when None, with a key derived from this
+    service's own key (PHOTOMESH_JWT_SERVICE_KEY_PATH, made per install): the same on every
+    replica of the service, never known to clients, the edge or other services. There is
+    no built-in default. Scopes name the service (``graph.ListFollowers/…``) as well."""
     if secret is None:
         from services.runtime.settings import AuthSettings, SettingsError, load
 

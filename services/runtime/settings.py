@@ -137,8 +137,12 @@ class AuthSettings(BaseSettings):
 
     public_key_path: Path
     service_key_path: Path | None = Field(
-        default=None, description="the mesh's service key (Ed25519 PEM): services sign and "
-                                  "verify their own service tokens with it")
+        default=None, description="this process's own service key (Ed25519 PEM): it signs "
+                                  "the service tokens of its calls made as itself, and its "
+                                  "page-token key is derived from it")
+    service_public_keys_path: Path | None = Field(
+        default=None, description="the public keys of every service (JSON name -> PEM): "
+                                  "service tokens are verified with these only")
     issuer: str = "photomesh-auth"
     audience: str = "photomesh"
     leeway_seconds: float = Field(default=5.0, ge=0)
