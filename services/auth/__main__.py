@@ -17,6 +17,7 @@ from services.runtime.app import Built, Needs, definition, main, service_credent
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 from services.runtime.grpc_clients import peer_channel
+from services.runtime.sessions import SessionRevocations
 from services.runtime.settings import PeerSettings, load
 
 
@@ -25,12 +26,16 @@ async def build(settings: AuthServiceSettings, backends: Backends) -> Built:
     issuer = TokenIssuer(settings.private_key_path.read_bytes(), settings.issuer,
                          settings.audience, settings.access_token_ttl_seconds)
     throttle = LoginThrottle(backends.redis, KeySpace(backends.redis_settings, "auth"),
-                             settings.login_attempts_per_window, settings.login_window_seconds)
+                             settings.login_attempts_per_window,
+                             settings.login_attempts_per_account_window,
+                             settings.login_window_seconds, settings.login_trusted_address_days)
     graph = peer_channel(load(PeerSettings).graph_target)
     accounts = Accounts(AccountStore(backends.cql),
-                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib,
+                                  settings.max_concurrent_hashes, settings.max_waiting_hashes),
                         issuer, throttle, settings.refresh_token_ttl_seconds,
-                        ProfileDirectory(graph, service_credentials("auth")))
+                        ProfileDirectory(graph, service_credentials("auth")),
+                        SessionRevocations(backends.redis, backends.redis_settings))
     return Built(definition("auth", pb, pb_grpc, "AuthService", AuthServicer(accounts, issuer),
                             public=PUBLIC_RPCS), on_stop=[graph.close])
 

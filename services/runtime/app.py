@@ -27,7 +27,14 @@ from services.runtime import telemetry
 from services.runtime.auth import ServiceCredentials, TokenVerifier
 from services.runtime.backends import Backends, open_backends
 from services.runtime.server import ServiceDefinition, create_server, run, serve
-from services.runtime.settings import AuthSettings, ServerSettings, TelemetrySettings, load
+from services.runtime.settings import (
+    AuthSettings,
+    ServerSettings,
+    StreamSettings,
+    TelemetrySettings,
+    load,
+)
+from services.runtime.streams import StreamGuard
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,11 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
         async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
                                  minio=needs.minio, ids=needs.ids) as backends:
             built = await build(settings, backends)
-            running = await create_server(built.definition, settings, verifier)
+            streams = None
+            if backends.redis is not None and backends.redis_settings is not None:
+                streams = StreamGuard(backends.redis, backends.redis_settings,
+                                      load(StreamSettings))
+            running = await create_server(built.definition, settings, verifier, streams)
             print(f"{name} ready on {settings.host}:{running.port}", flush=True)
             try:
                 await serve(running, settings.grace_seconds,

@@ -161,3 +161,15 @@ class PeerSettings(BaseSettings):
     media_target: str = "127.0.0.1:50056"
     notification_target: str = "127.0.0.1:50057"
 
+
+class StreamSettings(BaseSettings):
+    """Limits of server streams (prefix ``PHOTOMESH_STREAMS_``), for every service."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_STREAMS_", extra="ignore",
+                                      frozen=True)
+
+    max_per_user: int = Field(default=5, ge=1, description="open server streams per user")
+    check_seconds: float = Field(default=2.0, gt=0,
+                                 description="how often open streams look for sign-outs")
+    lease_seconds: int = Field(default=30, ge=5,
+                               description="a stream of a dead process stops counting after")
