@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from services.media.audience import MediaAudience
 from services.media.events import MediaEvents
 from services.media.model import (
     ACCEPTED_TYPES,
@@ -59,11 +60,12 @@ def _not_found(media_id: str) -> NotFound:
 
 class MediaLibrary:
     def __init__(self, store: MediaStore, objects: MediaObjects, events: MediaEvents,
-                 settings: MediaSettings) -> None:
+                 settings: MediaSettings, audience: MediaAudience | None = None) -> None:
         self._store = store
         self._objects = objects
         self._events = events
         self._settings = settings
+        self._audience = audience  # who may see others' items (the service; not the worker)
 
     def limit_for(self, kind: Kind) -> int:
         return (self._settings.max_image_bytes if kind is Kind.IMAGE
@@ -194,7 +196,15 @@ class MediaLibrary:
                                    metadata={"media_id": media.media_id})
 
     async def get(self, caller: Principal, media_id: str) -> Media:
-        return await self._visible(caller, parse_media_id(media_id))
+        """The item, if the caller owns it or may see the owner's content (privacy and
+        blocks); NOT_FOUND otherwise, so a refused item looks like a missing one."""
+        media = await self._visible(caller, parse_media_id(media_id))
+        if media.owner_id != caller.user_id:
+            if self._audience is None:
+                raise RuntimeError("MediaLibrary.get needs the audience of media items")
+            if not await self._audience.may_see(caller.user_id, media):
+                raise _not_found(media.media_id)
+        return media
 
     async def batch_get(self, caller: Principal, media_ids: list[str]
                         ) -> tuple[list[Media], list[str]]:

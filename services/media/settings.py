@@ -36,6 +36,10 @@ class MediaSettings(ServerSettings):
         default=None, pattern=r"^https?://",
         description="scheme://host:port clients PUT uploads to; default: the MinIO endpoint")
     batch_get_max: int = Field(default=100, ge=1, le=1000)
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="cached relations and user summaries (who may see "
+                                         "whose media) are refilled after this even without "
+                                         "a graph event")
 
     # Processing limits
     max_image_pixels: int = Field(default=50_000_000, gt=0)
