@@ -5,11 +5,11 @@ this command makes their values, once per install (run it again only to rotate, 
 restart what reads them). Nothing is written to disk unless `--out` is given.
 
     photomesh-jwt-signing      auth's Ed25519 private key (signs access tokens)
-    photomesh-jwt-public       (a ConfigMap) its public key as PEM and as a JWKS for the edge
+    photomesh-jwt-public       (a ConfigMap) its public key as PEM and as a JWKS for the edge,
+                               and every process's service public key (JSON name -> PEM)
     photomesh-service-keys     one Ed25519 key per process (`<name>.pem`); each Deployment mounts
-                               only its own, so a stolen key signs only as its service
-    photomesh-jwt-public       (a ConfigMap) also the services' public keys, which verify them
-    photomesh-page-tokens      the HMAC keys of page tokens, one per service
+                               only its own, so a stolen key signs only as its process (its
+                               page-token key is derived from it too)
     photomesh-minio            MinIO's root user and password (services and MinIO itself)
     photomesh-redis            Redis's password
     photomesh-nats             the NATS user's password
@@ -31,14 +31,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from infra.edge import jwks
 from infra.services import SERVICES
 
-#: Services whose page tokens are sealed with a key of their own.
-PAGE_TOKEN_SERVICES = ("feed", "graph", "notification", "post", "story")
-
 #: Secret name -> its keys (what the manifests may refer to).
 SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "photomesh-jwt-signing": ("jwt_private.pem",),
     "photomesh-service-keys": tuple(f"{name}.pem" for name in SERVICES),
-    "photomesh-page-tokens": PAGE_TOKEN_SERVICES,
     "photomesh-minio": ("access-key", "secret-key"),
     "photomesh-redis": ("password",),
     "photomesh-nats": ("password",),
@@ -79,8 +75,6 @@ def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
         "photomesh-jwt-signing": {"jwt_private.pem": jwt_private},
         "photomesh-service-keys": {f"{name}.pem": private
                                    for name, (private, _) in service_pairs.items()},
-        "photomesh-page-tokens": {name: secrets.token_urlsafe(32)
-                                  for name in PAGE_TOKEN_SERVICES},
         "photomesh-minio": {"access-key": f"photomesh-{secrets.token_hex(6)}",
                             "secret-key": secrets.token_urlsafe(32)},
         "photomesh-redis": {"password": secrets.token_hex(24)},
