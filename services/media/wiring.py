@@ -12,6 +12,7 @@ from services.media.objects import MediaObjects
 from services.media.settings import MediaSettings
 from services.media.store import MediaStore
 from services.runtime.backends import Backends
+from services.runtime.pending import PendingChanges
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,12 @@ class MediaParts:
 
 
 async def assemble(settings: MediaSettings, backends: Backends,
-                   audience: MediaAudience | None = None) -> MediaParts:
+                   audience: MediaAudience | None = None,
+                   pending: PendingChanges | None = None) -> MediaParts:
     """Connect the parts; declare the streams and the bucket's policy and notification
     (idempotent, so both processes may run it at start-up). `audience` decides who sees
-    others' items (the service reads them; the worker does not)."""
+    others' items and `pending` records new uploads for the sweeper (the service has
+    them; the worker does not)."""
     assert backends.cql and backends.events and backends.objects and backends.minio_settings
     objects = MediaObjects(backends.objects, backends.minio_settings, settings.upload_endpoint)
     await objects.configure_bucket(settings.minio_notify_arn)
@@ -36,4 +39,5 @@ async def assemble(settings: MediaSettings, backends: Backends,
     store = MediaStore(backends.cql)
     events = MediaEvents(backends.events, urls)
     return MediaParts(store, objects, events,
-                      MediaLibrary(store, objects, events, settings, audience), urls)
+                      MediaLibrary(store, objects, events, settings, audience, pending),
+                      urls)
