@@ -36,7 +36,10 @@ from infra.settings import InfraSettings
 
 ANSWERED = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED)
 #: Limits out of the way: the benchmark measures latency, not the limiter's verdicts.
-BENCH_EDGE = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000)
+BENCH_EDGE = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000,
+                          anonymous_rate_limit_requests=1_000_000,
+                          anonymous_rate_limit_burst=1_000_000,
+                          media_rate_limit_requests=1_000_000, media_rate_limit_burst=1_000_000)
 
 
 def _operations(channel: aio.Channel, token: str

@@ -398,6 +398,7 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
 
 async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # type: ignore[no-untyped-def]
     """The feed's read path in this process (same code, same backends and peers)."""
+    from infra.services import service_key_path
     from services.feed.__main__ import build
     from services.feed.settings import FeedSettings
     from services.runtime.app import Needs, process_context
@@ -405,6 +406,8 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
 
     for key, value in env.items():
         os.environ[key] = value
+    # As the feed process: with its own service key (page tokens, calls as itself).
+    os.environ["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(service_key_path(mesh.settings, "feed"))
     async with process_context("feed", FeedSettings,
                                Needs(cql=True, redis=True, nats=True)) as ctx:
         built = await build(ctx)

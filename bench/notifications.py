@@ -52,7 +52,10 @@ from tests.media_support import ready_media
 
 MESH_SETTINGS = {"PHOTOMESH_AUTH_ARGON2_TIME_COST": "1",
                  "PHOTOMESH_AUTH_ARGON2_MEMORY_KIB": "8192"}
-BENCH_EDGE = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000)
+BENCH_EDGE = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000,
+                          anonymous_rate_limit_requests=1_000_000,
+                          anonymous_rate_limit_burst=1_000_000,
+                          media_rate_limit_requests=1_000_000, media_rate_limit_burst=1_000_000)
 SHARED = ("cassandra", "redis", "nats")
 LATENCY_VIEWS = ("coordinator_read_latency", "coordinator_scan_latency",
                  "coordinator_write_latency")

@@ -63,8 +63,10 @@ def _endpoints(settings: InfraSettings) -> str:
         rss = stack.rss_mb(svc.pid) if svc.pid else None
         rows.append((f"svc {svc.name}", state, str(svc.pid or "-"),
                      f"{rss:.0f}M" if rss is not None else "-", f"grpc://{svc.target}"))
-    rows.append(("edge", "", "", "", f"http://{settings.host}:{settings.envoy_port}  "
-                 f"(admin http://{settings.host}:{settings.envoy_admin_port})"))
+    from infra.backends.envoy import EnvoyBackend
+
+    envoy = EnvoyBackend(settings)
+    rows.append(("edge", "", "", "", f"{envoy.endpoint()}  (admin {envoy.admin_endpoint()})"))
     return _table(rows)
 
 

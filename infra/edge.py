@@ -8,15 +8,24 @@ public key. One listener serves, on one port:
   to one cluster per service (several replicas each, gRPC health-checked);
 * REST/JSON: every RPC with a `google.api.http` annotation, transcoded to gRPC by
   `grpc_json_transcoder`; gRPC errors come back as HTTP status + JSON `google.rpc.Status`;
-* `GET /media/<bucket>/<key>`: MinIO, path-style, with range requests and
-  `Cache-Control: public, max-age=31536000, immutable` on 200/206;
+* `GET /media/<bucket>/m/<key>`: MinIO, path-style, the public renditions only (never raw
+  uploads), without query strings (a pre-signed URL's query cannot ride along), on a path
+  Envoy has normalised (``..``, ``//`` and escaped slashes never reach MinIO), with range
+  requests and `Cache-Control: public, max-age=31536000, immutable` on 200/206;
 * `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`.
 
 HTTP filters, in order: strip client-sent identity headers, gRPC-Web, REST transcoding
 (so everything after it sees gRPC paths, and its local replies reach REST callers as JSON
 status), CORS, JWT (EdDSA, the auth service's public key as a local JWKS; the verified
-`sub` becomes `x-photomesh-user`), body size limit (413), per-user local rate limit
-(429 / RESOURCE_EXHAUSTED with retry-after), media cache headers (Lua), router.
+`sub` becomes `x-photomesh-user`), body size limit (413), local rate limits (429 /
+RESOURCE_EXHAUSTED with retry-after: a token bucket per verified user, and on the routes
+anyone may call without a token — sign-up, sign-in, media reads — a bucket per client
+address), media cache headers (Lua), router. The client's address goes to the services in
+`x-photomesh-client-address` (the auth service keys its sign-in throttle on it).
+
+The listener serves plain HTTP/2 and HTTP/1.1 or, with `EdgeSettings.tls`, TLS (ALPN h2 and
+http/1.1) with the certificate given or one generated locally (`infra/edge_tls.py`). The
+admin listener is on loopback only.
 
 Reads (GET routes and Get*/List*/BatchGet* RPCs) are retried on UNAVAILABLE, reset and
 refused connections; nothing else is retried. Limits are `EdgeSettings`
@@ -28,6 +37,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +52,8 @@ REPO = Path(__file__).resolve().parents[1]
 OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
 
 USER_HEADER = "x-photomesh-user"        # the verified `sub`, set by the edge only
+CLIENT_ADDRESS_HEADER = "x-photomesh-client-address"  # the caller's address, set by the edge
+ADMIN_HOST = "127.0.0.1"                # Envoy's admin listener: loopback, never exposed
 SERVICE_HEADER = "x-photomesh-service"  # which service answers health/reflection calls
 JWT_PROVIDER = "photomesh"
 ISSUER = "photomesh-auth"
@@ -76,6 +88,29 @@ class EdgeSettings(BaseSettings):
     health_check_interval_seconds: float = Field(default=2.0, gt=0)
     #: More replicas per service, e.g. ``{"post": ["10.0.0.5:50053"]}`` (JSON).
     replicas: dict[str, list[str]] = Field(default_factory=dict)
+
+    # Callers without a token (sign-up, sign-in, refresh, media reads): per client address.
+    anonymous_rate_limit_requests: int = Field(
+        default=5, ge=1, description="calls of the public RPCs per client address per "
+                                     "anonymous interval")
+    anonymous_rate_limit_burst: int = Field(default=20, ge=1,
+                                            description="bucket size per client address")
+    anonymous_rate_limit_interval_seconds: int = Field(default=1, ge=1)
+    media_rate_limit_requests: int = Field(default=200, ge=1,
+                                           description="media reads per client address per "
+                                                       "second")
+    media_rate_limit_burst: int = Field(default=400, ge=1)
+    trusted_proxy_hops: int = Field(
+        default=0, ge=0, description="load balancers in front of the edge whose "
+                                     "X-Forwarded-For entries name the client (0: the edge "
+                                     "faces clients; the TCP peer is the client)")
+
+    # TLS on the edge listener.
+    tls: bool = Field(default=False, description="serve TLS (h2 and http/1.1 by ALPN)")
+    tls_cert_path: Path | None = Field(
+        default=None, description="PEM certificate chain; default: one generated locally "
+                                  "under the run dir (self-signed, for development)")
+    tls_key_path: Path | None = Field(default=None, description="PEM private key of it")
 
 
 @dataclass(frozen=True)
@@ -231,21 +266,45 @@ def _no_buffer() -> dict[str, Any]:
         "extensions.filters.http.buffer.v3.BufferPerRoute", disabled=True)}
 
 
-def _media_route(bucket: str, settings: EdgeSettings) -> dict[str, Any]:
-    return {
-        "name": "media",
-        "match": {"prefix": f"/media/{bucket}/", "headers": [
-            {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]},
-        "route": {"cluster": "minio", "prefix_rewrite": f"/{bucket}/",
-                  "timeout": _seconds(max(60.0, settings.request_timeout_seconds)),
-                  "retry_policy": _read_retries(settings, grpc=False)},
-        # Anonymous reads: MinIO must not see (and reject) a bearer token or cookies.
-        "request_headers_to_remove": ["authorization", "cookie"],
-        "response_headers_to_remove": ["x-amz-id-2", "x-amz-request-id", "x-ratelimit-limit",
-                                       "x-ratelimit-remaining"],
-        "typed_per_filter_config": {"envoy.filters.http.lua": _typed(
-            "extensions.filters.http.lua.v3.LuaPerRoute", name="media")},
-    }
+#: The object keys of public renditions (services/media/objects.py PUBLIC_PREFIX): path
+#: segments of safe characters, none starting with a dot.
+MEDIA_KEY = r"m(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+"
+
+
+def _media_routes(bucket: str, settings: EdgeSettings) -> list[dict[str, Any]]:
+    """Anonymous reads of public renditions, and nothing else of the bucket: a query string
+    (a pre-signed URL's signature) is refused outright, and only paths of MEDIA_KEY (after
+    Envoy's normalisation) reach MinIO, as anonymous requests (no credentials forwarded).
+    MinIO's bucket policy allows anonymous reads of ``m/*`` only, so both must fail for a raw
+    upload to leak."""
+    prefix = f"/media/{bucket}/"
+    per_address = _per_address_limit(settings.media_rate_limit_requests,
+                                     settings.media_rate_limit_burst, 1)
+    return [
+        {"name": "media_query_refused",
+         "match": {"prefix": "/media/", "headers": [
+             {"name": ":path", "string_match": {"contains": "?"}}]},
+         "direct_response": {"status": 400, "body": {
+             "inline_string": "media URLs take no query string\n"}},
+         "typed_per_filter_config": per_address},
+        {"name": "media",
+         "match": {"safe_regex": {"regex": re.escape(prefix) + MEDIA_KEY}, "headers": [
+             {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]},
+         "route": {"cluster": "minio",
+                   "regex_rewrite": {"pattern": {"regex": "^/media/"}, "substitution": "/"},
+                   "timeout": _seconds(max(60.0, settings.request_timeout_seconds)),
+                   "retry_policy": _read_retries(settings, grpc=False)},
+         # Anonymous reads: MinIO must not see a bearer token, cookies or S3 credentials.
+         "request_headers_to_remove": ["authorization", "cookie", "x-amz-security-token",
+                                       "x-amz-date", "x-amz-content-sha256"],
+         "response_headers_to_remove": ["x-amz-id-2", "x-amz-request-id",
+                                        "x-ratelimit-limit", "x-ratelimit-remaining"],
+         "typed_per_filter_config": {**per_address, "envoy.filters.http.lua": _typed(
+             "extensions.filters.http.lua.v3.LuaPerRoute", name="media")}},
+        {"name": "media_refused", "match": {"prefix": "/media/"},
+         "direct_response": {"status": 404, "body": {"inline_string": "no such media\n"}},
+         "typed_per_filter_config": per_address},
+    ]
 
 
 #: Lua for the media route: immutable caching for objects that exist, none for errors.
@@ -261,16 +320,29 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
          "direct_response": {"status": 200, "body": {"filename": str(openapi)}},
          "response_headers_to_add": [{"header": {"key": "content-type",
                                                  "value": "application/json"}}]},
-        _media_route(upstreams.media_bucket, settings),
+        *_media_routes(upstreams.media_bucket, settings),
         *_introspection_routes(list(upstreams.services)),
     ]
+    anonymous = _per_address_limit(settings.anonymous_rate_limit_requests,
+                                   settings.anonymous_rate_limit_burst,
+                                   settings.anonymous_rate_limit_interval_seconds)
     for service in contracts.services:
         if service.mesh_name not in upstreams.services:
             continue
         cluster = cluster_name(service.mesh_name)
+        # The RPCs anyone may call without a token share one bucket per client address.
+        public = [rpc.path for rpc in service.rpcs if rpc.public]
+        if public:
+            routes.append({
+                "name": f"{service.full_name}/public",
+                "match": {"safe_regex": {"regex": "|".join(re.escape(p) for p in public)}},
+                "route": {"cluster": cluster,
+                          "timeout": _seconds(settings.request_timeout_seconds)},
+                "typed_per_filter_config": anonymous})
         # Exact routes only where a method differs from its service's default.
         for rpc in service.rpcs:
-            if rpc.read_only or rpc.server_streaming or rpc.client_streaming:
+            if not rpc.public and (rpc.read_only or rpc.server_streaming
+                                   or rpc.client_streaming):
                 routes.append(_rpc_route(rpc, cluster, settings))
         routes.append({"name": service.full_name, "match": {"prefix": service.prefix},
                        "route": {"cluster": cluster,
@@ -333,14 +405,29 @@ def _transcoder(contracts: Contracts, descriptor: Path, settings: EdgeSettings
 
 
 def _rate_limit(settings: EdgeSettings) -> dict[str, Any]:
-    """Per-user token buckets (one per distinct `sub`); anonymous calls are not counted
-    here (the auth service throttles logins itself)."""
-    per_user = {"max_tokens": settings.rate_limit_burst,
-                "tokens_per_fill": settings.rate_limit_requests,
-                "fill_interval": _seconds(settings.rate_limit_interval_seconds)}
+    """Per-user token buckets (one per distinct `sub`): the virtual host's default. Routes
+    anyone may call without a token replace it with `_per_address_limit`."""
+    return _bucket_per("user", {"request_headers": {"header_name": USER_HEADER,
+                                                    "descriptor_key": "user"}},
+                       settings.rate_limit_requests, settings.rate_limit_burst,
+                       settings.rate_limit_interval_seconds)
+
+
+def _per_address_limit(requests: int, burst: int, interval_seconds: int) -> dict[str, Any]:
+    """A route's `typed_per_filter_config`: a token bucket per client address (the TCP
+    peer, or the X-Forwarded-For entry `trusted_proxy_hops` back)."""
+    return {"envoy.filters.http.local_ratelimit": _bucket_per(
+        "remote_address", {"remote_address": {}}, requests, burst, interval_seconds)}
+
+
+def _bucket_per(key: str, action: dict[str, Any], requests: int, burst: int,
+                interval_seconds: int) -> dict[str, Any]:
+    """Local rate limit with one token bucket per distinct value of descriptor `key`."""
+    bucket = {"max_tokens": burst, "tokens_per_fill": requests,
+              "fill_interval": _seconds(interval_seconds)}
     return _typed(
         "extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-        stat_prefix="edge_user_rate",
+        stat_prefix=f"edge_{key}_rate",
         # The route-wide bucket is big enough never to bind: only per-user buckets limit.
         token_bucket={"max_tokens": 1_000_000, "tokens_per_fill": 1_000_000,
                       "fill_interval": "1s"},
@@ -348,14 +435,13 @@ def _rate_limit(settings: EdgeSettings) -> dict[str, Any]:
                         "runtime_key": "edge_rate_limit_enabled"},
         filter_enforced={"default_value": {"numerator": 100, "denominator": "HUNDRED"},
                          "runtime_key": "edge_rate_limit_enforced"},
-        descriptors=[{"entries": [{"key": "user"}], "token_bucket": per_user}],
-        rate_limits=[{"actions": [{"request_headers": {
-            "header_name": USER_HEADER, "descriptor_key": "user"}}]}],
+        descriptors=[{"entries": [{"key": key}], "token_bucket": bucket}],
+        rate_limits=[{"actions": [action]}],
         max_dynamic_descriptors=100_000,
         always_consume_default_token_bucket=False,
         rate_limited_as_resource_exhausted=True,
         response_headers_to_add=[{"header": {
-            "key": "retry-after", "value": str(settings.rate_limit_interval_seconds)}}],
+            "key": "retry-after", "value": str(interval_seconds)}}],
     )
 
 
@@ -378,15 +464,17 @@ def _cors(settings: EdgeSettings) -> dict[str, Any]:
 def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                 descriptor: Path, public_key_pem: bytes | None = None,
                 jwks_file: str | None = None, openapi: Path = OPENAPI_DOCUMENT,
-                lua: Path = MEDIA_LUA, admin_host: str | None = None,
+                lua: Path = MEDIA_LUA, admin_host: str = ADMIN_HOST,
                 settings: EdgeSettings | None = None,
-                contracts: Contracts | None = None) -> dict[str, Any]:
+                contracts: Contracts | None = None,
+                tls: tuple[Path, Path] | None = None) -> dict[str, Any]:
     """The Envoy bootstrap for the edge, as a dict (JSON-serialisable).
 
     The JWT public key is inlined (`public_key_pem`) or read by Envoy from a JWKS file at
-    start (`jwks_file`, e.g. mounted from a Kubernetes Secret). The admin listener is on
-    `admin_host` (default `host`); `descriptor`, `openapi` and `lua` are paths as Envoy
-    sees them.
+    start (`jwks_file`, e.g. mounted from a Kubernetes Secret). The edge listens on `host`
+    (where clients reach it); the admin listener on `admin_host` (loopback). `tls` is
+    (certificate chain, private key) for a TLS listener. `descriptor`, `openapi`, `lua`
+    and the TLS files are paths as Envoy sees them.
     """
     settings = settings or EdgeSettings()
     contracts = contracts or Contracts()
@@ -399,6 +487,12 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         stat_prefix="edge",
         codec_type="AUTO",
         use_remote_address=True,
+        xff_num_trusted_hops=settings.trusted_proxy_hops,
+        # One spelling of every path before routing: `.` and `..` resolved, `//` merged,
+        # escaped slashes refused (no route can be reached by a path it does not match).
+        normalize_path=True,
+        merge_slashes=True,
+        path_with_escaped_slashes_action="REJECT_REQUEST",
         stream_idle_timeout=_seconds(settings.stream_idle_timeout_seconds),
         http2_protocol_options={"max_concurrent_streams": 1000},
         route_config={
@@ -408,6 +502,11 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                 "name": "edge",
                 "domains": ["*"],
                 "routes": _routes(contracts, upstreams, openapi, settings),
+                # Services read the caller's address from here (any client copy replaced).
+                "request_headers_to_add": [{
+                    "header": {"key": CLIENT_ADDRESS_HEADER,
+                               "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
                 "typed_per_filter_config": {
                     "envoy.filters.http.cors": _cors(settings),
                     "envoy.filters.http.local_ratelimit": _rate_limit(settings),
@@ -445,15 +544,17 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             replicas[name] += [_host_port(e) for e in extra]
     return {
         "node": {"id": "photomesh-edge", "cluster": "photomesh-edge"},
-        "admin": {"address": _address(admin_host or host, admin_port)},
+        "admin": {"address": _address(admin_host, admin_port)},
         "static_resources": {
             "listeners": [{
                 "name": "edge",
                 "address": _address(host, port),
                 "per_connection_buffer_limit_bytes": 1 << 20,
-                "filter_chains": [{"filters": [
-                    {"name": "envoy.filters.network.http_connection_manager",
-                     "typed_config": hcm}]}],
+                "filter_chains": [{
+                    "filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                 "typed_config": hcm}],
+                    **({"transport_socket": _tls_socket(*tls)} if tls else {}),
+                }],
             }],
             "clusters": [*(_service_cluster(name, endpoints, settings)
                            for name, endpoints in replicas.items()),
@@ -463,6 +564,18 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                                               "endpoints": []}}],
         },
     }
+
+
+def _tls_socket(cert: Path, key: Path) -> dict[str, Any]:
+    """Downstream TLS (1.2+), HTTP/2 and HTTP/1.1 offered by ALPN."""
+    return {"name": "envoy.transport_sockets.tls", "typed_config": _typed(
+        "extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+        common_tls_context={
+            "alpn_protocols": ["h2", "http/1.1"],
+            "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+            "tls_certificates": [{"certificate_chain": {"filename": str(cert)},
+                                  "private_key": {"filename": str(key)}}],
+        })}
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -505,16 +618,24 @@ def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
                       upstreams: Upstreams, public_key_pem: bytes,
                       settings: EdgeSettings | None = None,
                       descriptor_set: Path | None = None) -> Path:
-    """Render the edge into run_dir/envoy/ (envoy.json + its descriptor set); returns the
-    config path."""
+    """Render the edge into run_dir/envoy/ (envoy.json + its descriptor set, and with TLS
+    on a certificate unless one is given); returns the config path."""
     from infra.contracts import DESCRIPTOR_SET
 
+    settings = settings or EdgeSettings()
     base = descriptor_set or DESCRIPTOR_SET
     directory = run_dir / "envoy"
     descriptor = edge_descriptor(directory / "edge.binpb", base)
+    tls = None
+    if settings.tls:
+        from infra.edge_tls import ensure_certificate
+
+        tls = ((settings.tls_cert_path, settings.tls_key_path)
+               if settings.tls_cert_path and settings.tls_key_path
+               else ensure_certificate(run_dir / "edge-tls", host))
     config = edge_config(host=host, port=port, admin_port=admin_port, upstreams=upstreams,
                          public_key_pem=public_key_pem, descriptor=descriptor,
-                         settings=settings, contracts=Contracts(base))
+                         settings=settings, contracts=Contracts(base), tls=tls)
     path = directory / "envoy.json"
     path.write_text(json.dumps(config, indent=1) + "\n")
     return path

@@ -46,11 +46,28 @@ def ensure_jwt_keys(settings: InfraSettings) -> tuple[Path, Path]:
     return _ensure_key_pair(settings.run_dir / "keys", "jwt")
 
 
-def ensure_service_key(settings: InfraSettings) -> Path:
-    """The mesh's service key (run_dir/keys/service_private.pem): every Python service
-    signs its own service tokens with it and verifies its peers'. The edge never has it."""
-    private_path, _ = _ensure_key_pair(settings.run_dir / "keys", "service")
-    return private_path
+def service_key_path(settings: InfraSettings, name: str) -> Path:
+    """Where process `name`'s own service key is (run_dir/keys/services/<name>_private.pem,
+    made by `ensure_service_keys`)."""
+    return settings.run_dir / "keys" / "services" / f"{name}_private.pem"
+
+
+def ensure_service_keys(settings: InfraSettings) -> Path:
+    """One Ed25519 key per process of SERVICES, made once per run dir, and the file of
+    their public keys (run_dir/keys/service_public_keys.json, ``{name: PEM}``) that every
+    process verifies service tokens with. A process is given only its own private key
+    (`service_env(service=...)`): a stolen key signs as its own service alone. The edge
+    has none of them. Returns the public keys file."""
+    keys = settings.run_dir / "keys"
+    public_path = keys / "service_public_keys.json"
+    publics = {name: _ensure_key_pair(keys / "services", name)[1].read_text()
+               for name in SERVICES}
+    text = json.dumps(publics, indent=1, sort_keys=True) + "\n"
+    if not public_path.exists() or public_path.read_text() != text:
+        tmp = keys / ".service_public_keys.json.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, public_path)
+    return public_path
 
 
 def _ensure_key_pair(keys: Path, name: str) -> tuple[Path, Path]:
@@ -61,7 +78,7 @@ def _ensure_key_pair(keys: Path, name: str) -> tuple[Path, Path]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    keys.mkdir(parents=True, exist_ok=True)
+    keys.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(keys, 0o700)
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(serialization.Encoding.PEM,
@@ -92,10 +109,11 @@ def service_env(
     """The PHOTOMESH_* variables for a service process (not the rest of os.environ).
 
     Every service gets the backend addresses, every service's PHOTOMESH_<NAME>_HOST/_PORT
-    and PHOTOMESH_<NAME>_TARGET (so they can dial each other) and the JWT public key;
-    only `service="auth"` also gets PHOTOMESH_AUTH_PRIVATE_KEY_PATH. `ports` replaces some
-    or all of SERVICE_PORTS (ports and targets stay consistent); `overrides` is applied
-    last, e.g. ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
+    and PHOTOMESH_<NAME>_TARGET (so they can dial each other), the JWT public key and the
+    services' public keys; `service=<name>` (a process of SERVICES) also gets that
+    process's own service key, and only `service="auth"` PHOTOMESH_AUTH_PRIVATE_KEY_PATH.
+    `ports` replaces some or all of SERVICE_PORTS (ports and targets stay consistent);
+    `overrides` is applied last, e.g. ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
     """
     s = settings
     private_path, public_path = ensure_jwt_keys(s)
@@ -111,7 +129,7 @@ def service_env(
         "PHOTOMESH_MINIO_ACCESS_KEY": s.minio_access_key,
         "PHOTOMESH_MINIO_SECRET_KEY": s.minio_secret_key,
         "PHOTOMESH_JWT_PUBLIC_KEY_PATH": str(public_path),
-        "PHOTOMESH_JWT_SERVICE_KEY_PATH": str(ensure_service_key(s)),
+        "PHOTOMESH_JWT_SERVICE_PUBLIC_KEYS_PATH": str(ensure_service_keys(s)),
     }
     for name, port in all_ports.items():
         upper = name.upper()
@@ -120,6 +138,8 @@ def service_env(
         env[f"PHOTOMESH_{upper}_TARGET"] = f"{s.host}:{port}"
     if service == "auth":
         env["PHOTOMESH_AUTH_PRIVATE_KEY_PATH"] = str(private_path)
+    if service in SERVICES:
+        env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(service_key_path(s, service))
     if service in all_ports:
         # Each process makes its own Snowflake ids (services/runtime/ids.py).
         env["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(list(all_ports).index(service))

@@ -28,7 +28,12 @@ class InfraSettings(BaseSettings):
 
     cache_dir: Path = Field(default_factory=_default_cache, description="downloads and builds")
     run_dir: Path = Field(default_factory=_default_run, description="data, logs and pid files")
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1",
+                      description="where the backends and services listen: loopback or a "
+                                  "private address, never where clients reach them")
+    edge_host: str = Field(default="127.0.0.1",
+                           description="where the edge listens (the only listener clients "
+                                       "reach; 0.0.0.0 to serve other machines)")
 
     # CQL store (Cassandra 5 locally, ScyllaDB in production)
     cassandra_version: str = "5.0.9"

@@ -86,7 +86,10 @@ def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir:
 
 #: The test edge's limits: low enough that tests/edge can reach them quickly, per user.
 TEST_EDGE = {"rate_limit_requests": 30, "rate_limit_burst": 30,
-             "rate_limit_interval_seconds": 60, "max_request_bytes": 64 * 1024}
+             "rate_limit_interval_seconds": 60, "max_request_bytes": 64 * 1024,
+             # Sign-ups of every edge test come from one address: roomy here, tested small
+             # on an edge of its own (tests/edge/test_anonymous_limits.py).
+             "anonymous_rate_limit_requests": 1000, "anonymous_rate_limit_burst": 1000}
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from grpc import aio
@@ -20,6 +19,7 @@ from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as ggrpc
 
 from infra.sandbox import Mesh
+from infra.services import service_key_path
 from services.runtime.auth import ServiceCredentials
 from tests.helpers import bearer, new_username, register
 
@@ -78,5 +78,5 @@ async def make_private(graph: ggrpc.SocialGraphServiceStub, user: User,
 
 def service_metadata(mesh: Mesh, service: str) -> tuple[tuple[str, str], ...]:
     """Call metadata carrying `service`'s own service token (for internal RPCs)."""
-    creds = ServiceCredentials.load(service, Path(mesh.env["PHOTOMESH_JWT_SERVICE_KEY_PATH"]))
+    creds = ServiceCredentials.load(service, service_key_path(mesh.settings, service))
     return bearer(creds.principal().token)

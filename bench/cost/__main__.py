@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = InfraSettings()
     ghz, wrk = ensure_ghz(settings), ensure_wrk()
-    limits = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000)
+    limits = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000,
+                          anonymous_rate_limit_requests=1_000_000,
+                          anonymous_rate_limit_burst=1_000_000,
+                          media_rate_limit_requests=1_000_000, media_rate_limit_burst=1_000_000)
     with tempfile.TemporaryDirectory(prefix="photomesh-bench-cost-") as tmp:
         run_dir = Path(tmp)
         with private_mesh(settings, run_dir, extra=MESH_SETTINGS) as mesh, \

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 
 class EnvoyBackend(Backend):
-    """One Envoy, one worker thread: the edge listener plus the admin listener (loopback)."""
+    """One Envoy, one worker thread: the edge listener (on `edge_host`, where clients reach
+    it) plus the admin listener (loopback only)."""
 
     name = "envoy"
 
@@ -73,7 +74,7 @@ class EnvoyBackend(Backend):
         s = self.settings
         env = self.mesh_env if self.mesh_env is not None else service_env(s)
         _, public_key = ensure_jwt_keys(s)
-        return write_edge_config(s.run_dir, host=s.host, port=s.envoy_port,
+        return write_edge_config(s.run_dir, host=s.edge_host, port=s.envoy_port,
                                  admin_port=s.envoy_admin_port,
                                  upstreams=upstreams_from_env(env),
                                  public_key_pem=public_key.read_bytes(),
@@ -106,7 +107,7 @@ class EnvoyBackend(Backend):
         self.process.start(self.argv(), marker=str(self.config_path))
 
     def healthy(self) -> bool:
-        url = f"http://{self.settings.host}:{self.settings.envoy_admin_port}/ready"
+        url = f"{self.admin_endpoint()}/ready"
         try:
             with urllib.request.urlopen(url, timeout=1.0) as response:
                 return response.status == 200 and response.read().strip() == b"LIVE"
@@ -135,11 +136,21 @@ class EnvoyBackend(Backend):
 
         wait_until(routable, timeout, "envoy clusters", self.process)
 
+    @property
+    def tls(self) -> bool:
+        from infra.edge import EdgeSettings
+
+        return (self.edge_settings or EdgeSettings()).tls
+
     def endpoint(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.envoy_port}"
+        host = self.settings.edge_host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.settings.envoy_port}"
 
     def admin_endpoint(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.envoy_admin_port}"
+        from infra.edge import ADMIN_HOST
+
+        return f"http://{ADMIN_HOST}:{self.settings.envoy_admin_port}"
 
 
 @contextmanager

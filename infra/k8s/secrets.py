@@ -5,9 +5,11 @@ this command makes their values, once per install (run it again only to rotate, 
 restart what reads them). Nothing is written to disk unless `--out` is given.
 
     photomesh-jwt-signing      auth's Ed25519 private key (signs access tokens)
-    photomesh-jwt-public       (a ConfigMap) its public key as PEM and as a JWKS for the edge
-    photomesh-service-key      the mesh's service key (services sign and verify service tokens;
-                               page-token keys are derived from it)
+    photomesh-jwt-public       (a ConfigMap) its public key as PEM and as a JWKS for the edge,
+                               and every process's service public key (JSON name -> PEM)
+    photomesh-service-keys     one Ed25519 key per process (`<name>.pem`); each Deployment mounts
+                               only its own, so a stolen key signs only as its process (its
+                               page-token key is derived from it too)
     photomesh-minio            MinIO's root user and password (services and MinIO itself)
     photomesh-redis            Redis's password
     photomesh-nats             the NATS user's password
@@ -27,11 +29,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.edge import jwks
+from infra.services import SERVICES
 
 #: Secret name -> its keys (what the manifests may refer to).
 SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "photomesh-jwt-signing": ("jwt_private.pem",),
-    "photomesh-service-key": ("service_private.pem",),
+    "photomesh-service-keys": tuple(f"{name}.pem" for name in SERVICES),
     "photomesh-minio": ("access-key", "secret-key"),
     "photomesh-redis": ("password",),
     "photomesh-nats": ("password",),
@@ -39,6 +42,8 @@ SECRET_KEYS: dict[str, tuple[str, ...]] = {
 #: Optional Secrets: referred to with `optional: true`, made by the operator if wanted.
 OPTIONAL_SECRET_KEYS: dict[str, tuple[str, ...]] = {"photomesh-cql": ("username", "password")}
 PUBLIC_KEY_CONFIGMAP = "photomesh-jwt-public"
+#: The key of the services' public keys (JSON name -> PEM) in PUBLIC_KEY_CONFIGMAP.
+SERVICE_PUBLIC_KEYS = "service_public_keys.json"
 
 
 def _key_pair() -> tuple[bytes, bytes]:
@@ -64,11 +69,12 @@ def _secret(name: str, data: dict[str, bytes | str], namespace: str | None) -> d
 def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
     """Fresh values for every Secret of SECRET_KEYS, and the public key ConfigMap."""
     jwt_private, jwt_public = _key_pair()
-    service_private, _ = _key_pair()
+    service_pairs = {name: _key_pair() for name in SERVICES}
     # Hex or URL-safe text only: the Redis and NATS passwords go into URLs.
     values: dict[str, dict[str, bytes | str]] = {
         "photomesh-jwt-signing": {"jwt_private.pem": jwt_private},
-        "photomesh-service-key": {"service_private.pem": service_private},
+        "photomesh-service-keys": {f"{name}.pem": private
+                                   for name, (private, _) in service_pairs.items()},
         "photomesh-minio": {"access-key": f"photomesh-{secrets.token_hex(6)}",
                             "secret-key": secrets.token_urlsafe(32)},
         "photomesh-redis": {"password": secrets.token_hex(24)},
@@ -82,7 +88,11 @@ def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
         metadata["namespace"] = namespace
     objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata,
                     "data": {"jwt_public.pem": jwt_public.decode(),
-                             "jwks.json": json.dumps(jwks(jwt_public))}})
+                             "jwks.json": json.dumps(jwks(jwt_public)),
+                             SERVICE_PUBLIC_KEYS: json.dumps(
+                                 {name: public.decode()
+                                  for name, (_, public) in service_pairs.items()},
+                                 indent=1, sort_keys=True)}})
     return objects
 
 

@@ -13,6 +13,7 @@ from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenIssuer
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
+from services.runtime.sessions import SessionRevocations
 
 NAME = "auth"
 
@@ -23,10 +24,14 @@ async def build(ctx: Context[AuthServiceSettings]) -> Built:
     issuer = TokenIssuer(settings.private_key_path.read_bytes(), settings.issuer,
                          settings.audience, settings.access_token_ttl_seconds)
     throttle = LoginThrottle(backends.redis, KeySpace(backends.redis_settings, NAME),
-                             settings.login_attempts_per_window, settings.login_window_seconds)
+                             settings.login_attempts_per_window,
+                             settings.login_attempts_per_account_window,
+                             settings.login_window_seconds, settings.login_trusted_address_days)
     accounts = Accounts(AccountStore(backends.cql),
-                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
-                        issuer, throttle, settings.refresh_token_ttl_seconds, ctx.peers.graph)
+                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib,
+                                  settings.max_concurrent_hashes, settings.max_waiting_hashes),
+                        issuer, throttle, settings.refresh_token_ttl_seconds, ctx.peers.graph,
+                        SessionRevocations(backends.redis, backends.redis_settings))
     return Built(definition(NAME, pb, "AuthService", AuthServicer(accounts, issuer),
                             public=PUBLIC_RPCS), domain=accounts)
 

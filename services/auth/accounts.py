@@ -14,6 +14,7 @@ from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenIssuer
 from services.peers.graph import GraphPeer
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, Unauthenticated
+from services.runtime.sessions import SessionRevocations
 from services.runtime.validation import request_id_violation, username_violation
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -53,8 +54,9 @@ def validate_registration(request_id: str, username: str, password: str,
 class Accounts:
     def __init__(self, store: AccountStore, passwords: Passwords, issuer: TokenIssuer,
                  throttle: LoginThrottle, refresh_ttl_seconds: int,
-                 profiles: GraphPeer) -> None:
+                 profiles: GraphPeer, revocations: SessionRevocations) -> None:
         self._store = store
+        self._revocations = revocations
         self._profiles = profiles
         self._passwords = passwords
         self._issuer = issuer
@@ -62,7 +64,7 @@ class Accounts:
         self._refresh_ttl = refresh_ttl_seconds
 
     async def register(self, request_id: str, username: str, password: str,
-                       display_name: str) -> Session:
+                       display_name: str, address: str = "") -> Session:
         username = validate_registration(request_id, username, password, display_name)
         user_id, claimed_name = await self._store.claim_request(
             request_id, str(uuid.uuid4()), username)
@@ -85,9 +87,11 @@ class Accounts:
                                 metadata={"username": username})
         await self._store.save_user(user_id, username, display_name.strip())
         await self._profiles.create_profile(user_id, username, display_name.strip())
+        await self._throttle.trust(username, address)
         return await self._new_session(user_id, username, uuid.uuid4())
 
-    async def login(self, username: str, password: str) -> Session:
+    async def login(self, username: str, password: str, address: str = "") -> Session:
+        """Sign in from client `address` (the throttle's key, with the username)."""
         normalised = username.strip().lower()
         if not normalised or not password:
             raise InvalidArgument([FieldViolation(f, "required") for f, v in
@@ -95,14 +99,15 @@ class Accounts:
         wrong = Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
         if username_violation(normalised) or len(password) > PASSWORD_MAX:
             raise wrong
-        await self._throttle.attempt(normalised)
+        attempt = await self._throttle.attempt(normalised, address)
         creds = await self._store.credentials(normalised)
         ok = await self._passwords.verify(creds.password_hash if creds else None, password)
         if not ok or creds is None:
             raise wrong
-        await self._throttle.clear(normalised)
+        await self._throttle.succeeded(attempt)
         await self._profiles.create_profile(creds.user_id, normalised,
-                                    await self._store.display_name_of(creds.user_id) or "")
+                                            await self._store.display_name_of(creds.user_id)
+                                            or "")
         return await self._new_session(creds.user_id, normalised, uuid.uuid4())
 
     async def refresh(self, refresh_token: str) -> Session:
@@ -119,7 +124,7 @@ class Accounts:
         left = int((record.expires_at - datetime.now(UTC)).total_seconds())
         if record.spent or not await self._store.spend_refresh(token_hash, left):
             # A spent token presented again: someone holds a copy. Revoke the whole family.
-            await self._store.revoke_family(record.family_id, self._refresh_ttl)
+            await self._revoke(record.family_id)
             raise invalid
         username = await self._store.username_of(record.user_id) or ""
         return await self._new_session(record.user_id, username, record.family_id)
@@ -129,10 +134,16 @@ class Accounts:
             raise InvalidArgument(FieldViolation("refresh_token", "required"))
         record = await self._store.refresh_record(_hash_refresh(refresh_token))
         if record is not None:
-            await self._store.revoke_family(record.family_id, self._refresh_ttl)
+            await self._revoke(record.family_id)
+
+    async def _revoke(self, family: uuid.UUID) -> None:
+        """No more refreshes of the session, and its access tokens' streams end (the mark
+        lives as long as one of them may)."""
+        await self._store.revoke_family(family, self._refresh_ttl)
+        await self._revocations.revoke(str(family), self._issuer.ttl_seconds + 60)
 
     async def _new_session(self, user_id: str, username: str, family: uuid.UUID) -> Session:
-        access = self._issuer.issue(user_id, username)
+        access = self._issuer.issue(user_id, username, str(family))
         refresh = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + timedelta(seconds=self._refresh_ttl)
         await self._store.save_refresh(_hash_refresh(refresh), user_id, family, expires,

@@ -15,6 +15,19 @@ from services.runtime.clock import timestamp_from_datetime
 
 # Callable without an access token.
 PUBLIC_RPCS = ("Register", "Login", "Refresh", "Logout", "GetPublicKeys")
+#: Set by the edge from the connection (any client copy replaced); internal callers that
+#: reach the service directly are identified by their peer address.
+CLIENT_ADDRESS_HEADER = "x-photomesh-client-address"
+
+
+def client_address(context: aio.ServicerContext) -> str:
+    """The caller's address: the edge's header, else the gRPC peer (``ipv4:1.2.3.4:5``)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ADDRESS_HEADER:
+            return value.decode() if isinstance(value, bytes) else value
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    return rest.rsplit(":", 1)[0].strip("[]") if kind in ("ipv4", "ipv6") else peer
 
 
 def _tokens(session: Session) -> pb.AuthTokens:
@@ -34,12 +47,14 @@ class AuthServicer(pb_grpc.AuthServiceServicer):
     async def Register(self, request: pb.RegisterRequest, context: aio.ServicerContext
                        ) -> pb.RegisterResponse:
         session = await self._accounts.register(request.request_id, request.username,
-                                                request.password, request.display_name)
+                                                request.password, request.display_name,
+                                                client_address(context))
         return pb.RegisterResponse(user_id=session.user_id, tokens=_tokens(session))
 
     async def Login(self, request: pb.LoginRequest, context: aio.ServicerContext
                     ) -> pb.LoginResponse:
-        session = await self._accounts.login(request.username, request.password)
+        session = await self._accounts.login(request.username, request.password,
+                                             client_address(context))
         return pb.LoginResponse(user_id=session.user_id, tokens=_tokens(session))
 
     async def Refresh(self, request: pb.RefreshRequest, context: aio.ServicerContext

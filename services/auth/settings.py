@@ -17,7 +17,20 @@ class AuthServiceSettings(ServiceSettings):
     audience: str = "photomesh"
     access_token_ttl_seconds: int = Field(default=900, ge=10, le=86400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
-    login_attempts_per_window: int = Field(default=10, ge=1)
+    login_attempts_per_window: int = Field(
+        default=10, ge=1, description="sign-in attempts per account per client address "
+                                      "per window (refunded when right)")
+    login_attempts_per_account_window: int = Field(
+        default=100, ge=1, description="sign-in attempts per account over all addresses "
+                                       "per window; addresses it signed in from before "
+                                       "are not counted here")
     login_window_seconds: int = Field(default=300, ge=1)
+    login_trusted_address_days: int = Field(default=30, ge=1,
+                                            description="an address an account signed in "
+                                                        "from stays trusted this long")
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8192)
+    max_concurrent_hashes: int = Field(default=2, ge=1,
+                                       description="Argon2 hashes computed at once")
+    max_waiting_hashes: int = Field(default=32, ge=0,
+                                    description="more wait; beyond that RESOURCE_EXHAUSTED")

@@ -41,11 +41,19 @@ class TokenIssuer:
         self._audience = audience
         self._ttl = ttl_seconds
 
-    def issue(self, user_id: str, username: str) -> IssuedToken:
+    @property
+    def ttl_seconds(self) -> int:
+        return self._ttl
+
+    def issue(self, user_id: str, username: str, session_id: str = "") -> IssuedToken:
+        """An access token; `session_id` (the refresh-token family) names its sign-in, so
+        services can end its streams when the session is signed out."""
         now = int(time.time())
         expires = now + self._ttl
         claims = {"sub": user_id, "name": username, "iss": self._issuer, "aud": self._audience,
                   "iat": now, "nbf": now, "exp": expires, "jti": uuid.uuid4().hex,
                   "typ": "access"}
+        if session_id:
+            claims["sid"] = session_id
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
         return IssuedToken(token, expires)

@@ -4,6 +4,13 @@ Arrival is noticed twice on purpose (MinIO's bucket event and the client's Compl
 `receive` is idempotent: a lightweight transaction moves the item PENDING_UPLOAD ->
 PROCESSING once, and whoever sees it PROCESSING (re)publishes the same MediaUploadedEvent,
 which JetStream de-duplicates and the worker processes only while the row is PROCESSING.
+
+And a third time, without anyone's help: the service records every new item as pending
+(services/runtime/pending.py), to be looked at once its upload URL can have been used, and
+the sweeper's `settle` finishes it: bytes that arrived unnoticed are received, an item
+still PROCESSING has its MediaUploadedEvent republished, an outcome not yet announced is
+published, and an upload whose URL expired (plus a grace) without bytes ends FAILED with
+UPLOAD_EXPIRED (and its MediaFailedEvent).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from services.media.audience import MediaAudience
 from services.media.events import MediaEvents
 from services.media.model import (
     ACCEPTED_TYPES,
@@ -33,7 +41,11 @@ from services.runtime.errors import (
     NotFound,
     PermissionDenied,
 )
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import request_id_violation, require_uuid, uuid_batch
+
+UPLOAD = "media.upload"  # the pending kind of a new item
+PROCESSING_RECHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -53,11 +65,14 @@ def _not_found(media_id: str) -> NotFound:
 
 class MediaLibrary:
     def __init__(self, store: MediaStore, objects: MediaObjects, events: MediaEvents,
-                 settings: MediaSettings) -> None:
+                 settings: MediaSettings, audience: MediaAudience | None = None,
+                 pending: PendingChanges | None = None) -> None:
         self._store = store
+        self._pending = pending  # the service records new items; the worker does not
         self._objects = objects
         self._events = events
         self._settings = settings
+        self._audience = audience  # who may see others' items (the service; not the worker)
 
     def limit_for(self, kind: Kind) -> int:
         return (self._settings.max_image_bytes if kind is Kind.IMAGE
@@ -116,11 +131,19 @@ class MediaLibrary:
                           content_type=content_type, declared_size=size,
                           status=Status.PENDING_UPLOAD, upload_key=upload_key(media_id),
                           upload_expires_at=expires, created_at=now)
+            if self._pending is not None:  # looked at once the URL can have been used
+                await self._pending.begin(UPLOAD, media_id, delay=ttl)
             await self._store.insert(media)
             media = await self._store.get(media_id) or media
         elif media.deleted:
             raise _not_found(media_id)
         elif not await self._store.extend_upload(media_id, expires):
+            current = await self._store.get(media_id) or media
+            if current.failure_reason is FailureReason.UPLOAD_EXPIRED:
+                raise FailedPrecondition(
+                    "the upload URL of this request expired without bytes; start a new "
+                    "upload with a new request_id", reason="UPLOAD_EXPIRED",
+                    metadata={"media_id": media_id})
             raise FailedPrecondition("the bytes of this media item were already received",
                                      reason="UPLOAD_ALREADY_RECEIVED",
                                      metadata={"media_id": media_id})
@@ -168,6 +191,33 @@ class MediaLibrary:
             await self._store.mark_published(media_id)
         return media
 
+    async def settle(self, media_id: str) -> float | None:
+        """The sweeper's finisher of a new item (see the module's docstring): None once its
+        outcome is out, else the seconds after which to look again."""
+        media = await self._store.get(media_id)
+        if media is None or media.deleted:
+            return None
+        if media.status is Status.PENDING_UPLOAD:
+            info = await self._objects.stat(media.upload_key)
+            if info is not None:  # the bytes arrived and nobody noticed
+                media = await self.receive(media_id, info.size)
+            else:
+                grace = timedelta(seconds=self._settings.upload_expiry_grace_seconds)
+                left = (media.upload_expires_at + grace - datetime.now(UTC)).total_seconds()
+                if left > 0:  # a retried CreateUpload extended the URL
+                    return left
+                await self._store.mark_failed(
+                    media_id, Status.PENDING_UPLOAD, FailureReason.UPLOAD_EXPIRED,
+                    "the upload URL expired before the bytes arrived")
+                media = await self._store.get(media_id) or media
+        if media.status is Status.PROCESSING:
+            await self._events.uploaded(media, self._objects.bucket)
+            return PROCESSING_RECHECK_SECONDS
+        if media.finished and not media.outcome_published:
+            await self._events.finished(media)
+            await self._store.mark_published(media_id)
+        return None
+
     # --- reads ---------------------------------------------------------------------------
 
     async def _visible(self, caller: str, media_id: str) -> Media:
@@ -187,7 +237,15 @@ class MediaLibrary:
                                    metadata={"media_id": media.media_id})
 
     async def get(self, caller: str, media_id: str) -> Media:
-        return await self._visible(caller, parse_media_id(media_id))
+        """The item, if `caller` owns it or may see the owner's content (privacy and
+        blocks); NOT_FOUND otherwise, so a refused item looks like a missing one."""
+        media = await self._visible(caller, parse_media_id(media_id))
+        if media.owner_id != caller:
+            if self._audience is None:
+                raise RuntimeError("MediaLibrary.get needs the audience of media items")
+            if not await self._audience.may_see(caller, media):
+                raise _not_found(media.media_id)
+        return media
 
     async def batch_get(self, caller: str, media_ids: list[str]
                         ) -> tuple[list[Media], list[str]]:

@@ -36,6 +36,19 @@ class MediaSettings(ServiceSettings):
         default=None, pattern=r"^https?://",
         description="scheme://host:port clients PUT uploads to; default: the MinIO endpoint")
     batch_get_max: int = Field(default=100, ge=1, le=1000)
+    upload_expiry_grace_seconds: float = Field(
+        default=120.0, ge=0, description="an upload whose URL expired this long ago without "
+                                         "bytes is marked FAILED (UPLOAD_EXPIRED) by the "
+                                         "service's sweeper")
+    upload_sweep_slot_seconds: int = Field(
+        default=10, ge=1, le=3600, description="new uploads are looked at again in slots "
+                                               "this long (services/runtime/pending.py)")
+    upload_sweep_seconds: float = Field(default=5.0, gt=0,
+                                        description="how often the sweeper reads ripe slots")
+    social_view_ttl_seconds: int = Field(
+        default=3600, ge=10, description="cached relations and user summaries (who may see "
+                                         "whose media) are refilled after this even without "
+                                         "a graph event")
 
     # Processing limits
     max_image_pixels: int = Field(default=50_000_000, gt=0)

@@ -127,6 +127,18 @@ class GraphPeer:
         found = await asyncio.gather(*(lookup(n) for n in usernames))
         return list(dict.fromkeys(m for m in found if m is not None))
 
+    async def avatar_media_id(self, user_id: str) -> str | None:
+        """The media id of `user_id`'s current avatar as the caller sees the profile (the
+        caller's token is forwarded): None when there is none or the profile is hidden
+        from the caller (a block) or unknown."""
+        try:
+            reply = await self._stub.GetProfile(graph_pb.GetProfileRequest(user_id=user_id))
+        except aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+                return None
+            raise
+        return reply.profile.avatar_media_id or None
+
     async def create_profile(self, user_id: str, username: str, display_name: str) -> None:
         """The profile of a new account (internal, as the auth service; idempotent).
         UNAVAILABLE when the graph cannot be reached: the caller's retry completes it."""

@@ -43,10 +43,12 @@ from services.runtime.settings import (
     ServerSettings,
     ServiceSettings,
     SettingsError,
+    StreamSettings,
     TelemetrySettings,
     load,
     server_settings_class,
 )
+from services.runtime.streams import StreamGuard
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,8 @@ class Needs:
 def _credentials(name: str, settings: AuthSettings) -> ServiceCredentials:
     if settings.service_key_path is None:
         raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: every process calls "
-                            "its peers as itself and needs the mesh's service key")
+                            "its peers as itself and needs its own service key (peers "
+                            "check its tokens with the public key of `name` alone)")
     return ServiceCredentials.load(name, settings.service_key_path)
 
 
@@ -175,9 +178,16 @@ async def run_process(name: str, settings_cls: type[S], needs: Needs,
         async with process_context(name, settings_cls, needs) as ctx:
             auth = ctx.auth
             verifier = TokenVerifier.from_file(auth.public_key_path, auth.issuer, auth.audience,
-                                               auth.leeway_seconds, auth.service_key_path)
+                                               auth.leeway_seconds,
+                                               auth.service_public_keys_path)
             built = await build(ctx)
-            running = await create_server(built.definition, ctx.server, verifier)
+            backends = ctx.backends
+            streams = None
+            if backends.redis is not None and backends.redis_settings is not None:
+                # Users' server streams end at token expiry and sign-out, capped per user.
+                streams = StreamGuard(backends.redis, backends.redis_settings,
+                                      load(StreamSettings))
+            running = await create_server(built.definition, ctx.server, verifier, streams)
             print(f"{name} ready on {ctx.server.host}:{running.port}", flush=True)
             try:
                 await serve(running, ctx.server.grace_seconds,

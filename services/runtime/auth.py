@@ -8,18 +8,23 @@ Two kinds of caller exist:
 
 * a **user**, with an access token the auth service signed (``typ: access``);
 * a **mesh service** acting as itself (an event consumer has no user token to forward),
-  with a short-lived service token signed by the mesh's service key (``typ: service``,
-  audience ``photomesh-internal``). The edge does not know that key, so service tokens
-  never work from outside. `current_principal` and `require_self` refuse them: a service
-  can call only the RPCs that opt in with `require_service`.
+  with a short-lived service token (``typ: service``, audience ``photomesh-internal``)
+  signed with that service's own key. Each process holds only its own private key;
+  verifiers hold the public key of every service (one JSON file, name -> PEM) and check a
+  token named ``service:<name>`` against ``<name>``'s key alone, so a stolen key signs only
+  as the service it belongs to (the media worker's key cannot act as the auth service).
+  The edge knows none of these keys, so service tokens never work from outside.
+  `current_principal` and `require_self` refuse them: a service can call only the RPCs
+  that opt in with `require_service`.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +52,8 @@ class Principal:
     token: str
     expires_at: int
     service: str | None = None
+    #: The sign-in session the token belongs to (its refresh-token family), if it says.
+    session_id: str = ""
 
     @property
     def is_service(self) -> bool:
@@ -126,27 +133,36 @@ def require_self(user_id: str, action: str = "act") -> Principal:
     return principal
 
 
+def load_service_public_keys(path: Path) -> dict[str, bytes]:
+    """The public keys of the mesh's services: a JSON object ``{name: PEM}``."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of service name -> public key PEM")
+    return {str(name): str(pem).encode() for name, pem in data.items()}
+
+
 class TokenVerifier:
-    """Checks signature, expiry, issuer and audience of access tokens and, when the mesh's
-    service key is given, of service tokens."""
+    """Checks signature, expiry, issuer and audience of access tokens and, when the
+    services' public keys are given, of service tokens (each against its own service's
+    key)."""
 
     def __init__(self, public_key_pem: bytes, issuer: str, audience: str,
-                 leeway_seconds: float = 5.0, service_public_key_pem: bytes | None = None
-                 ) -> None:
+                 leeway_seconds: float = 5.0,
+                 service_public_keys: Mapping[str, bytes] | None = None) -> None:
         self._key = public_key_pem
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
-        self._service_key = service_public_key_pem
+        self._service_keys = dict(service_public_keys or {})
         self._verified: dict[str, Principal] = {}
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str,
-                  leeway_seconds: float = 5.0, service_key_path: Path | None = None
+                  leeway_seconds: float = 5.0, service_public_keys_path: Path | None = None
                   ) -> TokenVerifier:
-        service_key = (ServiceCredentials.load("verifier", service_key_path).public_pem
-                       if service_key_path is not None else None)
-        return cls(path.read_bytes(), issuer, audience, leeway_seconds, service_key)
+        keys = (load_service_public_keys(service_public_keys_path)
+                if service_public_keys_path is not None else None)
+        return cls(path.read_bytes(), issuer, audience, leeway_seconds, keys)
 
     def _decode(self, token: str, key: bytes, issuer: str, audience: str) -> dict:
         try:
@@ -181,21 +197,32 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"the access token is not valid: {exc}",
                                   reason="TOKEN_INVALID") from None
-        if unverified.get("typ") == "service" and self._service_key is not None:
-            claims = self._decode(token, self._service_key, SERVICE_ISSUER, SERVICE_AUDIENCE)
-            return Principal(user_id="", username="", token=token,
-                             expires_at=int(claims["exp"]),
-                             service=str(claims["sub"]).removeprefix("service:"))
+        if unverified.get("typ") == "service" and self._service_keys:
+            return self._verify_service(token, str(unverified.get("sub", "")))
         claims = self._decode(token, self._key, self._issuer, self._audience)
         if claims.get("typ") != "access":
             raise Unauthenticated("not an access token", reason="TOKEN_INVALID")
         return Principal(user_id=str(claims["sub"]), username=str(claims.get("name", "")),
-                         token=token, expires_at=int(claims["exp"]))
+                         token=token, expires_at=int(claims["exp"]),
+                         session_id=str(claims.get("sid", "")))
+
+    def _verify_service(self, token: str, subject: str) -> Principal:
+        """A service token is checked against the key of the service it names, and only
+        that one: whoever holds another service's key cannot sign as this one."""
+        name = subject.removeprefix("service:")
+        key = self._service_keys.get(name) if subject.startswith("service:") else None
+        if key is None:
+            raise Unauthenticated(f"not a service of this mesh: {subject!r}",
+                                  reason="TOKEN_INVALID")
+        claims = self._decode(token, key, SERVICE_ISSUER, SERVICE_AUDIENCE)
+        return Principal(user_id="", username="", token=token, expires_at=int(claims["exp"]),
+                         service=name)
 
 
 class ServiceCredentials:
-    """A mesh service's own identity: mints short-lived service tokens with the mesh's
-    service key, for calls made outside any user's request (event consumers, jobs)."""
+    """A mesh service's own identity: mints short-lived service tokens with its own key,
+    for calls made outside any user's request (event consumers, jobs). The key is this
+    service's alone; its public key is in every verifier's set under `name`."""
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         self.name = name
@@ -224,7 +251,7 @@ class ServiceCredentials:
                 {"iss": SERVICE_ISSUER, "aud": SERVICE_AUDIENCE, "sub": f"service:{self.name}",
                  "iat": now, "exp": self._expires_at, "jti": uuid.uuid4().hex,
                  "typ": "service"},
-                self._key, algorithm=ALGORITHM)
+                self._key, algorithm=ALGORITHM, headers={"kid": self.name})
         return Principal(user_id="", username="", token=self._token,
                          expires_at=self._expires_at, service=self.name)
 

@@ -92,14 +92,14 @@ class PageTokens:
 
 
 def mesh_page_tokens(service_key_path: Path | None) -> PageTokens:
-    """Page tokens sealed with a key derived from the mesh's service key: the same on every
-    replica, never known to clients or the edge, made per install (no default). Scopes name
-    the service (``graph.ListFollowers/…``), so a token of one service is refused by
-    another."""
+    """Page tokens sealed with a key derived from this process's own service key (made per
+    install; replicas of a process share it): never known to clients, the edge or other
+    services, and there is no built-in default. Scopes name the service
+    (``graph.ListFollowers/…``) as well."""
     if service_key_path is None:
         from services.runtime.settings import SettingsError
 
         raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: page tokens are "
-                            "sealed with a key derived from the mesh's service key")
+                            "sealed with a key derived from this process's service key")
     secret = hashlib.sha256(b"photomesh-page-token-key:" + service_key_path.read_bytes())
     return PageTokens(secret.hexdigest())

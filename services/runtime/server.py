@@ -23,6 +23,7 @@ from services.runtime import telemetry
 from services.runtime.auth import TokenVerifier
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
 from services.runtime.settings import ServerSettings
+from services.runtime.streams import StreamGuard, StreamInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,16 @@ class RunningServer:
 
 
 async def create_server(definition: ServiceDefinition, settings: ServerSettings,
-                        verifier: TokenVerifier) -> RunningServer:
-    """Build and start a server for `definition`; returns it with its bound port."""
+                        verifier: TokenVerifier, streams: StreamGuard | None = None
+                        ) -> RunningServer:
+    """Build and start a server for `definition`; returns it with its bound port. With
+    `streams`, users' server streams end at token expiry and sign-out and are capped."""
     server = aio.server(
         interceptors=[
             *telemetry.server_interceptors(),  # type: ignore[list-item]
             ErrorInterceptor(definition.domain),
             AuthInterceptor(verifier, definition.public_methods),
+            *([StreamInterceptor(streams)] if streams is not None else []),
         ],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),

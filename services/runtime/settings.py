@@ -154,8 +154,12 @@ class AuthSettings(BaseSettings):
 
     public_key_path: Path
     service_key_path: Path | None = Field(
-        default=None, description="the mesh's service key (Ed25519 PEM): services sign and "
-                                  "verify their own service tokens with it")
+        default=None, description="this process's own service key (Ed25519 PEM): it signs "
+                                  "the service tokens of its calls made as itself, and its "
+                                  "page-token key is derived from it")
+    service_public_keys_path: Path | None = Field(
+        default=None, description="the public keys of every service (JSON name -> PEM): "
+                                  "service tokens are verified with these only")
     issuer: str = "photomesh-auth"
     audience: str = "photomesh"
     leeway_seconds: float = Field(default=5.0, ge=0)
@@ -179,3 +183,15 @@ class PeerSettings(BaseSettings):
         return {name.removesuffix("_target"): value
                 for name, value in self.model_dump().items() if name.endswith("_target")}
 
+
+class StreamSettings(BaseSettings):
+    """Limits of server streams (prefix ``PHOTOMESH_STREAMS_``), for every service."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_STREAMS_", extra="ignore",
+                                      frozen=True)
+
+    max_per_user: int = Field(default=5, ge=1, description="open server streams per user")
+    check_seconds: float = Field(default=2.0, gt=0,
+                                 description="how often open streams look for sign-outs")
+    lease_seconds: int = Field(default=30, ge=5,
+                               description="a stream of a dead process stops counting after")

@@ -4,6 +4,7 @@ reads the files its Deployment mounts, and Envoy itself accepts it."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,13 @@ def test_the_media_route_serves_the_bucket_the_services_use(overlay: Rendered) -
     minio = overlay.configmaps[next(n for n in overlay.configmaps
                                     if n.startswith("settings-minio-"))]
     assert minio["PHOTOMESH_MINIO_BUCKET"] == DEFAULT_MEDIA_BUCKET
-    assert f"/media/{DEFAULT_MEDIA_BUCKET}/" in json.dumps(_config(overlay))
+    config = _config(overlay)
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    routes = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    media = next(r for r in routes if r.get("name") == "media")
+    regex = media["match"]["safe_regex"]["regex"]
+    assert re.fullmatch(regex, f"/media/{DEFAULT_MEDIA_BUCKET}/m/id/v1/small.webp")
+    assert not re.fullmatch(regex, f"/media/{DEFAULT_MEDIA_BUCKET}/uploads/id")
 
 
 def test_envoy_accepts_the_cluster_config(tmp_path: Path) -> None:

@@ -19,8 +19,12 @@ class Reply:
 
 
 def request(port: int, method: str, path: str, body: Any = None,
-            headers: dict[str, str] | None = None, token: str | None = None) -> Reply:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+            headers: dict[str, str] | None = None, token: str | None = None,
+            source: str | None = None) -> Reply:
+    """One request to the edge on 127.0.0.1:`port`; `source` is the client's own address
+    (another loopback address, e.g. 127.0.0.7, looks like another machine to the edge)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15,
+                                      source_address=(source, 0) if source else None)
     sent = dict(headers or {})
     if token is not None:
         sent["authorization"] = f"Bearer {token}"

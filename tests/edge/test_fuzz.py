@@ -42,7 +42,11 @@ ROUTES = [rpc for rpc in Contracts().rpcs() if rpc.http is not None and not rpc.
 
 @pytest.fixture(scope="module")
 def fuzz_edge(mesh: Mesh, backends: InfraSettings, test_run_dir) -> Iterator[EnvoyBackend]:
-    unlimited = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000)
+    unlimited = EdgeSettings(rate_limit_requests=1_000_000, rate_limit_burst=1_000_000,
+                             anonymous_rate_limit_requests=1_000_000,
+                             anonymous_rate_limit_burst=1_000_000,
+                             media_rate_limit_requests=1_000_000,
+                             media_rate_limit_burst=1_000_000)
     with another_edge(backends.model_copy(update={"run_dir": test_run_dir}), "fuzz",
                       mesh.env, unlimited) as envoy:
         yield envoy

@@ -82,3 +82,52 @@ def test_only_the_media_bucket_and_only_reads(edge: EnvoyBackend, photo: media_p
     other = path.replace(f"/media/{bucket}/", "/media/some-other-bucket/", 1)
     assert request(edge.settings.envoy_port, "GET", other).status == 404
     assert request(edge.settings.envoy_port, "PUT", path, body=b"x").status in (401, 404)
+
+
+@pytest.fixture(scope="module")
+def raw_upload(mesh: Mesh) -> str:
+    """A raw upload in the bucket (under uploads/, where clients' bytes land before
+    processing), put there with the services' own MinIO credentials; its key."""
+    from io import BytesIO
+
+    from minio import Minio
+
+    key = f"uploads/{uuid.uuid4()}"
+    client = Minio(mesh.env["PHOTOMESH_MINIO_ENDPOINT"],
+                   access_key=mesh.env["PHOTOMESH_MINIO_ACCESS_KEY"],
+                   secret_key=mesh.env["PHOTOMESH_MINIO_SECRET_KEY"], secure=False)
+    client.put_object(mesh.env["PHOTOMESH_MINIO_BUCKET"], key, BytesIO(b"raw bytes, GPS"), 14)
+    return key
+
+
+def test_a_raw_upload_is_unreachable_through_the_edge(edge: EnvoyBackend, mesh: Mesh,
+                                                      photo: media_pb.Media,
+                                                      raw_upload: str) -> None:
+    bucket = mesh.env["PHOTOMESH_MINIO_BUCKET"]
+    port = edge.settings.envoy_port
+    variant = urlsplit(photo.variants[0].url).path
+    signed = ("?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=x%2F20260101%2Fus-east-1"
+              "%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=900"
+              "&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+    refused = {
+        f"/media/{bucket}/{raw_upload}": 404,                      # not the public prefix
+        f"/media/{bucket}/m/../{raw_upload}": 404,                 # normalised, then refused
+        f"/media/{bucket}/m/%2e%2e/{raw_upload}": 404,
+        f"/media/{bucket}/m/..%2f{raw_upload}": 400,               # escaped slash refused
+        f"/media/{bucket}//{raw_upload}": 404,
+        f"/media/{bucket}/{raw_upload}{signed}": 400,              # no query strings at all
+        f"/media/{bucket}/?list-type=2": 400,                      # no listing
+        f"/media/{bucket}/": 404,
+        f"{variant}?response-content-type=text/html": 400,
+    }
+    for path, status in refused.items():
+        reply = request(port, "GET", path)
+        assert reply.status == status, (path, reply.status, reply.body[:200])
+        assert b"raw bytes" not in reply.body, path
+    # The rendition itself is still served, and anonymously MinIO gives nothing else.
+    assert request(port, "GET", variant).status == 200
+    from tests.media_support import http_get
+
+    status, _, body = http_get(f"http://{mesh.env['PHOTOMESH_MINIO_ENDPOINT']}/{bucket}/"
+                               f"{raw_upload}")
+    assert status == 403 and b"raw bytes" not in body

@@ -152,7 +152,9 @@ async def replicas(mesh: Mesh, backends: InfraSettings, test_run_dir
     limits = EdgeSettings(replicas={"graph": [f"127.0.0.1:{broken.port}"]},
                           max_grpc_timeout_seconds=CAP_SECONDS,
                           health_check_interval_seconds=0.5,
-                          rate_limit_requests=100_000, rate_limit_burst=100_000)
+                          rate_limit_requests=100_000, rate_limit_burst=100_000,
+                          anonymous_rate_limit_requests=100_000,
+                          anonymous_rate_limit_burst=100_000)
     async with aio.insecure_channel(mesh.target("auth")) as auth:
         (user,) = await Users.register(auth, 1)
     with ExitStack() as stack:

@@ -34,7 +34,7 @@ def _tokens(mesh: Mesh, run_dir) -> dict[str, tuple[str, str | None]]:  # type: 
 
 def _service_token(run_dir) -> str:  # type: ignore[no-untyped-def]
     """A real mesh service token (typ service, audience photomesh-internal)."""
-    return ServiceCredentials.load("feed", run_dir / "keys" / "service_private.pem"
+    return ServiceCredentials.load("feed", run_dir / "keys" / "services" / "feed_private.pem"
                                    ).principal().token
 
 

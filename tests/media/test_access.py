@@ -9,6 +9,7 @@ import grpc
 import pytest
 from photomesh.media.v1 import media_service_pb2 as media_pb
 
+from infra.services import service_key_path
 from services.runtime.auth import ServiceCredentials
 from tests.helpers import bearer, error_info
 from tests.media_support import http_get, jpeg_bytes, ready_media, upload_media
@@ -74,7 +75,7 @@ async def test_bad_and_unknown_ids(media, user) -> None:
 
 
 async def test_batch_get_for_users_and_services(media, media_target, user, other_user,
-                                                test_run_dir) -> None:
+                                                mesh) -> None:
     mine = await ready_media(media_target, user)
     theirs = await ready_media(media_target, other_user)
     unknown = str(uuid.uuid4())
@@ -85,7 +86,7 @@ async def test_batch_get_for_users_and_services(media, media_target, user, other
     assert [m.media_id for m in reply.media] == [mine.media_id]
     assert list(reply.missing_media_ids) == [theirs.media_id, unknown]
 
-    service = ServiceCredentials.load("post", test_run_dir / "keys" / "service_private.pem")
+    service = ServiceCredentials.load("post", service_key_path(mesh.settings, "post"))
     reply = await media.BatchGetMedia(media_pb.BatchGetMediaRequest(media_ids=ids),
                                       metadata=bearer(service.principal().token))
     assert [m.media_id for m in reply.media] == [theirs.media_id, mine.media_id]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -15,7 +14,7 @@ from photomesh.media.v1 import media_service_pb2 as media_pb
 from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
 
 from infra.sandbox import free_port
-from infra.services import REPO, wait_serving
+from infra.services import REPO, process_env, wait_serving
 from tests.helpers import bearer, error_info, field_violations
 from tests.media_support import PENDING_UPLOAD, http_put, jpeg_bytes
 
@@ -123,9 +122,9 @@ async def test_upload_url_expires(mesh, user) -> None:
     """A media service whose URLs live one second: the URL is refused afterwards, and
     CompleteUpload says the upload expired."""
     port = free_port()
-    env = {**os.environ, **mesh.env, "PHOTOMESH_MEDIA_PORT": str(port),
-           "PHOTOMESH_MEDIA_UPLOAD_URL_TTL_SECONDS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "clients" / "python")])}
+    # The media process's environment (its own service key) with the run's names.
+    env = {**process_env(mesh.settings, "media", None, mesh.ports), **mesh.env,
+           "PHOTOMESH_MEDIA_PORT": str(port), "PHOTOMESH_MEDIA_UPLOAD_URL_TTL_SECONDS": "1"}
     env.pop("PHOTOMESH_OTEL_ENDPOINT", None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.media", env=env, cwd=REPO,

@@ -4,11 +4,11 @@ and Redis (schema applied by the mesh fixture), and event publishing on its JetS
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
+from infra.services import service_key_path
 from services.notification.cache import InboxCache
 from services.notification.inbox import Inbox
 from services.notification.store import InboxStore
@@ -64,7 +64,7 @@ async def view(mesh, redis, keys) -> AsyncIterator[SocialView]:
     """A social view with the notification service's keys, asking the run's graph as the
     notification service."""
     credentials = ServiceCredentials.load(
-        "notification", Path(mesh.env["PHOTOMESH_JWT_SERVICE_KEY_PATH"]))
+        "notification", service_key_path(mesh.settings, "notification"))
     peers = Peers(PeerSettings(graph_target=mesh.target("graph")), credentials)
     yield peers.social_view(redis, load(RedisSettings), "notification")
     await peers.close()

@@ -34,7 +34,7 @@ from tests.post.conftest import published
 SHARED_KEYS = ("PHOTOMESH_CQL_KEYSPACE", "PHOTOMESH_REDIS_KEY_PREFIX",
                "PHOTOMESH_NATS_STREAM_PREFIX", "PHOTOMESH_NATS_SUBJECT_PREFIX",
                "PHOTOMESH_MINIO_BUCKET", "PHOTOMESH_JWT_PUBLIC_KEY_PATH",
-               "PHOTOMESH_JWT_SERVICE_KEY_PATH")
+               "PHOTOMESH_JWT_SERVICE_PUBLIC_KEYS_PATH")
 
 
 class Server:
@@ -81,6 +81,8 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
     nats_server = Server(NatsBackend(settings), tmp_path / "nats.log")
     post_port = free_port()
     env = {key: mesh.env[key] for key in SHARED_KEYS}
+    env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(mesh_services.service_key_path(mesh.settings,
+                                                                               "post"))
     env.update({"PHOTOMESH_REDIS_URL": redis_server.backend.endpoint(),
                 "PHOTOMESH_NATS_URL": nats_server.backend.endpoint(),
                 "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1000"})

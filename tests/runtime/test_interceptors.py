@@ -44,8 +44,10 @@ async def stream_then_crash(request: bytes, context: aio.ServicerContext):
     raise ConnectionError("backend went away")
 
 
-SERVICE_KEY = Ed25519PrivateKey.generate()
-SERVICE_PUBLIC_PEM = ServiceCredentials("x", SERVICE_KEY).public_pem
+#: Each service has its own key; verifiers hold only the public keys.
+SERVICE_KEYS = {name: Ed25519PrivateKey.generate() for name in ("feed", "story", "media_worker")}
+SERVICE_PUBLIC_KEYS = {name: ServiceCredentials(name, key).public_pem
+                       for name, key in SERVICE_KEYS.items()}
 
 
 async def internal(request: bytes, context: aio.ServicerContext) -> bytes:
@@ -79,7 +81,7 @@ async def channel():
         "Stream": grpc.unary_stream_rpc_method_handler(stream_then_crash),
     }
     verifier = TokenVerifier(PUBLIC_PEM, "photomesh-auth", "photomesh",
-                             service_public_key_pem=SERVICE_PUBLIC_PEM)
+                             service_public_keys=SERVICE_PUBLIC_KEYS)
     server = aio.server(interceptors=[ErrorInterceptor("demo.photomesh"),
                                       AuthInterceptor(verifier)])
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("demo.Demo",
@@ -152,13 +154,13 @@ async def test_a_peer_call_without_a_caller_is_unauthenticated(channel) -> None:
 
 
 async def test_a_service_calls_internal_rpcs_as_itself_but_never_as_a_user(channel) -> None:
-    feed = ServiceCredentials("feed", SERVICE_KEY)
+    feed = ServiceCredentials("feed", SERVICE_KEYS["feed"])
     async with peer_channel(PEER["target"]) as peer:
         with feed.acting():
             assert await peer.unary_unary("/demo.Demo/Internal")(b"") == b"feed"
             with pytest.raises(aio.AioRpcError) as as_user:
                 await peer.unary_unary("/demo.Demo/WhoAmI")(b"")
-        with ServiceCredentials("story", SERVICE_KEY).acting():
+        with ServiceCredentials("story", SERVICE_KEYS["story"]).acting():
             with pytest.raises(aio.AioRpcError) as other_service:
                 await peer.unary_unary("/demo.Demo/Internal")(b"")
     assert as_user.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -173,6 +175,16 @@ async def test_users_and_foreign_keys_cannot_call_internal_rpcs(channel) -> None
     with pytest.raises(aio.AioRpcError) as foreign:
         await _call(channel, "Internal")(b"", metadata=bearer(forged))
     assert foreign.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # Another service's key cannot sign as feed (the media worker's key, say, if stolen).
+    stolen = ServiceCredentials("feed", SERVICE_KEYS["media_worker"]).principal().token
+    with pytest.raises(aio.AioRpcError) as impostor:
+        await _call(channel, "Internal")(b"", metadata=bearer(stolen))
+    assert impostor.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # A service nobody knows is refused whatever key signed it.
+    unknown = ServiceCredentials("ghost", SERVICE_KEYS["feed"]).principal().token
+    with pytest.raises(aio.AioRpcError) as ghost:
+        await _call(channel, "Internal")(b"", metadata=bearer(unknown))
+    assert ghost.value.code() == grpc.StatusCode.UNAUTHENTICATED
     # A service token signed with the *user* key is not a service token either.
     with pytest.raises(aio.AioRpcError) as wrong_key:
         await _call(channel, "Internal")(b"", metadata=bearer(
