@@ -10,7 +10,10 @@ public key. One listener serves, on one port:
   `grpc_json_transcoder`; gRPC errors come back as HTTP status + JSON `google.rpc.Status`;
 * `GET /media/<bucket>/<key>`: MinIO, path-style, with range requests and
   `Cache-Control: public, max-age=31536000, immutable` on 200/206;
-* `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`.
+* `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`;
+* grpc.health.v1 and server reflection (both versions): the introspection process
+  (services/introspection), which answers for the whole mesh from the same descriptor set;
+* `GET /` and `/assets/…`: the reference web app (clients/web, built by infra/web.py).
 
 HTTP filters, in order: strip client-sent identity headers, gRPC-Web, REST transcoding
 (so everything after it sees gRPC paths, and its local replies reach REST callers as JSON
@@ -42,7 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
 
 USER_HEADER = "x-photomesh-user"        # the verified `sub`, set by the edge only
-SERVICE_HEADER = "x-photomesh-service"  # which service answers health/reflection calls
 JWT_PROVIDER = "photomesh"
 ISSUER = "photomesh-auth"
 AUDIENCE = "photomesh"
@@ -50,10 +52,20 @@ IMMUTABLE = "public, max-age=31536000, immutable"  # set by envoy/media_cache.lu
 #: The media service's bucket unless PHOTOMESH_MINIO_BUCKET says otherwise
 #: (services/runtime/settings.py MinioSettings.bucket).
 DEFAULT_MEDIA_BUCKET = "photomesh-media"
-#: Services that answer health and reflection calls when no SERVICE_HEADER is sent.
-DEFAULT_INTROSPECTION_SERVICE = "auth"
+#: The process answering every health and reflection call (services/introspection), and
+#: the health name it reports its own state under ("" is the whole mesh's).
+INTROSPECTION = "introspection"
+INTROSPECTION_HEALTH_NAME = "grpc.reflection.v1.ServerReflection"
 
 _TYPE = "type.googleapis.com/envoy."
+#: The web app's page: scripts and styles only from the edge itself; calls, images and
+#: uploads may go elsewhere (object storage for uploads, a CDN for media).
+WEB_APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+               "img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; "
+               "connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; "
+               "frame-ancestors 'none'; form-action 'self'")
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".map": "application/json"}
 PREFLIGHT_CLUSTER = "cors_preflight"  # no endpoints: only the CORS filter answers
 
 
@@ -80,23 +92,29 @@ class EdgeSettings(BaseSettings):
 
 @dataclass(frozen=True)
 class Upstreams:
-    """Where the edge sends requests: every service's replicas and MinIO."""
+    """Where the edge sends requests: every service's replicas, the introspection
+    process's and MinIO."""
 
     services: Mapping[str, Sequence[tuple[str, int]]]
     minio: tuple[str, int]
     media_bucket: str
+    introspection: Sequence[tuple[str, int]]
 
 
 def upstreams_from_env(env: Mapping[str, str], contracts: Contracts | None = None
                        ) -> Upstreams:
     """Upstreams from a mesh's PHOTOMESH_* service environment (`infra.services.service_env`
     for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): one replica per
-    service that has a contract, MinIO, and the media bucket."""
+    service that has a contract and of the introspection process, MinIO, and the media
+    bucket."""
+    def replica(name: str) -> tuple[str, int]:
+        return env[f"PHOTOMESH_{name.upper()}_HOST"], int(env[f"PHOTOMESH_{name.upper()}_PORT"])
+
     names = sorted({s.mesh_name for s in (contracts or Contracts()).services})
-    services = {name: [(env[f"PHOTOMESH_{name.upper()}_HOST"],
-                        int(env[f"PHOTOMESH_{name.upper()}_PORT"]))] for name in names}
-    return Upstreams(services, _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
-                     env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET))
+    return Upstreams({name: [replica(name)] for name in names},
+                     _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
+                     env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET),
+                     [replica(INTROSPECTION)])
 
 
 def jwks(public_key_pem: bytes) -> dict[str, Any]:
@@ -148,6 +166,9 @@ def _discovery(hosts: Sequence[str]) -> dict[str, Any]:
 
 def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
                      settings: EdgeSettings) -> dict[str, Any]:
+    """A gRPC cluster, health-checked with grpc.health.v1 ("" for a service; the
+    introspection process under its own name, as its "" is the whole mesh's)."""
+    health_name = INTROSPECTION_HEALTH_NAME if name == INTROSPECTION else ""
     return {
         "name": cluster_name(name),
         **_discovery([host for host, _ in replicas]),
@@ -164,7 +185,7 @@ def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
             "interval": _seconds(settings.health_check_interval_seconds),
             "unhealthy_threshold": 2,
             "healthy_threshold": 1,
-            "grpc_health_check": {"service_name": ""},
+            "grpc_health_check": {"service_name": health_name},
         }],
         # A replica answering UNAVAILABLE-as-503 or resets repeatedly is ejected for a while.
         "outlier_detection": {"consecutive_gateway_failure": 5, "base_ejection_time": "10s",
@@ -207,21 +228,12 @@ def _rpc_route(rpc: Rpc, cluster: str, settings: EdgeSettings) -> dict[str, Any]
     return {"name": rpc.path, "match": {"path": rpc.path}, "route": action}
 
 
-def _introspection_routes(services: Sequence[str]) -> list[dict[str, Any]]:
-    """Health and reflection go to the service named by SERVICE_HEADER (grpcurl:
-    ``-rpc-header``/``-reflect-header 'x-photomesh-service: post'``), default auth."""
-    routes = []
-    for prefix in PUBLIC_PREFIXES:
-        for name in services:
-            routes.append({"match": {"prefix": prefix, "headers": [
-                {"name": SERVICE_HEADER, "string_match": {"exact": name}}]},
-                "route": {"cluster": cluster_name(name), "timeout": "0s"},
-                "typed_per_filter_config": _no_buffer()})
-        routes.append({"match": {"prefix": prefix},
-                       "route": {"cluster": cluster_name(DEFAULT_INTROSPECTION_SERVICE),
-                                 "timeout": "0s"},
-                       "typed_per_filter_config": _no_buffer()})
-    return routes
+def _introspection_routes() -> list[dict[str, Any]]:
+    """Health and reflection (any version) go to the introspection process: reflection of
+    every service, health of the whole mesh ("") and of each process and service."""
+    return [{"match": {"prefix": prefix},
+             "route": {"cluster": cluster_name(INTROSPECTION), "timeout": "0s"},
+             "typed_per_filter_config": _no_buffer()} for prefix in PUBLIC_PREFIXES]
 
 
 def _no_buffer() -> dict[str, Any]:
@@ -252,8 +264,32 @@ def _media_route(bucket: str, settings: EdgeSettings) -> dict[str, Any]:
 MEDIA_LUA = Path(__file__).resolve().parent / "envoy" / "media_cache.lua"
 
 
+def _web_app_routes(web_app: Path | None) -> list[dict[str, Any]]:
+    """The built app's files as direct responses (read by Envoy at start-up): the page
+    never cached, assets (content-hashed names) cached for good."""
+    from infra.web import app_files
+
+    if web_app is None:
+        return []
+    routes = []
+    for path, file in app_files(web_app).items():
+        page = path == "/"
+        headers = {"content-type": CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
+                   "cache-control": "no-cache" if page else IMMUTABLE,
+                   "x-content-type-options": "nosniff"}
+        if page:
+            headers |= {"content-security-policy": WEB_APP_CSP,
+                        "referrer-policy": "same-origin", "x-frame-options": "DENY"}
+        routes.append({"match": {"path": path, "headers": [
+            {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]},
+            "direct_response": {"status": 200, "body": {"filename": str(file)}},
+            "response_headers_to_add": [{"header": {"key": k, "value": v}}
+                                        for k, v in headers.items()]})
+    return routes
+
+
 def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
-            settings: EdgeSettings) -> list[dict[str, Any]]:
+            settings: EdgeSettings, web_app: Path | None = None) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = [
         {"match": {"path": "/healthz"},
          "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
@@ -261,8 +297,9 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
          "direct_response": {"status": 200, "body": {"filename": str(openapi)}},
          "response_headers_to_add": [{"header": {"key": "content-type",
                                                  "value": "application/json"}}]},
+        *_web_app_routes(web_app),
         _media_route(upstreams.media_bucket, settings),
-        *_introspection_routes(list(upstreams.services)),
+        *_introspection_routes(),
     ]
     for service in contracts.services:
         if service.mesh_name not in upstreams.services:
@@ -289,11 +326,13 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
 
 def _jwt_filter(contracts: Contracts, jwks_source: dict[str, str]) -> dict[str, Any]:
     """Tokens are required everywhere except the public RPCs (gRPC and REST alike), health,
-    reflection, media reads, /healthz and /openapi.json. Service tokens (issuer
-    photomesh-mesh, audience photomesh-internal, another key) never verify here."""
+    reflection, media reads, the web app's files, /healthz and /openapi.json. Service
+    tokens (issuer photomesh-mesh, audience photomesh-internal, another key) never verify
+    here."""
     open_rules: list[dict[str, Any]] = [
         {"match": {"path": "/healthz"}}, {"match": {"path": "/openapi.json"}},
-        {"match": {"prefix": "/media/"}},
+        {"match": {"prefix": "/media/"}}, {"match": {"path": "/"}},
+        {"match": {"prefix": "/assets/"}},
         *({"match": {"prefix": prefix}} for prefix in PUBLIC_PREFIXES),
     ]
     # REST calls are already transcoded here: one rule per public RPC covers both.
@@ -367,8 +406,7 @@ def _cors(settings: EdgeSettings) -> dict[str, Any]:
         allow_origin_string_match=origins,
         allow_methods="GET, PUT, POST, PATCH, DELETE, OPTIONS",
         allow_headers=("authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, "
-                       "connect-protocol-version, connect-timeout-ms, range, "
-                       f"{SERVICE_HEADER}"),
+                       "connect-protocol-version, connect-timeout-ms, range"),
         expose_headers=("grpc-status, grpc-message, grpc-status-details-bin, retry-after, "
                         "content-range, accept-ranges"),
         max_age="86400",
@@ -380,13 +418,14 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                 jwks_file: str | None = None, openapi: Path = OPENAPI_DOCUMENT,
                 lua: Path = MEDIA_LUA, admin_host: str | None = None,
                 settings: EdgeSettings | None = None,
-                contracts: Contracts | None = None) -> dict[str, Any]:
+                contracts: Contracts | None = None,
+                web_app: Path | None = None) -> dict[str, Any]:
     """The Envoy bootstrap for the edge, as a dict (JSON-serialisable).
 
     The JWT public key is inlined (`public_key_pem`) or read by Envoy from a JWKS file at
     start (`jwks_file`, e.g. mounted from a Kubernetes Secret). The admin listener is on
     `admin_host` (default `host`); `descriptor`, `openapi` and `lua` are paths as Envoy
-    sees them.
+    sees them. `web_app` is a build of infra/web.py served at `/` (none: no app).
     """
     settings = settings or EdgeSettings()
     contracts = contracts or Contracts()
@@ -407,7 +446,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             "virtual_hosts": [{
                 "name": "edge",
                 "domains": ["*"],
-                "routes": _routes(contracts, upstreams, openapi, settings),
+                "routes": _routes(contracts, upstreams, openapi, settings, web_app),
                 "typed_per_filter_config": {
                     "envoy.filters.http.cors": _cors(settings),
                     "envoy.filters.http.local_ratelimit": _rate_limit(settings),
@@ -440,6 +479,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         ],
     )
     replicas = {name: list(endpoints) for name, endpoints in upstreams.services.items()}
+    replicas[INTROSPECTION] = list(upstreams.introspection)
     for name, extra in settings.replicas.items():
         if name in replicas:
             replicas[name] += [_host_port(e) for e in extra]
@@ -504,7 +544,8 @@ def edge_descriptor(out: Path, base: Path, *, source_info: bool = True) -> Path:
 def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
                       upstreams: Upstreams, public_key_pem: bytes,
                       settings: EdgeSettings | None = None,
-                      descriptor_set: Path | None = None) -> Path:
+                      descriptor_set: Path | None = None,
+                      web_app: Path | None = None) -> Path:
     """Render the edge into run_dir/envoy/ (envoy.json + its descriptor set); returns the
     config path."""
     from infra.contracts import DESCRIPTOR_SET
@@ -514,7 +555,7 @@ def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
     descriptor = edge_descriptor(directory / "edge.binpb", base)
     config = edge_config(host=host, port=port, admin_port=admin_port, upstreams=upstreams,
                          public_key_pem=public_key_pem, descriptor=descriptor,
-                         settings=settings, contracts=Contracts(base))
+                         settings=settings, contracts=Contracts(base), web_app=web_app)
     path = directory / "envoy.json"
     path.write_text(json.dumps(config, indent=1) + "\n")
     return path

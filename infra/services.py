@@ -32,10 +32,13 @@ SERVICE_PORTS: dict[str, int] = {
     "story": 50055,
     "media": 50056,
     "notification": 50057,
+    "introspection": 50058,
     "media_worker": 50061,
     "feed_fanout": 50062,
     "notification_worker": 50063,
 }
+#: The process the edge sends health and reflection calls to: it watches all the others.
+INTROSPECTION = "introspection"
 #: Processes whose module is not ``services.<name>``: the event-consuming workers.
 MODULES: dict[str, str] = {
     "media_worker": "services.media.worker",
@@ -107,7 +110,9 @@ def service_env(
 
     Every service gets the backend addresses, every service's PHOTOMESH_<NAME>_HOST/_PORT
     and PHOTOMESH_<NAME>_TARGET (so they can dial each other) and the JWT public key;
-    only `service="auth"` also gets PHOTOMESH_AUTH_PRIVATE_KEY_PATH. `ports` replaces some
+    only `service="auth"` also gets PHOTOMESH_AUTH_PRIVATE_KEY_PATH, and only
+    `service="introspection"` the list of every other process it watches
+    (PHOTOMESH_INTROSPECTION_TARGETS). `ports` replaces some
     or all of SERVICE_PORTS (ports and targets stay consistent); `overrides` is applied
     last, e.g. ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
     """
@@ -134,6 +139,10 @@ def service_env(
         env[f"PHOTOMESH_{upper}_TARGET"] = f"{s.host}:{port}"
     if service == "auth":
         env["PHOTOMESH_AUTH_PRIVATE_KEY_PATH"] = str(private_path)
+    if service == INTROSPECTION:
+        env["PHOTOMESH_INTROSPECTION_TARGETS"] = json.dumps(
+            {name: [f"{s.host}:{port}"] for name, port in all_ports.items()
+             if name != INTROSPECTION})
     if service in all_ports:
         # Each process makes its own Snowflake ids (services/runtime/ids.py).
         env["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(list(all_ports).index(service))

