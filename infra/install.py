@@ -226,3 +226,18 @@ def _ensure_tool(settings: InfraSettings, package: str, version: str, name: str)
     if binary.exists() and os.access(binary, os.X_OK):
         return binary
     return go_install(settings, package, version, name, gobin=gobin)
+
+
+# --- browser tests -----------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> Path:
+    """Debian's `chromium` (the browser tests drive it with playwright-core; no browser is
+    downloaded by npm). Installed with apt-get the first time."""
+    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
+        apt_install("chromium")
+    if not CHROMIUM.exists():
+        raise ProcessError(f"apt-get installed chromium but {CHROMIUM} is missing")
+    return CHROMIUM

@@ -146,14 +146,15 @@ class EnvoyBackend(Backend):
 
 @contextmanager
 def private_edge(settings: InfraSettings, mesh_env: Mapping[str, str],
-                 edge_settings: EdgeSettings | None = None) -> Iterator[EnvoyBackend]:
-    """An Envoy of its own for a test or benchmark mesh: free ports, config and pid under
-    `settings.run_dir` (private to the run), validated, started, every cluster healthy;
-    stopped afterwards."""
+                 edge_settings: EdgeSettings | None = None,
+                 ports: tuple[int, int] | None = None) -> Iterator[EnvoyBackend]:
+    """An Envoy of its own for a test or benchmark mesh: on `ports` (port, admin port;
+    default free ones), config and pid under `settings.run_dir` (private to the run),
+    validated, started, every cluster healthy; stopped afterwards."""
     from infra.sandbox import free_port
 
-    own = settings.model_copy(update={"envoy_port": free_port(),
-                                      "envoy_admin_port": free_port()})
+    port, admin_port = ports or (free_port(), free_port())
+    own = settings.model_copy(update={"envoy_port": port, "envoy_admin_port": admin_port})
     envoy = EnvoyBackend(own, mesh_env, edge_settings)
     envoy.validate()
     started = time.monotonic()

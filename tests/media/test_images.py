@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from urllib.parse import urlsplit
 
 from photomesh.common.v1 import media_pb2 as common_pb
 from photomesh.media.v1 import media_service_pb2 as media_pb
@@ -55,7 +56,7 @@ async def test_jpeg_gets_every_rendition_without_metadata(media_target, user, di
     for (name, fmt), variant in variants.items():
         want = expected.get(name, (1200, 900))
         assert (variant.width, variant.height) == want
-        assert variant.url.startswith("http://127.0.0.1:18080/media/pmtest-")
+        assert urlsplit(variant.url).path.startswith("/media/pmtest-")
         image, headers, body = await fetch_image(direct(variant.url))
         assert image.size == want
         assert image.format == FORMATS[fmt][0]

@@ -16,15 +16,22 @@ export function postCard(ctx: Ctx, post: Post, options: CardOptions = {}): HTMLE
   const id = post.postId.toString();
   const card = h("article", { class: options.fresh ? "card post fresh" : "card post", dataset: { postId: id } });
   const author = post.author;
+  const commentCount = h("a", { href: `#/p/${id}`, class: "comment-count" });
+  let total = post.commentCount;
+  const counted = (more: bigint) => {
+    total += more;
+    commentCount.textContent = plural(total, "comment");
+  };
+  counted(0n);
   append(card, [
     h("div", { class: "post-head" }, avatar(author),
       h("a", { href: `#/u/${author?.username ?? ""}`, class: "grow" }, author?.username ?? "unknown"),
       h("a", { href: `#/p/${id}`, class: "muted" }, ago(post.createTime))),
     carousel(post.media),
-    likes(ctx, post),
+    likes(ctx, post, commentCount),
     post.caption ? h("div", { class: "caption" }, h("strong", null, author?.username ?? ""), " ",
       ...richText(post.caption)) : null,
-    comments(ctx, post, options.expanded ?? false),
+    comments(ctx, post, options.expanded ?? false, () => counted(1n)),
   ]);
   return card;
 }
@@ -47,7 +54,7 @@ function carousel(media: MediaRef[]): HTMLElement | null {
     h("div", { class: "pad" }, counter));
 }
 
-function likes(ctx: Ctx, post: Post): HTMLElement {
+function likes(ctx: Ctx, post: Post, commentCount: HTMLElement): HTMLElement {
   let liked = post.likedByCaller;
   let count = post.likeCount;
   const button = h("button", { class: "like" });
@@ -73,11 +80,10 @@ function likes(ctx: Ctx, post: Post): HTMLElement {
     }
   });
   show();
-  return h("div", { class: "actions" }, button, label,
-    h("span", { class: "muted" }, "·"), h("a", { href: `#/p/${post.postId}` }, plural(post.commentCount, "comment")));
+  return h("div", { class: "actions" }, button, label, h("span", { class: "muted" }, "·"), commentCount);
 }
 
-function comments(ctx: Ctx, post: Post, expanded: boolean): HTMLElement {
+function comments(ctx: Ctx, post: Post, expanded: boolean, added: () => void): HTMLElement {
   const list = h("ul", { class: "comments" });
   const more = h("button", { class: "link" }, `View comments`);
   let loaded = false;
@@ -105,6 +111,7 @@ function comments(ctx: Ctx, post: Post, expanded: boolean): HTMLElement {
     try {
       const reply = await ctx.api.post.createComment({ requestId: uuid(), postId: post.postId, text });
       if (reply.comment) list.append(commentItem(reply.comment));
+      added();
       input.value = "";
       if (!loaded && post.commentCount > 0n) void load();
     } catch (err) {

@@ -16,7 +16,8 @@ export const profilePage: Page = {
     const root = h("div", { class: "profile", dataset: { userId: profile.userId } });
     const counts = h("div", { class: "counts" });
     const showCounts = () => replace(counts,
-      h("span", null, h("strong", null, String(profile.followerCount)), " followers"),
+      h("span", null, h("strong", null, String(profile.followerCount)),
+        profile.followerCount === 1n ? " follower" : " followers"),
       h("span", null, h("strong", null, String(profile.followingCount)), " following"));
     showCounts();
     append(root, [
@@ -70,6 +71,7 @@ function followButton(ctx: Ctx, profile: Profile, changed: () => void): HTMLElem
 async function posts(ctx: Ctx, profile: Profile): Promise<HTMLElement> {
   const grid = h("div", { class: "grid" });
   const more = h("button", { class: "more", hidden: true }, "Load more");
+  const box = h("div", null, grid, more);
   let token = "";
   const load = async () => {
     more.disabled = true;
@@ -95,7 +97,7 @@ async function posts(ctx: Ctx, profile: Profile): Promise<HTMLElement> {
   };
   more.addEventListener("click", load);
   await load();
-  return h("div", null, grid, more);
+  return box;
 }
 
 function ownControls(ctx: Ctx, profile: Profile): HTMLElement {

@@ -37,8 +37,7 @@ export const storyPage: Page = {
         h("span", { class: "muted grow" }, `${ago(story.createTime)} · ${at + 1} / ${stories.length}`), prev, next);
       replace(viewers);
       if (mine) {
-        bar.append(h("button", { on: { click: () => listViewers(ctx, story, viewers) } },
-          `Seen by ${story.viewCount}`));
+        await viewersOf(ctx, story, bar, viewers);
       } else if (!story.seenByCaller) {
         try {
           await ctx.api.story.markStorySeen({ storyId: story.storyId });
@@ -52,17 +51,21 @@ export const storyPage: Page = {
       }
     };
     await show();
-    return h("div", null, frame, bar, viewers);
+    return h("div", null, bar, frame, viewers);
   },
 };
 
-async function listViewers(ctx: Ctx, story: Story, list: HTMLElement): Promise<void> {
+/** "Seen by N" on your own story (the tray does not count views); the names on click. */
+async function viewersOf(ctx: Ctx, story: Story, bar: HTMLElement, list: HTMLElement): Promise<void> {
   try {
     const reply = await ctx.api.story.listStoryViewers({ storyId: story.storyId, pageSize: 100 }, { signal: ctx.signal });
-    if (reply.viewers.length === 0) replace(list, h("li", { class: "muted" }, "Nobody has seen it yet."));
-    else replace(list, ...reply.viewers.map((v) => h("li", null, avatar(v.user),
-      h("a", { href: `#/u/${v.user?.username ?? ""}`, class: "grow" }, v.user?.username ?? ""),
-      h("span", { class: "muted" }, ago(v.viewTime)))));
+    const show = () => {
+      if (reply.viewers.length === 0) replace(list, h("li", { class: "muted" }, "Nobody has seen it yet."));
+      else replace(list, ...reply.viewers.map((v) => h("li", null, avatar(v.user),
+        h("a", { href: `#/u/${v.user?.username ?? ""}`, class: "grow" }, v.user?.username ?? ""),
+        h("span", { class: "muted" }, ago(v.viewTime)))));
+    };
+    bar.append(h("button", { class: "viewers-button", on: { click: show } }, `Seen by ${reply.viewCount}`));
   } catch (err) {
     ctx.fail(err);
   }
