@@ -30,6 +30,7 @@ SOURCE = REPO / "clients" / "web"
 INPUTS = ("index.html", "tsconfig.json", "package.json", "package-lock.json", "src")
 ENTRIES = ("src/app.ts", "src/app.css")
 ASSETS = "assets"
+KEEP_BUILDS = 5
 #: Placeholders in index.html, replaced with the hashed file names.
 PLACEHOLDERS = {"app.js": "{{app.js}}", "app.css": "{{app.css}}"}
 
@@ -106,7 +107,16 @@ def build_web_app(settings: InfraSettings, source: Path = SOURCE) -> Path:
             if not (target / "index.html").exists():  # not a concurrent build of the same
                 raise
     say(f"web app built into {target}")
+    _prune(root)
     return target
+
+
+def _prune(root: Path, keep: int = KEEP_BUILDS) -> None:
+    """Only the newest builds stay (an edge reads its files when it starts)."""
+    builds = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime)
+    for old in builds[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def type_check(settings: InfraSettings, source: Path = SOURCE) -> None:

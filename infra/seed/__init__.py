@@ -28,9 +28,11 @@ SERVICES_USED = ("auth", "graph", "post", "story", "media")
 
 async def seed(targets: Mapping[str, str], community: Community, *,
                password: str = DEMO_PASSWORD, concurrency: int = 24,
-               say: Callable[[str], None] = print) -> Tally:
-    """Write `community` into the mesh at `targets` (service name -> host:port)."""
-    return await Seeder(targets, community, password, concurrency, say).run()
+               say: Callable[[str], None] = print, sessions: Path | None = None) -> Tally:
+    """Write `community` into the mesh at `targets` (service name -> host:port).
+    `sessions`: where the seeded people's refresh tokens are kept between runs (a rerun
+    then signs them in without checking every password hash again)."""
+    return await Seeder(targets, community, password, concurrency, say, sessions).run()
 
 
 def logins(community: Community) -> list[tuple[str, str]]:
@@ -79,8 +81,9 @@ def main(argv: Sequence[str]) -> int:
         f"{len(community.posts)} posts, {len(community.stories)} stories "
         f"(socfb-Reed98, scale {args.scale:g})")
     started = time.monotonic()
+    sessions = settings.run_dir / "seed" / f"sessions{args.prefix}.json"
     tally = asyncio.run(seed(targets, community, password=args.password,
-                             concurrency=args.concurrency, say=say))
+                             concurrency=args.concurrency, say=say, sessions=sessions))
     created = sum(tally.created.values())
     print(f"seeded in {time.monotonic() - started:.0f}s: {created} things written, "
           f"{sum(tally.existing.values())} already there")

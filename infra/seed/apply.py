@@ -10,34 +10,50 @@ so events, counters, timelines and notifications are exactly what the API produc
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from google.protobuf import field_mask_pb2
 from grpc import aio
 from photomesh.auth.v1 import auth_service_pb2 as auth_pb
-from photomesh.common.v1 import media_pb2 as common_pb
 from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
-from photomesh.media.v1 import media_service_pb2 as media_pb
 from photomesh.post.v1 import post_service_pb2 as post_pb
 from photomesh.story.v1 import story_service_pb2 as story_pb
 
-from infra.seed import photos
 from infra.seed.community import Community, Person, PlannedPost, PlannedStory
-from infra.seed.mesh_client import MeshStubs, SignedIn, bounded, call, put
+from infra.seed.mesh_client import MeshStubs, SignedIn, bounded, call
+from infra.seed.requests import request_id
+from infra.seed.uploads import Photos
 
-#: Request ids are uuid5 of what they create, in this namespace.
-NAMESPACE = uuid.UUID("6f1d3c2e-9b8a-4f7e-8d21-5e0c7a9b4d10")
-POLL_SECONDS = 0.4
-PROCESSING_TIMEOUT = 300.0
+#: Photos uploaded and processed at once (the media worker's queue stays full).
+PHOTOS_AT_ONCE = 8
+POST_PHOTO, STORY_PHOTO = (640, 640), (540, 960)
 
 
-def request_id(*parts: object) -> str:
-    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+class SessionFile:
+    """Refresh tokens of the seeded people between runs (a JSON file, mode 0600)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.tokens: dict[str, str] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.tokens = {}
+
+    def save(self, people: Iterable[SignedIn]) -> None:
+        self.tokens |= {p.username: p.refresh_token for p in people}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.tokens, f)
+        os.replace(tmp, self.path)
 
 
 @dataclass
@@ -53,7 +69,9 @@ class Tally:
 
 class Seeder:
     def __init__(self, targets: Mapping[str, str], community: Community, password: str,
-                 concurrency: int, say: Callable[[str], None]) -> None:
+                 concurrency: int, say: Callable[[str], None],
+                 sessions: Path | None = None) -> None:
+        self.sessions = SessionFile(sessions) if sessions else None
         self.stubs = MeshStubs(targets)
         self.community = community
         self.password = password
@@ -63,6 +81,15 @@ class Seeder:
         self.people: dict[str, SignedIn] = {}
         self.post_ids: dict[tuple[str, int], int] = {}
         self.story_ids: dict[str, int] = {}
+        self.photos = Photos(PHOTOS_AT_ONCE)
+        self.posts_of: dict[str, list[PlannedPost]] = defaultdict(list)
+        for post in community.posts:
+            self.posts_of[post.author].append(post)
+        self.story_of = {story.author: story for story in community.stories}
+        # What each person already has, read when they sign in (see _prepare).
+        self.existing_posts: dict[str, dict[str, int]] = {}
+        self.live_story: dict[str, int | None] = {}
+        self.preparing: list[asyncio.Future[None]] = []
 
     async def run(self) -> Tally:
         try:
@@ -74,6 +101,11 @@ class Seeder:
                 await phase()
                 self.say(f"{self.tally.line(name)} ({time.monotonic() - started:.1f}s)")
         finally:
+            for task in self.preparing:
+                task.cancel()
+            await self.photos.close()
+            if self.sessions is not None:
+                self.sessions.save(self.people.values())
             await self.stubs.close()
         return self.tally
 
@@ -83,8 +115,15 @@ class Seeder:
     # --- people ---------------------------------------------------------------------------
 
     async def accounts(self) -> None:
-        """Existing people log in, new ones sign up (the first person tells which exist)."""
+        """Existing people log in (or resume the session a previous run kept), new ones
+        sign up (the first person tells which exist)."""
         people = list(self.community.people)
+        if self.sessions is not None:
+            resumed = await self._all([self._resume(p) for p in people])
+            people = [p for p, done in zip(people, resumed, strict=True) if not done]
+            if not people:
+                return
+            self.sessions.save(self.people.values())
         first = people[0]
         try:
             await self._log_in(first)
@@ -111,19 +150,60 @@ class Seeder:
                     "seed under other names with --prefix") from None
         await self._all([one(p) for p in people[1:]])
 
+    async def _resume(self, person: Person) -> bool:
+        """Signed in again with the refresh token a previous run kept (no password hash to
+        check: much cheaper than logging in); False when there is none or it is spent."""
+        assert self.sessions is not None
+        token = self.sessions.tokens.get(person.username)
+        if token is None:
+            return False
+        try:
+            reply = await call(self.stubs.auth.Refresh,
+                               auth_pb.RefreshRequest(refresh_token=token))
+        except aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            return False
+        self._signed_in(person, SignedIn.of(person.username, reply.user_id, reply.tokens,
+                                            self.stubs))
+        self.tally.existing["accounts"] += 1
+        return True
+
+    def _signed_in(self, person: Person, session: SignedIn) -> None:
+        self.people[person.username] = session
+        self.preparing.append(asyncio.ensure_future(self._prepare(session)))
+
+    async def _prepare(self, me: SignedIn) -> None:
+        """What `me` already has, and their missing photos started right away."""
+        self.existing_posts[me.username] = existing = await self._existing_posts(me)
+        for post in self.posts_of[me.username]:
+            if post.caption not in existing:
+                for i, seed in enumerate(post.photos):
+                    self.photos.start(me, f"post{post.number}.{i}", seed, POST_PHOTO)
+        story = self.story_of.get(me.username)
+        if story is None:
+            return
+        tray = await me.call(self.stubs.story.GetStoryTray,
+                             story_pb.GetStoryTrayRequest(page_size=1))
+        own = [s for e in tray.entries if e.author.user_id == me.user_id for s in e.stories]
+        live = next((s.story_id for s in own if s.text == story.text), None)
+        self.live_story[me.username] = live
+        if live is None and story.photo is not None:
+            self.photos.start(me, f"story{_day()}", story.photo, STORY_PHOTO)
+
     async def _sign_up(self, person: Person) -> None:
         reply = await call(self.stubs.auth.Register, auth_pb.RegisterRequest(
             request_id=request_id("register", person.username), username=person.username,
             password=self.password, display_name=person.display_name))
-        self.people[person.username] = SignedIn.of(person.username, reply.user_id,
-                                                   reply.tokens, self.stubs)
+        self._signed_in(person, SignedIn.of(person.username, reply.user_id, reply.tokens,
+                                            self.stubs))
         self.tally.created["accounts"] += 1
 
     async def _log_in(self, person: Person) -> None:
         reply = await call(self.stubs.auth.Login, auth_pb.LoginRequest(
             username=person.username, password=self.password))
-        self.people[person.username] = SignedIn.of(person.username, reply.user_id,
-                                                   reply.tokens, self.stubs)
+        self._signed_in(person, SignedIn.of(person.username, reply.user_id, reply.tokens,
+                                            self.stubs))
         self.tally.existing["accounts"] += 1
 
     async def profiles(self) -> None:
@@ -203,31 +283,6 @@ class Seeder:
 
     # --- posts ----------------------------------------------------------------------------
 
-    async def _photo(self, me: SignedIn, key: str, seed: int, size: tuple[int, int]) -> str:
-        """A READY photo of `me` (uploaded and processed unless it already is)."""
-        body = await asyncio.to_thread(photos.jpeg, seed, *size)
-        slot = await me.call(self.stubs.media.CreateUpload, media_pb.CreateUploadRequest(
-            request_id=request_id("media", me.username, key), content_type="image/jpeg",
-            size_bytes=len(body), kind=common_pb.MEDIA_KIND_IMAGE))
-        media = (await me.call(self.stubs.media.GetMedia,
-                               media_pb.GetMediaRequest(media_id=slot.media_id))).media
-        if media.status == media_pb.MEDIA_STATUS_PENDING_UPLOAD:
-            await asyncio.to_thread(put, slot.upload_url, slot.upload_method,
-                                    dict(slot.upload_headers), body)
-            media = (await me.call(self.stubs.media.CompleteUpload,
-                                   media_pb.CompleteUploadRequest(media_id=slot.media_id))).media
-        deadline = time.monotonic() + PROCESSING_TIMEOUT
-        while media.status == media_pb.MEDIA_STATUS_PROCESSING:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"seed: media {slot.media_id} still processing after "
-                                 f"{PROCESSING_TIMEOUT:.0f}s: is the media worker running?")
-            await asyncio.sleep(POLL_SECONDS)
-            media = (await me.call(self.stubs.media.GetMedia,
-                                   media_pb.GetMediaRequest(media_id=slot.media_id))).media
-        if media.status != media_pb.MEDIA_STATUS_READY:
-            raise SystemExit(f"seed: photo {slot.media_id} failed: {media.failure_message}")
-        return slot.media_id
-
     async def _existing_posts(self, me: SignedIn) -> dict[str, int]:
         found: dict[str, int] = {}
         token = ""
@@ -240,26 +295,24 @@ class Seeder:
                 return found
 
     async def posts(self) -> None:
-        by_author: dict[str, list[PlannedPost]] = defaultdict(list)
-        for post in self.community.posts:
-            by_author[post.author].append(post)
+        await asyncio.gather(*self.preparing)
 
         async def author(name: str, planned: list[PlannedPost]) -> None:
             me = self.people[name]
-            existing = await self._existing_posts(me)
+            existing = self.existing_posts[name]
             for post in planned:
                 if post.caption in existing:
                     self.post_ids[(name, post.number)] = existing[post.caption]
                     self.tally.existing["posts"] += 1
                     continue
-                media = [await self._photo(me, f"post{post.number}.{i}", seed, (640, 640))
-                         for i, seed in enumerate(post.photos)]
+                media = [await self.photos.ready(name, f"post{post.number}.{i}")
+                         for i in range(len(post.photos))]
                 reply = await me.call(self.stubs.post.CreatePost, post_pb.CreatePostRequest(
                     request_id=request_id("post", name, post.number), caption=post.caption,
                     media_ids=media))
                 self.post_ids[(name, post.number)] = reply.post.post_id
                 self.tally.created["posts"] += 1
-        await self._all([author(n, p) for n, p in by_author.items()])
+        await self._all([author(n, p) for n, p in self.posts_of.items()])
 
     async def likes(self) -> None:
         by_liker: dict[str, list[int]] = defaultdict(list)
@@ -307,21 +360,18 @@ class Seeder:
         """A live story per planned author: stories last a day, so a run a day later shares
         fresh ones (the expired ones are in the author's archive); live ones never twice."""
         async def one(story: PlannedStory) -> None:
-            me = self.people[story.author]
-            tray = await me.call(self.stubs.story.GetStoryTray,
-                                 story_pb.GetStoryTrayRequest(page_size=1))
-            own = [s for e in tray.entries if e.author.user_id == me.user_id for s in e.stories]
-            live = next((s for s in own if s.text == story.text), None)
+            live = self.live_story[story.author]
             if live is not None:
-                self.story_ids[story.author] = live.story_id
+                self.story_ids[story.author] = live
                 self.tally.existing["stories"] += 1
                 return
-            day = int(time.time() // 86400)
-            media_id = "" if story.photo is None else await self._photo(
-                me, f"story{day}", story.photo, (540, 960))
-            reply = await me.call(self.stubs.story.CreateStory, story_pb.CreateStoryRequest(
-                request_id=request_id("story", story.author, day), media_id=media_id,
-                text=story.text, audience=story_pb.STORY_AUDIENCE_FOLLOWERS))
+            day = _day()
+            media_id = "" if story.photo is None else await self.photos.ready(
+                story.author, f"story{day}")
+            reply = await self.people[story.author].call(
+                self.stubs.story.CreateStory, story_pb.CreateStoryRequest(
+                    request_id=request_id("story", story.author, day), media_id=media_id,
+                    text=story.text, audience=story_pb.STORY_AUDIENCE_FOLLOWERS))
             self.story_ids[story.author] = reply.story.story_id
             self.tally.created["stories"] += 1
         await self._all([one(s) for s in self.community.stories])
@@ -341,3 +391,8 @@ class Seeder:
                                                story_pb.MarkStorySeenRequest(story_id=story_id))
                 self.tally.created["story views"] += 1
         await self._all([of(s) for s in self.community.stories if s.viewers])
+
+
+def _day() -> int:
+    """Days since the epoch (UTC): a story's request id is per day, as stories last one."""
+    return int(time.time() // 86400)

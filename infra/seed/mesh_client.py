@@ -8,7 +8,7 @@ import asyncio
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
@@ -70,6 +70,8 @@ class SignedIn:
     refresh_token: str
     expires_at: float
     stubs: MeshStubs
+    #: One refresh at a time: a refresh token presented twice revokes the session.
+    _refreshing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def of(cls, username: str, user_id: str, tokens: auth_pb.AuthTokens,
@@ -79,11 +81,13 @@ class SignedIn:
 
     async def metadata(self) -> tuple[tuple[str, str], ...]:
         if self.expires_at - time.time() < EARLY_SECONDS:
-            reply = await call(self.stubs.auth.Refresh,
-                               auth_pb.RefreshRequest(refresh_token=self.refresh_token))
-            self.access_token = reply.tokens.access_token
-            self.refresh_token = reply.tokens.refresh_token
-            self.expires_at = reply.tokens.access_token_expire_time.seconds
+            async with self._refreshing:
+                if self.expires_at - time.time() < EARLY_SECONDS:  # not renewed meanwhile
+                    reply = await call(self.stubs.auth.Refresh, auth_pb.RefreshRequest(
+                        refresh_token=self.refresh_token))
+                    self.access_token = reply.tokens.access_token
+                    self.refresh_token = reply.tokens.refresh_token
+                    self.expires_at = reply.tokens.access_token_expire_time.seconds
         return (("authorization", f"Bearer {self.access_token}"),)
 
     async def call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:

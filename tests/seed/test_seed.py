@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from infra.backends.envoy import EnvoyBackend
@@ -46,11 +47,12 @@ async def home_feed(edge: EnvoyBackend, username: str, want: set[str]) -> list[d
     raise AssertionError(f"{username}'s feed lacks {want - {i['post']['caption'] for i in items}}")
 
 
-async def test_seed_fills_the_mesh_and_a_second_run_adds_nothing(mesh: Mesh,
-                                                                 edge: EnvoyBackend) -> None:
+async def test_seed_fills_the_mesh_and_a_second_run_adds_nothing(
+        mesh: Mesh, edge: EnvoyBackend, tmp_path: Path) -> None:
     community = plan(load_edges(), SCALE)
     targets = {name: mesh.target(name) for name in SERVICES_USED}
-    first = await seed(targets, community, say=lambda line: None)
+    sessions = tmp_path / "sessions.json"
+    first = await seed(targets, community, say=lambda line: None, sessions=sessions)
     expected = planned(community)
     expected["profiles"] = sum(1 for p in community.people)  # every bio is new
     assert first.created == expected
@@ -76,7 +78,7 @@ async def test_seed_fills_the_mesh_and_a_second_run_adds_nothing(mesh: Mesh,
         assert media["blurhash"] and {v["name"] for v in media["variants"]} >= {
             "VARIANT_NAME_THUMBNAIL", "VARIANT_NAME_MEDIUM"}
 
-    again = await seed(targets, community, say=lambda line: None)
+    again = await seed(targets, community, say=lambda line: None, sessions=sessions)
     assert sum(again.created.values()) == 0, again.created
     assert again.existing == planned(community)
     unchanged = await home_feed(edge, reader, set(by_them))
