@@ -164,8 +164,15 @@ class MeshHealth:
         replicas answer; the library's servicer starts with "" SERVING)."""
         async with self._lock:
             for name, serving in health_statuses(self.topology, self._replicas).items():
-                if self._published.get(name) != serving:
+                before = self._published.get(name)
+                if before != serving:
                     self._published[name] = serving
                     await self._servicer.set(name, SERVING if serving else NOT_SERVING)
                     if name == MESH:
                         log.info("mesh %s", "SERVING" if serving else "NOT SERVING")
+                    elif name in self.topology.processes and before is not None:
+                        seen = self._replicas[name]
+                        log.log(logging.INFO if serving else logging.WARNING,
+                                "%s %s (%d of %d replicas serving)", name,
+                                "SERVING" if serving else "NOT SERVING",
+                                sum(seen.values()), len(seen))
