@@ -85,3 +85,13 @@ def test_an_expired_access_token_is_refreshed_once_and_the_app_carries_on(
     assert out["alerts"] == []
     profile = _get(web_edge, f"/v1/users/{person.user_id}", after["accessToken"])["profile"]
     assert profile["bio"] == "still signed in"
+
+
+def test_failed_calls_read_as_sentences_from_their_error_details(
+        run_browser: Run, web_edge: EnvoyBackend) -> None:
+    person = make_account(web_edge)
+    out = run_browser("readable_errors", appA=f"{web_edge.endpoint()}/", userC=person.username,
+                      newUser=new_username("c"), password=PASSWORD)
+    assert out["taken"] == "That username is taken; pick another one."  # ErrorInfo reason
+    assert out["weak"] == "password: Must be 8 to 128 characters."      # BadRequest
+    assert out["wrong"] == "Wrong username or password."
