@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from infra.edge import INTROSPECTION, INTROSPECTION_HEALTH_NAME
 from infra.k8s import env_contract
 from infra.k8s.env_contract import container_env, process_of
 from infra.services import SERVICE_PORTS
@@ -44,8 +45,12 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
         port = int(env[env_contract.env_name(own, "port", own.model_fields["port"])].value or 0)
         assert port == SERVICE_PORTS[process]
         assert main["ports"] == [{"name": "grpc", "containerPort": port}]
+        # The introspection process's "" is the whole mesh's health: it is probed for its own.
+        own_health = ({"service": INTROSPECTION_HEALTH_NAME} if process == INTROSPECTION
+                      else {})
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert main[probe]["grpc"] == {"port": port}, (doc["metadata"]["name"], probe)
+            assert main[probe]["grpc"] == {"port": port, **own_health}, \
+                (doc["metadata"]["name"], probe)
         # Liveness must not kill a pod that is draining (NOT_SERVING) within its grace.
         live = main["livenessProbe"]
         assert live["periodSeconds"] * live["failureThreshold"] >= \

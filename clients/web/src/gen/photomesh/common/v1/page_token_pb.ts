@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file photomesh/common/v1/page_token.proto.
  */
 export const file_photomesh_common_v1_page_token: GenFile = /*@__PURE__*/
-  fileDesc("CiRwaG90b21lc2gvY29tbW9uL3YxL3BhZ2VfdG9rZW4ucHJvdG8SE3Bob3RvbWVzaC5jb21tb24udjEiiAIKEFBhZ2VUb2tlblBheWxvYWQSDwoHdmVyc2lvbhgBIAEoDRINCgVzY29wZRgCIAEoCRIWCg52aWV3ZXJfdXNlcl9pZBgDIAEoCRIPCgdsYXN0X2lkGAQgASgEEi0KCWxhc3RfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIbGFzdF9rZXkYBiABKAkSDgoGb2Zmc2V0GAcgASgDEhQKDHBhZ2luZ19zdGF0ZRgIIAEoDBITCgtzbmFwc2hvdF9pZBgJIAEoCRIvCgtleHBpcmVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPwoPU2VhbGVkUGFnZVRva2VuEg4KBmtleV9pZBgBIAEoCRIPCgdwYXlsb2FkGAIgASgMEgsKA21hYxgDIAEoDGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiRwaG90b21lc2gvY29tbW9uL3YxL3BhZ2VfdG9rZW4ucHJvdG8SE3Bob3RvbWVzaC5jb21tb24udjEimgIKEFBhZ2VUb2tlblBheWxvYWQSDwoHdmVyc2lvbhgBIAEoDRINCgVzY29wZRgCIAEoCRIWCg52aWV3ZXJfdXNlcl9pZBgDIAEoCRIPCgdsYXN0X2lkGAQgASgEEi0KCWxhc3RfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIbGFzdF9rZXkYBiABKAkSDgoGb2Zmc2V0GAcgASgDEhQKDHBhZ2luZ19zdGF0ZRgIIAEoDBITCgtzbmFwc2hvdF9pZBgJIAEoCRIvCgtleHBpcmVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIZmxvb3JfaWQYCyABKAQiPwoPU2VhbGVkUGFnZVRva2VuEg4KBmtleV9pZBgBIAEoCRIPCgdwYXlsb2FkGAIgASgMEgsKA21hYxgDIAEoDGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * The real cursor behind a list RPC's `page_token` (AIP-158). Internal: never sent to
@@ -94,6 +94,14 @@ export type PageTokenPayload = Message<"photomesh.common.v1.PageTokenPayload"> &
    * @generated from field: google.protobuf.Timestamp expire_time = 10;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * A lower bound the first page fixed for the whole listing (e.g. the read watermark of
+   * an unread-only notification list); 0 when none.
+   *
+   * @generated from field: uint64 floor_id = 11;
+   */
+  floorId: bigint;
 };
 
 /**
