@@ -65,6 +65,7 @@ def _endpoints(settings: InfraSettings) -> str:
                      f"{rss:.0f}M" if rss is not None else "-", f"grpc://{svc.target}"))
     rows.append(("edge", "", "", "", f"http://{settings.host}:{settings.envoy_port}  "
                  f"(admin http://{settings.host}:{settings.envoy_admin_port})"))
+    rows.append(("web app", "", "", "", f"http://{settings.host}:{settings.envoy_port}/"))
     return _table(rows)
 
 
