@@ -40,6 +40,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.contracts import PUBLIC_PREFIXES, Contracts, Rpc
+from services.processes import INTROSPECTION
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
@@ -52,9 +53,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"  # set by envoy/media_cache.lu
 #: The media service's bucket unless PHOTOMESH_MINIO_BUCKET says otherwise
 #: (services/runtime/settings.py MinioSettings.bucket).
 DEFAULT_MEDIA_BUCKET = "photomesh-media"
-#: The process answering every health and reflection call (services/introspection), and
-#: the health name it reports its own state under ("" is the whole mesh's).
-INTROSPECTION = "introspection"
+#: The health name the process answering every health and reflection call
+#: (services.processes.INTROSPECTION) reports its own state under ("" is the whole mesh's).
 INTROSPECTION_HEALTH_NAME = "grpc.reflection.v1.ServerReflection"
 
 _TYPE = "type.googleapis.com/envoy."

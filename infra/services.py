@@ -19,32 +19,15 @@ from pathlib import Path
 from infra.process import ManagedProcess, ProcessError
 from infra.progress import say
 from infra.settings import InfraSettings
+from services.processes import INTROSPECTION, PROCESSES
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Process name -> default gRPC port (workers serve only health on theirs). Start order is
-#: this order.
-SERVICE_PORTS: dict[str, int] = {
-    "auth": 50051,
-    "graph": 50052,
-    "post": 50053,
-    "feed": 50054,
-    "story": 50055,
-    "media": 50056,
-    "notification": 50057,
-    "introspection": 50058,
-    "media_worker": 50061,
-    "feed_fanout": 50062,
-    "notification_worker": 50063,
-}
-#: The process the edge sends health and reflection calls to: it watches all the others.
-INTROSPECTION = "introspection"
-#: Processes whose module is not ``services.<name>``: the event-consuming workers.
-MODULES: dict[str, str] = {
-    "media_worker": "services.media.worker",
-    "feed_fanout": "services.feed.fanout_worker",
-    "notification_worker": "services.notification.worker",
-}
+#: Process name -> default gRPC port (workers serve only health on theirs), from the one
+#: declaration of the processes (services/processes.py). Start order is this order.
+SERVICE_PORTS: dict[str, int] = {p.name: p.port for p in PROCESSES}
+#: Process name -> the module it runs.
+MODULES: dict[str, str] = {p.name: p.module for p in PROCESSES}
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 CQL_KEYSPACE = "photomesh"
@@ -174,7 +157,7 @@ def service_process(settings: InfraSettings, name: str) -> ManagedProcess:
 
 
 def service_module(name: str) -> str:
-    return MODULES.get(name, f"services.{name}")
+    return MODULES[name]
 
 
 def service_argv(name: str) -> list[str]:
@@ -296,6 +279,7 @@ class ServiceStatus:
     pid: int | None
     target: str
     serving: bool
+    dead_pid: int | None = None  # ours, gone without being stopped
 
 
 def service_status(settings: InfraSettings,
@@ -303,8 +287,10 @@ def service_status(settings: InfraSettings,
     all_ports = {**SERVICE_PORTS, **(ports or {})}
     rows = []
     for name in SERVICES:
-        pid = service_process(settings, name).pid()
+        proc = service_process(settings, name)
+        pid = proc.pid()
         target = f"{settings.host}:{all_ports[name]}"
         rows.append(ServiceStatus(name, pid, target,
-                                  serving=pid is not None and grpc_serving(target, 0.5)))
+                                  serving=pid is not None and grpc_serving(target, 0.5),
+                                  dead_pid=proc.died() if pid is None else None))
     return rows

@@ -21,14 +21,16 @@ from services.introspection.descriptors import (
 from services.introspection.mesh_health import MeshHealth, Topology
 from services.introspection.reflection import MeshReflection
 from services.introspection.settings import IntrospectionSettings
-from services.runtime.app import Built, Needs, main
-from services.runtime.backends import Backends
+from services.processes import INTROSPECTION
+from services.runtime.app import Built, Context, Needs, main
 from services.runtime.server import ServiceDefinition
 
+NAME = INTROSPECTION
 OWN_NAMES = (REFLECTION_V1, REFLECTION_V1ALPHA)
 
 
-async def build(settings: IntrospectionSettings, backends: Backends) -> Built:
+async def build(ctx: Context[IntrospectionSettings]) -> Built:
+    settings = ctx.settings
     descriptors = MeshDescriptors.load(settings.descriptor_set)
     servicer = health.aio.HealthServicer()
     for name in OWN_NAMES:
@@ -42,10 +44,10 @@ async def build(settings: IntrospectionSettings, backends: Backends) -> Built:
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         server.add_generic_rpc_handlers(MeshReflection(descriptors).handlers())
 
-    definition = ServiceDefinition("introspection", (HEALTH, *OWN_NAMES), register,
+    definition = ServiceDefinition(NAME, (HEALTH, *OWN_NAMES), register,
                                    health=servicer)
     return Built(definition, background=[mesh.run()])
 
 
 if __name__ == "__main__":
-    main("introspection", IntrospectionSettings, Needs(), build)
+    main(NAME, IntrospectionSettings, Needs(), build)

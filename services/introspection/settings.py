@@ -1,4 +1,5 @@
-"""Settings of the introspection process (prefix ``PHOTOMESH_INTROSPECTION_``)."""
+"""Settings of the introspection process (prefix ``PHOTOMESH_INTROSPECTION_``; its server
+options, default port from services/processes.py, share the prefix)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 #: The descriptor set `./photomesh gen` writes; the edge routes and transcodes from it.
 DEFAULT_DESCRIPTOR_SET = (Path(__file__).resolve().parents[2] / "clients" / "descriptors"
                           / "photomesh.binpb")
 
 
-class IntrospectionSettings(ServerSettings):
+class IntrospectionSettings(ServiceSettings):
     model_config = service_config("INTROSPECTION")
 
-    port: int = Field(default=50058, ge=0, le=65535)
     descriptor_set: Path = Field(default=DEFAULT_DESCRIPTOR_SET,
                                  description="what reflection answers from")
     #: Every process of the mesh and where its replicas listen (JSON), e.g.

@@ -10,6 +10,7 @@ returned (its effect stored); a failing handler's message is redelivered with ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
@@ -88,8 +89,9 @@ class EventBus:
         return name
 
     async def publish(self, domain: str, event: str, message: Message, *,
-                      msg_id: str) -> None:
-        """Publish and wait until JetStream has stored it. `msg_id` de-duplicates retries."""
+                      msg_id: str) -> int:
+        """Publish and wait until JetStream has stored it; returns its stream sequence.
+        `msg_id` de-duplicates retries (a duplicate returns the first one's sequence)."""
         subject = self.subject(domain, event)
         span = _tracer.start_as_current_span(
             f"{subject} publish", kind=SpanKind.PRODUCER,
@@ -99,8 +101,9 @@ class EventBus:
             headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
                                                 "Content-Type": "application/x-protobuf",
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
-            await self.js.publish(subject, message.SerializeToString(), headers=headers,
-                                  stream=self.stream_name(domain))
+            ack = await self.js.publish(subject, message.SerializeToString(), headers=headers,
+                                        stream=self.stream_name(domain))
+        return int(ack.seq)
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -161,6 +164,16 @@ class Consumer(Generic[M]):
     async def run(self) -> None:
         await self.declare()
         sub = await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        try:
+            await self._consume(sub)
+        finally:
+            # A fetch cut short by cancellation leaves the server's reply to it queued on
+            # the subscription; without unsubscribing, draining the connection would wait
+            # for that reply to be read until its timeout.
+            with contextlib.suppress(NatsError):  # closed or reconnecting: nothing to do
+                await sub.unsubscribe()
+
+    async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
