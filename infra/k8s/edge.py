@@ -22,7 +22,6 @@ from pathlib import Path
 from infra.contracts import DESCRIPTOR_SET, Contracts
 from infra.edge import (
     DEFAULT_MEDIA_BUCKET,
-    INTROSPECTION,
     MEDIA_LUA,
     OPENAPI_DOCUMENT,
     EdgeSettings,
@@ -31,6 +30,7 @@ from infra.edge import (
     edge_descriptor,
 )
 from infra.services import SERVICE_PORTS
+from services.processes import INTROSPECTION
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = REPO / "deploy" / "base" / "edge" / "generated"
