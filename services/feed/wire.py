@@ -14,7 +14,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-# Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
+from services.runtime.protowire import length_delimited, varint
+
+# Tags: (field number << 3) | wire type (services/runtime/protowire.py).
 _POST_AUTHOR = b"\x12"  # Post.author = 2
 _POST_LIKES = b"\x38"  # Post.like_count = 7
 _POST_COMMENTS = b"\x40"  # Post.comment_count = 8
@@ -25,25 +27,11 @@ _RESPONSE_ITEMS = b"\x0a"  # GetHomeFeedResponse.items = 1, StreamHomeFeedRespon
 _RESPONSE_TOKEN = b"\x12"  # GetHomeFeedResponse.next_page_token = 2
 
 
-def varint(value: int) -> bytes:
-    """Unsigned LEB128, as protobuf writes int64/uint64 values that are not negative."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(tag: bytes, payload: bytes) -> bytes:
-    return tag + varint(len(payload)) + payload
-
-
 def post(card: bytes, author: bytes, likes: int, comments: int, liked: bool) -> bytes:
     """A viewer's serialized `Post`: the card (no author), then `author` (a serialized
     UserSummary), the counts and the liked flag (zero values are left out, as protobuf
     does)."""
-    parts = [card, _field(_POST_AUTHOR, author)]
+    parts = [card, length_delimited(_POST_AUTHOR, author)]
     if likes > 0:
         parts.append(_POST_LIKES + varint(likes))
     if comments > 0:
@@ -54,7 +42,7 @@ def post(card: bytes, author: bytes, likes: int, comments: int, liked: bool) -> 
 
 
 def feed_item(post_bytes: bytes, score: float = 0.0) -> bytes:
-    item = _field(_ITEM_POST, post_bytes)
+    item = length_delimited(_ITEM_POST, post_bytes)
     if score:
         item += _ITEM_SCORE + struct.pack("<d", score)
     return item
@@ -62,12 +50,12 @@ def feed_item(post_bytes: bytes, score: float = 0.0) -> bytes:
 
 def home_feed_response(items: Iterable[bytes], next_page_token: str) -> bytes:
     """A serialized GetHomeFeedResponse (also the shape of GetProfileFeedResponse)."""
-    body = b"".join(_field(_RESPONSE_ITEMS, item) for item in items)
+    body = b"".join(length_delimited(_RESPONSE_ITEMS, item) for item in items)
     if next_page_token:
-        body += _field(_RESPONSE_TOKEN, next_page_token.encode())
+        body += length_delimited(_RESPONSE_TOKEN, next_page_token.encode())
     return body
 
 
 def stream_response(item: bytes) -> bytes:
     """A serialized StreamHomeFeedResponse."""
-    return _field(_RESPONSE_ITEMS, item)
+    return length_delimited(_RESPONSE_ITEMS, item)

@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from photomesh.notification.v1 import notification_service_pb2 as pb
 
 from services.notification.model import Notification
+from services.runtime.protowire import length_delimited, varint
 
-# Tags: (field number << 3) | wire type (0 varint, 2 length-delimited).
+# Tags: (field number << 3) | wire type (services/runtime/protowire.py).
 _ACTORS = b"\x1a"  # Notification.actors = 3
 _ACTOR_COUNT = b"\x20"  # Notification.actor_count = 4
 _READ = b"\x58\x01"  # Notification.read = 11, true
@@ -28,20 +29,6 @@ _LIST_ITEMS = b"\x0a"  # ListNotificationsResponse.notifications = 1
 _LIST_TOKEN = b"\x12"  # ListNotificationsResponse.next_page_token = 2
 _STREAM_ITEM = b"\x0a"  # StreamNotificationsResponse.notification = 1
 _STREAM_UNREAD = b"\x10"  # StreamNotificationsResponse.unread_count = 2
-
-
-def varint(value: int) -> bytes:
-    """Unsigned LEB128, as protobuf writes int64/uint64 values that are not negative."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(tag: bytes, payload: bytes) -> bytes:
-    return tag + varint(len(payload)) + payload
 
 
 def body(n: Notification) -> bytes:
@@ -57,14 +44,14 @@ def body(n: Notification) -> bytes:
 
 def bare_summary(user_id: str) -> bytes:
     """A serialized UserSummary holding only the id (a user the graph no longer knows)."""
-    return _field(_SUMMARY_USER_ID, user_id.encode())
+    return length_delimited(_SUMMARY_USER_ID, user_id.encode())
 
 
 def notification(stored_body: bytes, actors: Iterable[bytes], actor_count: int,
                  read: bool) -> bytes:
     """A serialized `Notification`: the stored body, then `actors` (serialized
     UserSummary messages, newest first), the actor count and the read flag."""
-    parts = [stored_body, *(_field(_ACTORS, a) for a in actors)]
+    parts = [stored_body, *(length_delimited(_ACTORS, a) for a in actors)]
     if actor_count > 0:
         parts.append(_ACTOR_COUNT + varint(actor_count))
     if read:
@@ -74,15 +61,15 @@ def notification(stored_body: bytes, actors: Iterable[bytes], actor_count: int,
 
 def list_response(notifications: Iterable[bytes], next_page_token: str) -> bytes:
     """A serialized ListNotificationsResponse."""
-    out = b"".join(_field(_LIST_ITEMS, n) for n in notifications)
+    out = b"".join(length_delimited(_LIST_ITEMS, n) for n in notifications)
     if next_page_token:
-        out += _field(_LIST_TOKEN, next_page_token.encode())
+        out += length_delimited(_LIST_TOKEN, next_page_token.encode())
     return out
 
 
 def stream_response(notification_bytes: bytes, unread_count: int) -> bytes:
     """A serialized StreamNotificationsResponse."""
-    out = _field(_STREAM_ITEM, notification_bytes)
+    out = length_delimited(_STREAM_ITEM, notification_bytes)
     if unread_count > 0:
         out += _STREAM_UNREAD + varint(unread_count)
     return out

@@ -125,31 +125,37 @@ def _writes_as_generator(behavior: Behavior) -> Behavior:
     return stream
 
 
-class _WrappedHandlers:
-    """An interceptor's wrapped handler per method, made once (not per call)."""
+class _WrappingInterceptor(aio.ServerInterceptor):
+    """A server interceptor that wraps each method's handler once (not per call): its
+    subclass says how, in `_wrap(method, handler)`."""
 
     def __init__(self) -> None:
         self._by_method: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    def wrap(self, method: str, handler: grpc.RpcMethodHandler,
-             make: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]
-             ) -> grpc.RpcMethodHandler:
-        known = self._by_method.get(method)
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
+
+    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        known = self._by_method.get(details.method)
         if known is not None and known[0] is handler:
             return known[1]
-        wrapped = make(method, handler)
-        self._by_method[method] = (handler, wrapped)
+        wrapped = self._wrap(details.method, handler)
+        self._by_method[details.method] = (handler, wrapped)
         return wrapped
 
 
-class ErrorInterceptor(aio.ServerInterceptor):
+class ErrorInterceptor(_WrappingInterceptor):
     """Turns exceptions into gRPC status: DomainError with ErrorInfo, backend failures as
     UNAVAILABLE, anything else INTERNAL (logged). Never lets UNKNOWN escape."""
 
     def __init__(self, domain: str) -> None:
         self._domain = domain
         self._backend_errors = backend_error_types()
-        self._wrapped = _WrappedHandlers()
+        super().__init__()
 
     def _translate(self, exc: BaseException, method: str) -> DomainError:
         if isinstance(exc, DomainError):
@@ -163,13 +169,6 @@ class ErrorInterceptor(aio.ServerInterceptor):
                                metadata={"error": type(exc).__name__})
         log.exception("unexpected error in %s", method)
         return DomainError("internal error", reason="INTERNAL")
-
-    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
-                                details: grpc.HandlerCallDetails) -> Any:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return self._wrapped.wrap(details.method, handler, self._wrap)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         @asynccontextmanager
@@ -192,7 +191,7 @@ class ErrorInterceptor(aio.ServerInterceptor):
         return _within(handler, translated)
 
 
-class AuthInterceptor(aio.ServerInterceptor):
+class AuthInterceptor(_WrappingInterceptor):
     """Verifies the bearer token of every non-public method and sets the principal.
 
     The principal and the call's deadline live in context variables while the handler runs,
@@ -201,7 +200,7 @@ class AuthInterceptor(aio.ServerInterceptor):
     def __init__(self, verifier: auth.TokenVerifier, public_methods: Collection[str] = ()) -> None:
         self._verifier = verifier
         self._public = frozenset(public_methods)
-        self._wrapped = _WrappedHandlers()
+        super().__init__()
 
     def _is_public(self, method: str) -> bool:
         return method in self._public or method.startswith(ALWAYS_PUBLIC_PREFIXES)
@@ -220,13 +219,6 @@ class AuthInterceptor(aio.ServerInterceptor):
             if public:
                 return None
             raise
-
-    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
-                                details: grpc.HandlerCallDetails) -> Any:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return self._wrapped.wrap(details.method, handler, self._wrap)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         public = self._is_public(method)

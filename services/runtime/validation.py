@@ -52,6 +52,13 @@ def uuid_violation(field: str, value: str, what: str = "a user id") -> FieldViol
     return None
 
 
+def _at_most(field: str, values: Sequence[object], maximum: int) -> None:
+    if len(values) > maximum:
+        raise InvalidArgument(FieldViolation(field, f"at most {maximum} ids per call "
+                                                    f"(got {len(values)})"),
+                              reason="BATCH_TOO_LARGE")
+
+
 def require_uuid(field: str, value: str, what: str = "a user id") -> str:
     """The canonical text of `value`; INVALID_ARGUMENT if it is not a UUID."""
     check([uuid_violation(field, value, what)])
@@ -61,10 +68,7 @@ def require_uuid(field: str, value: str, what: str = "a user id") -> str:
 def uuid_batch(field: str, values: Sequence[str], maximum: int, what: str = "a user id"
                ) -> list[str]:
     """Distinct canonical ids in request order, at most `maximum`."""
-    if len(values) > maximum:
-        raise InvalidArgument(FieldViolation(field, f"at most {maximum} ids per call "
-                                                    f"(got {len(values)})"),
-                              reason="BATCH_TOO_LARGE")
+    _at_most(field, values, maximum)
     check([uuid_violation(f"{field}[{i}]", v, what) for i, v in enumerate(values)])
     return list(dict.fromkeys(v.lower() for v in values))
 
@@ -87,10 +91,7 @@ def require_id(field: str, value: int, what: str = "an id") -> int:
 def id_batch(field: str, values: Sequence[int], maximum: int, what: str = "an id"
              ) -> list[int]:
     """Distinct ids in request order, at most `maximum`, each a valid Snowflake id."""
-    if len(values) > maximum:
-        raise InvalidArgument(FieldViolation(field, f"at most {maximum} ids "
-                                                    f"(got {len(values)})"),
-                              reason="BATCH_TOO_LARGE")
+    _at_most(field, values, maximum)
     check([id_violation(f"{field}[{i}]", v, what) for i, v in enumerate(values)])
     return list(dict.fromkeys(values))
 
