@@ -2,7 +2,8 @@
 
 1. install what the tests need (cached outside the repo; first run builds it),
 2. generated code is current (`gen --check`), `buf lint`, `buf breaking` against main,
-3. ruff, and mypy --strict over the client layer (clients/python/photomesh_client),
+3. ruff, mypy --strict over the client layer (clients/python/photomesh_client) and
+   the web app's TypeScript (`tsc --noEmit`, strict),
 4. pytest against the real backends (its fixtures start them, or reuse running ones).
 Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`).
 """
@@ -44,6 +45,15 @@ def main(argv: list[str]) -> int:
             return 1
     with step("mypy (client layer)"):
         if _run([sys.executable, "-m", "mypy"], cwd=CLIENT_PROJECT) != 0:
+            return 1
+    with step("web app type check (tsc)"):
+        from infra.process import ProcessError
+        from infra.web import type_check
+
+        try:
+            type_check(settings)
+        except ProcessError as e:
+            say(str(e))
             return 1
     with step("pytest"):
         code = _run([sys.executable, "-m", "pytest", *argv])

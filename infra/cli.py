@@ -11,6 +11,7 @@
     test      every CI check, then pytest (arguments go to pytest)
     bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
     k8s       Kubernetes manifests (deploy/): secrets, build, validate, render-edge, schemas
+    seed      fill the running mesh with demo data (socfb-Reed98; `seed --help`)
 
 Imports are lazy, so every command starts quickly.
 """
@@ -67,6 +68,7 @@ def _endpoints(settings: InfraSettings) -> str:
 
     envoy = EnvoyBackend(settings)
     rows.append(("edge", "", "", "", f"{envoy.endpoint()}  (admin {envoy.admin_endpoint()})"))
+    rows.append(("web app", "", "", "", f"{envoy.endpoint()}/"))
     return _table(rows)
 
 
@@ -287,6 +289,12 @@ def run_bench(rest: list[str]) -> int:
     return 0
 
 
+def run_seed(rest: list[str]) -> int:
+    from infra import seed
+
+    return seed.main(rest)
+
+
 #: Commands whose arguments all go to the delegate untouched (argparse would eat `-k`, `-x`).
 PASSTHROUGH = {
     "gen": lambda rest: run_codegen("gen", rest),
@@ -294,6 +302,7 @@ PASSTHROUGH = {
     "breaking": lambda rest: run_codegen("breaking", rest),
     "test": run_test,
     "bench": run_bench,
+    "seed": run_seed,
 }
 
 
@@ -357,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("breaking", help="buf breaking against main")
     sub.add_parser("test", help="every CI check, then pytest (extra args go to pytest)")
     sub.add_parser("bench", help="run a benchmark of bench/ (`bench <name> [args]`)")
+    sub.add_parser("seed", help="fill the running mesh with demo data (`seed --help`)")
     return parser
 
 

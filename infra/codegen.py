@@ -3,8 +3,10 @@
     gen [--check]            Python modules + .pyi stubs into clients/python/photomesh, the
                              Envoy descriptor set into clients/descriptors/photomesh.binpb,
                              the REST routes' OpenAPI document (infra/openapi.py) into
-                             clients/openapi/photomesh.openapi.json and the Kubernetes
-                             edge's files (infra/k8s/edge.py) into deploy/base/edge/generated;
+                             clients/openapi/photomesh.openapi.json, the Kubernetes
+                             edge's files (infra/k8s/edge.py) into deploy/base/edge/generated
+                             and the web app's TypeScript (protoc-gen-es, npm, cached) into
+                             clients/web/src/gen;
                              --check regenerates into a temp dir and fails on any difference.
     lint                     buf lint.
     breaking [--against X]   buf breaking against git main (or HEAD~1 on main itself).
@@ -12,7 +14,9 @@
 The two googleapis files the contracts import are vendored under
 protos/third_party/googleapis (buf needs them and the BSR is not reachable); `gen` refreshes
 them from the pinned googleapis-common-protos wheel and `gen --check` fails if they drift.
-No Python is generated for them: at run time it comes from that wheel.
+No Python is generated for them: at run time it comes from that wheel. The web app's
+TypeScript includes them and google.rpc's status and error details (read from the same
+wheel), so the browser decodes ErrorInfo, BadRequest and RetryInfo.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ DESCRIPTOR_NAME = "photomesh.binpb"
 OPENAPI_DIR = "openapi"
 OPENAPI_NAME = "photomesh.openapi.json"
 K8S_EDGE_DIR = "k8s-edge"  # in a fresh generation; installed into deploy/base/edge/generated
+WEB_APP = CLIENTS / "web"
+WEB_GEN_DIR = "web-gen"  # in a fresh generation; installed into clients/web/src/gen
+#: Third-party files the TypeScript needs besides ours (from googleapis-common-protos).
+TS_THIRD_PARTY = ("google/api/annotations.proto", "google/api/http.proto",
+                  "google/rpc/status.proto", "google/rpc/error_details.proto")
 
 
 # --- tools ---------------------------------------------------------------------------------
@@ -162,6 +171,21 @@ def generate(out: Path) -> None:
     _add_package_markers(python_out)
     _write_openapi(descriptors, out / OPENAPI_DIR / OPENAPI_NAME)
     _write_k8s_edge(descriptors, out / OPENAPI_DIR / OPENAPI_NAME, out / K8S_EDGE_DIR)
+    _generate_typescript(out / WEB_GEN_DIR)
+
+
+def _generate_typescript(target: Path) -> None:
+    """protoc-gen-es (npm, installed once into the cache from clients/web's lock file):
+    messages, enums and service descriptors as TypeScript (`target=ts`)."""
+    from infra.install import ensure_npm_packages
+    from infra.settings import InfraSettings
+
+    packages = ensure_npm_packages(InfraSettings(), WEB_APP)
+    plugin = packages / "node_modules" / ".bin" / "protoc-gen-es"
+    target.mkdir(parents=True)
+    _run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTOS.relative_to(REPO)}",
+          f"-I{_googleapis_root()}", f"--plugin=protoc-gen-es={plugin}",
+          f"--es_out={target}", "--es_opt=target=ts", *proto_files(), *TS_THIRD_PARTY])
 
 
 def _write_openapi(descriptors: Path, target: Path) -> None:
@@ -183,7 +207,8 @@ def _destinations() -> dict[str, Path]:
     from infra.k8s.edge import GENERATED
 
     return {f"python/{PACKAGE}": PYTHON_OUT / PACKAGE, DESCRIPTOR_DIR: CLIENTS / DESCRIPTOR_DIR,
-            OPENAPI_DIR: CLIENTS / OPENAPI_DIR, K8S_EDGE_DIR: GENERATED}
+            OPENAPI_DIR: CLIENTS / OPENAPI_DIR, K8S_EDGE_DIR: GENERATED,
+            WEB_GEN_DIR: WEB_APP / "src" / "gen"}
 
 
 def _tree(root: Path) -> dict[str, Path]:

@@ -12,7 +12,10 @@ public key. One listener serves, on one port:
   uploads), without query strings (a pre-signed URL's query cannot ride along), on a path
   Envoy has normalised (``..``, ``//`` and escaped slashes never reach MinIO), with range
   requests and `Cache-Control: public, max-age=31536000, immutable` on 200/206;
-* `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`.
+* `GET /openapi.json` (clients/openapi/photomesh.openapi.json) and `GET /healthz`;
+* grpc.health.v1 and server reflection (both versions): the introspection process
+  (services/introspection), which answers for the whole mesh from the same descriptor set;
+* `GET /` and `/assets/…`: the reference web app (clients/web, built by infra/web.py).
 
 HTTP filters, in order: strip client-sent identity headers, gRPC-Web, REST transcoding
 (so everything after it sees gRPC paths, and its local replies reach REST callers as JSON
@@ -47,6 +50,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.contracts import PUBLIC_PREFIXES, Contracts, Rpc
+from services.processes import INTROSPECTION
 
 REPO = Path(__file__).resolve().parents[1]
 OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
@@ -54,7 +58,6 @@ OPENAPI_DOCUMENT = REPO / "clients" / "openapi" / "photomesh.openapi.json"
 USER_HEADER = "x-photomesh-user"        # the verified `sub`, set by the edge only
 CLIENT_ADDRESS_HEADER = "x-photomesh-client-address"  # the caller's address, set by the edge
 ADMIN_HOST = "127.0.0.1"                # Envoy's admin listener: loopback, never exposed
-SERVICE_HEADER = "x-photomesh-service"  # which service answers health/reflection calls
 JWT_PROVIDER = "photomesh"
 ISSUER = "photomesh-auth"
 AUDIENCE = "photomesh"
@@ -62,10 +65,19 @@ IMMUTABLE = "public, max-age=31536000, immutable"  # set by envoy/media_cache.lu
 #: The media service's bucket unless PHOTOMESH_MINIO_BUCKET says otherwise
 #: (services/runtime/settings.py MinioSettings.bucket).
 DEFAULT_MEDIA_BUCKET = "photomesh-media"
-#: Services that answer health and reflection calls when no SERVICE_HEADER is sent.
-DEFAULT_INTROSPECTION_SERVICE = "auth"
+#: The health name the process answering every health and reflection call
+#: (services.processes.INTROSPECTION) reports its own state under ("" is the whole mesh's).
+INTROSPECTION_HEALTH_NAME = "grpc.reflection.v1.ServerReflection"
 
 _TYPE = "type.googleapis.com/envoy."
+#: The web app's page: scripts and styles only from the edge itself; calls, images and
+#: uploads may go elsewhere (object storage for uploads, a CDN for media).
+WEB_APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
+               "img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; "
+               "connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; "
+               "frame-ancestors 'none'; form-action 'self'")
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".map": "application/json"}
 PREFLIGHT_CLUSTER = "cors_preflight"  # no endpoints: only the CORS filter answers
 
 
@@ -100,6 +112,10 @@ class EdgeSettings(BaseSettings):
                                            description="media reads per client address per "
                                                        "second")
     media_rate_limit_burst: int = Field(default=400, ge=1)
+    introspection_rate_limit_requests: int = Field(
+        default=50, ge=1, description="health and reflection calls (anonymous) per client "
+                                      "address per second")
+    introspection_rate_limit_burst: int = Field(default=200, ge=1)
     trusted_proxy_hops: int = Field(
         default=0, ge=0, description="load balancers in front of the edge whose "
                                      "X-Forwarded-For entries name the client (0: the edge "
@@ -115,23 +131,29 @@ class EdgeSettings(BaseSettings):
 
 @dataclass(frozen=True)
 class Upstreams:
-    """Where the edge sends requests: every service's replicas and MinIO."""
+    """Where the edge sends requests: every service's replicas, the introspection
+    process's and MinIO."""
 
     services: Mapping[str, Sequence[tuple[str, int]]]
     minio: tuple[str, int]
     media_bucket: str
+    introspection: Sequence[tuple[str, int]]
 
 
 def upstreams_from_env(env: Mapping[str, str], contracts: Contracts | None = None
                        ) -> Upstreams:
     """Upstreams from a mesh's PHOTOMESH_* service environment (`infra.services.service_env`
     for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): one replica per
-    service that has a contract, MinIO, and the media bucket."""
+    service that has a contract and of the introspection process, MinIO, and the media
+    bucket."""
+    def replica(name: str) -> tuple[str, int]:
+        return env[f"PHOTOMESH_{name.upper()}_HOST"], int(env[f"PHOTOMESH_{name.upper()}_PORT"])
+
     names = sorted({s.mesh_name for s in (contracts or Contracts()).services})
-    services = {name: [(env[f"PHOTOMESH_{name.upper()}_HOST"],
-                        int(env[f"PHOTOMESH_{name.upper()}_PORT"]))] for name in names}
-    return Upstreams(services, _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
-                     env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET))
+    return Upstreams({name: [replica(name)] for name in names},
+                     _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
+                     env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET),
+                     [replica(INTROSPECTION)])
 
 
 def jwks(public_key_pem: bytes) -> dict[str, Any]:
@@ -183,6 +205,9 @@ def _discovery(hosts: Sequence[str]) -> dict[str, Any]:
 
 def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
                      settings: EdgeSettings) -> dict[str, Any]:
+    """A gRPC cluster, health-checked with grpc.health.v1 ("" for a service; the
+    introspection process under its own name, as its "" is the whole mesh's)."""
+    health_name = INTROSPECTION_HEALTH_NAME if name == INTROSPECTION else ""
     return {
         "name": cluster_name(name),
         **_discovery([host for host, _ in replicas]),
@@ -199,7 +224,7 @@ def _service_cluster(name: str, replicas: Sequence[tuple[str, int]],
             "interval": _seconds(settings.health_check_interval_seconds),
             "unhealthy_threshold": 2,
             "healthy_threshold": 1,
-            "grpc_health_check": {"service_name": ""},
+            "grpc_health_check": {"service_name": health_name},
         }],
         # A replica answering UNAVAILABLE-as-503 or resets repeatedly is ejected for a while.
         "outlier_detection": {"consecutive_gateway_failure": 5, "base_ejection_time": "10s",
@@ -242,21 +267,16 @@ def _rpc_route(rpc: Rpc, cluster: str, settings: EdgeSettings) -> dict[str, Any]
     return {"name": rpc.path, "match": {"path": rpc.path}, "route": action}
 
 
-def _introspection_routes(services: Sequence[str]) -> list[dict[str, Any]]:
-    """Health and reflection go to the service named by SERVICE_HEADER (grpcurl:
-    ``-rpc-header``/``-reflect-header 'x-photomesh-service: post'``), default auth."""
-    routes = []
-    for prefix in PUBLIC_PREFIXES:
-        for name in services:
-            routes.append({"match": {"prefix": prefix, "headers": [
-                {"name": SERVICE_HEADER, "string_match": {"exact": name}}]},
-                "route": {"cluster": cluster_name(name), "timeout": "0s"},
-                "typed_per_filter_config": _no_buffer()})
-        routes.append({"match": {"prefix": prefix},
-                       "route": {"cluster": cluster_name(DEFAULT_INTROSPECTION_SERVICE),
-                                 "timeout": "0s"},
-                       "typed_per_filter_config": _no_buffer()})
-    return routes
+def _introspection_routes(settings: EdgeSettings) -> list[dict[str, Any]]:
+    """Health and reflection (any version) go to the introspection process: reflection of
+    every service, health of the whole mesh ("") and of each process and service. Anyone
+    may call them, so they have a token bucket per client address."""
+    per_address = _per_address_limit(settings.introspection_rate_limit_requests,
+                                     settings.introspection_rate_limit_burst, 1)
+    return [{"match": {"prefix": prefix},
+             "route": {"cluster": cluster_name(INTROSPECTION), "timeout": "0s"},
+             "typed_per_filter_config": {**_no_buffer(), **per_address}}
+            for prefix in PUBLIC_PREFIXES]
 
 
 def _no_buffer() -> dict[str, Any]:
@@ -311,8 +331,32 @@ def _media_routes(bucket: str, settings: EdgeSettings) -> list[dict[str, Any]]:
 MEDIA_LUA = Path(__file__).resolve().parent / "envoy" / "media_cache.lua"
 
 
+def _web_app_routes(web_app: Path | None) -> list[dict[str, Any]]:
+    """The built app's files as direct responses (read by Envoy at start-up): the page
+    never cached, assets (content-hashed names) cached for good."""
+    from infra.web import app_files
+
+    if web_app is None:
+        return []
+    routes = []
+    for path, file in app_files(web_app).items():
+        page = path == "/"
+        headers = {"content-type": CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
+                   "cache-control": "no-cache" if page else IMMUTABLE,
+                   "x-content-type-options": "nosniff"}
+        if page:
+            headers |= {"content-security-policy": WEB_APP_CSP,
+                        "referrer-policy": "same-origin", "x-frame-options": "DENY"}
+        routes.append({"match": {"path": path, "headers": [
+            {"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]},
+            "direct_response": {"status": 200, "body": {"filename": str(file)}},
+            "response_headers_to_add": [{"header": {"key": k, "value": v}}
+                                        for k, v in headers.items()]})
+    return routes
+
+
 def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
-            settings: EdgeSettings) -> list[dict[str, Any]]:
+            settings: EdgeSettings, web_app: Path | None = None) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = [
         {"match": {"path": "/healthz"},
          "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}},
@@ -320,8 +364,9 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
          "direct_response": {"status": 200, "body": {"filename": str(openapi)}},
          "response_headers_to_add": [{"header": {"key": "content-type",
                                                  "value": "application/json"}}]},
+        *_web_app_routes(web_app),
         *_media_routes(upstreams.media_bucket, settings),
-        *_introspection_routes(list(upstreams.services)),
+        *_introspection_routes(settings),
     ]
     anonymous = _per_address_limit(settings.anonymous_rate_limit_requests,
                                    settings.anonymous_rate_limit_burst,
@@ -361,11 +406,13 @@ def _routes(contracts: Contracts, upstreams: Upstreams, openapi: Path,
 
 def _jwt_filter(contracts: Contracts, jwks_source: dict[str, str]) -> dict[str, Any]:
     """Tokens are required everywhere except the public RPCs (gRPC and REST alike), health,
-    reflection, media reads, /healthz and /openapi.json. Service tokens (issuer
-    photomesh-mesh, audience photomesh-internal, another key) never verify here."""
+    reflection, media reads, the web app's files, /healthz and /openapi.json. Service
+    tokens (issuer photomesh-mesh, audience photomesh-internal, another key) never verify
+    here."""
     open_rules: list[dict[str, Any]] = [
         {"match": {"path": "/healthz"}}, {"match": {"path": "/openapi.json"}},
-        {"match": {"prefix": "/media/"}},
+        {"match": {"prefix": "/media/"}}, {"match": {"path": "/"}},
+        {"match": {"prefix": "/assets/"}},
         *({"match": {"prefix": prefix}} for prefix in PUBLIC_PREFIXES),
     ]
     # REST calls are already transcoded here: one rule per public RPC covers both.
@@ -453,8 +500,7 @@ def _cors(settings: EdgeSettings) -> dict[str, Any]:
         allow_origin_string_match=origins,
         allow_methods="GET, PUT, POST, PATCH, DELETE, OPTIONS",
         allow_headers=("authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, "
-                       "connect-protocol-version, connect-timeout-ms, range, "
-                       f"{SERVICE_HEADER}"),
+                       "connect-protocol-version, connect-timeout-ms, range"),
         expose_headers=("grpc-status, grpc-message, grpc-status-details-bin, retry-after, "
                         "content-range, accept-ranges"),
         max_age="86400",
@@ -467,14 +513,16 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
                 lua: Path = MEDIA_LUA, admin_host: str = ADMIN_HOST,
                 settings: EdgeSettings | None = None,
                 contracts: Contracts | None = None,
-                tls: tuple[Path, Path] | None = None) -> dict[str, Any]:
+                tls: tuple[Path, Path] | None = None,
+                web_app: Path | None = None) -> dict[str, Any]:
     """The Envoy bootstrap for the edge, as a dict (JSON-serialisable).
 
     The JWT public key is inlined (`public_key_pem`) or read by Envoy from a JWKS file at
     start (`jwks_file`, e.g. mounted from a Kubernetes Secret). The edge listens on `host`
     (where clients reach it); the admin listener on `admin_host` (loopback). `tls` is
     (certificate chain, private key) for a TLS listener. `descriptor`, `openapi`, `lua`
-    and the TLS files are paths as Envoy sees them.
+    and the TLS files are paths as Envoy sees them. `web_app` is a build of infra/web.py
+    served at `/` (none: no app).
     """
     settings = settings or EdgeSettings()
     contracts = contracts or Contracts()
@@ -501,7 +549,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
             "virtual_hosts": [{
                 "name": "edge",
                 "domains": ["*"],
-                "routes": _routes(contracts, upstreams, openapi, settings),
+                "routes": _routes(contracts, upstreams, openapi, settings, web_app),
                 # Services read the caller's address from here (any client copy replaced).
                 "request_headers_to_add": [{
                     "header": {"key": CLIENT_ADDRESS_HEADER,
@@ -539,6 +587,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         ],
     )
     replicas = {name: list(endpoints) for name, endpoints in upstreams.services.items()}
+    replicas[INTROSPECTION] = list(upstreams.introspection)
     for name, extra in settings.replicas.items():
         if name in replicas:
             replicas[name] += [_host_port(e) for e in extra]
@@ -617,7 +666,8 @@ def edge_descriptor(out: Path, base: Path, *, source_info: bool = True) -> Path:
 def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
                       upstreams: Upstreams, public_key_pem: bytes,
                       settings: EdgeSettings | None = None,
-                      descriptor_set: Path | None = None) -> Path:
+                      descriptor_set: Path | None = None,
+                      web_app: Path | None = None) -> Path:
     """Render the edge into run_dir/envoy/ (envoy.json + its descriptor set, and with TLS
     on a certificate unless one is given); returns the config path."""
     from infra.contracts import DESCRIPTOR_SET
@@ -635,7 +685,8 @@ def write_edge_config(run_dir: Path, *, host: str, port: int, admin_port: int,
                else ensure_certificate(run_dir / "edge-tls", host))
     config = edge_config(host=host, port=port, admin_port=admin_port, upstreams=upstreams,
                          public_key_pem=public_key_pem, descriptor=descriptor,
-                         settings=settings, contracts=Contracts(base), tls=tls)
+                         settings=settings, contracts=Contracts(base), tls=tls,
+                         web_app=web_app)
     path = directory / "envoy.json"
     path.write_text(json.dumps(config, indent=1) + "\n")
     return path

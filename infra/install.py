@@ -194,8 +194,9 @@ def ensure_npm_packages(settings: InfraSettings, source: Path) -> Path:
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(source / name, target / name)
     with step(f"npm ci for {source.name} into {target} (first run only)"):
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=target,
-                              stdout=sys.stderr, stderr=sys.stderr, check=False)
+        # No install scripts: nothing we use needs one (esbuild finds its binary package).
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+                              cwd=target, stdout=sys.stderr, stderr=sys.stderr, check=False)
         if done.returncode != 0:
             raise ProcessError(f"npm ci in {target} failed (exit {done.returncode})")
     return target
@@ -225,3 +226,18 @@ def _ensure_tool(settings: InfraSettings, package: str, version: str, name: str)
     if binary.exists() and os.access(binary, os.X_OK):
         return binary
     return go_install(settings, package, version, name, gobin=gobin)
+
+
+# --- browser tests -----------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> Path:
+    """Debian's `chromium` (the browser tests drive it with playwright-core; no browser is
+    downloaded by npm). Installed with apt-get the first time."""
+    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
+        apt_install("chromium")
+    if not CHROMIUM.exists():
+        raise ProcessError(f"apt-get installed chromium but {CHROMIUM} is missing")
+    return CHROMIUM

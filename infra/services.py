@@ -19,7 +19,7 @@ from pathlib import Path
 from infra.process import ManagedProcess, ProcessError
 from infra.progress import say
 from infra.settings import InfraSettings
-from services.processes import PROCESSES
+from services.processes import INTROSPECTION, PROCESSES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,9 +111,11 @@ def service_env(
     Every service gets the backend addresses, every service's PHOTOMESH_<NAME>_HOST/_PORT
     and PHOTOMESH_<NAME>_TARGET (so they can dial each other), the JWT public key and the
     services' public keys; `service=<name>` (a process of SERVICES) also gets that
-    process's own service key, and only `service="auth"` PHOTOMESH_AUTH_PRIVATE_KEY_PATH.
-    `ports` replaces some or all of SERVICE_PORTS (ports and targets stay consistent);
-    `overrides` is applied last, e.g. ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
+    process's own service key, only `service="auth"` PHOTOMESH_AUTH_PRIVATE_KEY_PATH, and
+    only `service="introspection"` the list of every other process it watches
+    (PHOTOMESH_INTROSPECTION_TARGETS). `ports` replaces some or all of SERVICE_PORTS (ports
+    and targets stay consistent); `overrides` is applied last, e.g.
+    ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
     """
     s = settings
     private_path, public_path = ensure_jwt_keys(s)
@@ -140,6 +142,10 @@ def service_env(
         env["PHOTOMESH_AUTH_PRIVATE_KEY_PATH"] = str(private_path)
     if service in SERVICES:
         env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(service_key_path(s, service))
+    if service == INTROSPECTION:
+        env["PHOTOMESH_INTROSPECTION_TARGETS"] = json.dumps(
+            {name: [f"{s.host}:{port}"] for name, port in all_ports.items()
+             if name != INTROSPECTION})
     if service in all_ports:
         # Each process makes its own Snowflake ids (services/runtime/ids.py).
         env["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(list(all_ports).index(service))

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The process the edge sends every health and reflection call to: it serves reflection of
+#: every photomesh service and watches every other process's health (services/introspection).
+INTROSPECTION = "introspection"
+
 
 @dataclass(frozen=True)
 class Process:
@@ -32,6 +36,7 @@ PROCESSES: tuple[Process, ...] = (
     Process("story", "story", "services.story", 50055),
     Process("media", "media", "services.media", 50056),
     Process("notification", "notification", "services.notification", 50057),
+    Process(INTROSPECTION, INTROSPECTION, "services.introspection", 50058),
     Process("media_worker", "media", "services.media.workers.transcoder", 50061),
     Process("feed_fanout", "feed", "services.feed.workers.fanout", 50062),
     Process("notification_worker", "notification", "services.notification.workers.delivery",

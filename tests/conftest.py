@@ -73,13 +73,23 @@ async def collector() -> AsyncIterator[OtlpCollector]:
 
 
 @pytest.fixture(scope="session")
+def edge_ports() -> tuple[int, int]:
+    """The test edge's port and admin port, chosen before the mesh starts: the media URLs
+    the test mesh hands out point at the test edge (which serves the run's bucket)."""
+    from infra.sandbox import free_port
+
+    return free_port(), free_port()
+
+
+@pytest.fixture(scope="session")
 def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir: Path,
-         backends: InfraSettings) -> Iterator[Mesh]:
+         backends: InfraSettings, edge_ports: tuple[int, int]) -> Iterator[Mesh]:
     """Every service as its own process on free ports, SERVING before tests begin."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
-    running = start_mesh(settings, {**names.overrides(),
-                                    "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
-                                    "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0"})
+    running = start_mesh(settings, {
+        **names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
+        "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0",
+        "PHOTOMESH_MEDIA_PUBLIC_BASE_URL": f"http://{settings.host}:{edge_ports[0]}/media"})
     yield running
     running.stop()
 
@@ -103,13 +113,13 @@ def edge_dead_replica() -> int:
 
 @pytest.fixture(scope="session")
 def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path,
-         edge_dead_replica: int) -> Iterator[EnvoyBackend]:
+         edge_dead_replica: int, edge_ports: tuple[int, int]) -> Iterator[EnvoyBackend]:
     """A private Envoy edge (free ports) for the test mesh, generated from the contracts;
     `edge.endpoint()` is its URL, `edge.settings.envoy_port` its port."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     limits = EdgeSettings(**TEST_EDGE,
                           replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]})
-    with private_edge(settings, mesh.env, limits) as envoy:
+    with private_edge(settings, mesh.env, limits, ports=edge_ports) as envoy:
         yield envoy
 
 

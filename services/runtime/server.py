@@ -36,12 +36,19 @@ class ServiceDefinition:
     `service_names` are the full gRPC names it serves (for health and reflection).
     `register` adds its servicer(s) to the server. `public_methods` (full method paths,
     ``/photomesh.auth.v1.AuthService/Login``) may be called without a token.
+
+    `health` is None for every service: the bootstrap adds the standard health servicer
+    (SERVING for "" and `service_names` once started) and reflection of `service_names`.
+    A process that answers for others (services/introspection: the whole mesh's health
+    and reflection) registers its own in `register` and hands its health servicer here,
+    so drain still marks it NOT_SERVING first.
     """
 
     name: str
     service_names: tuple[str, ...]
     register: Callable[[aio.Server], None]
     public_methods: Collection[str] = field(default_factory=frozenset)
+    health: health.aio.HealthServicer | None = None
 
     @property
     def domain(self) -> str:
@@ -81,17 +88,21 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
         ],
     )
     definition.register(server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*definition.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
+    health_servicer = definition.health
+    if health_servicer is None:
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (*definition.service_names,
+             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME), server)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise RuntimeError(f"could not bind {settings.host}:{settings.port}")
     await server.start()
-    for name in ("", *definition.service_names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    if definition.health is None:
+        for name in ("", *definition.service_names):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("%s serving on %s:%d", definition.name, settings.host, port)
     return RunningServer(server, port, health_servicer, definition)
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 
+from infra.edge import INTROSPECTION_HEALTH_NAME
 from infra.k8s import env_contract
+from infra.k8s.edge import service_name
 from infra.k8s.env_contract import container_env, process_of
 from infra.services import SERVICE_PORTS
+from services.processes import INTROSPECTION, PROCESSES
 from tests.deploy.conftest import Rendered
 
 #: Seconds between the runtime's drain and the end of the grace period (closing backends,
@@ -44,8 +47,12 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
         port = int(env[env_contract.env_name(own, "port", own.model_fields["port"])].value or 0)
         assert port == SERVICE_PORTS[process]
         assert main["ports"] == [{"name": "grpc", "containerPort": port}]
+        # The introspection process's "" is the whole mesh's health: it is probed for its own.
+        own_health = ({"service": INTROSPECTION_HEALTH_NAME} if process == INTROSPECTION
+                      else {})
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert main[probe]["grpc"] == {"port": port}, (doc["metadata"]["name"], probe)
+            assert main[probe]["grpc"] == {"port": port, **own_health}, \
+                (doc["metadata"]["name"], probe)
         # Liveness must not kill a pod that is draining (NOT_SERVING) within its grace.
         live = main["livenessProbe"]
         assert live["periodSeconds"] * live["failureThreshold"] >= \
@@ -118,6 +125,21 @@ def test_peers_and_backends_are_addressed_by_service_names(overlay: Rendered) ->
                  and p != "feed_fanout"):
         service = overlay.get("Service", name)
         assert service["spec"]["clusterIP"] == "None"  # every pod is an endpoint
+
+
+def test_introspection_watches_every_other_process_through_its_headless_service(
+        overlay: Rendered) -> None:
+    """The mesh's health at the edge is only whole if every process of
+    services/processes.py is watched, each through a Service naming every ready pod."""
+    doc = overlay.get("Deployment", service_name(INTROSPECTION))
+    env = container_env(doc["spec"]["template"]["spec"]["containers"][0], overlay.configmaps)
+    targets = json.loads(env["PHOTOMESH_INTROSPECTION_TARGETS"].value or "{}")
+    assert targets == {p.name: [f"{service_name(p.name)}:{p.port}"] for p in PROCESSES
+                       if p.name != INTROSPECTION}
+    for p in PROCESSES:
+        service = overlay.get("Service", service_name(p.name))
+        assert service["spec"]["clusterIP"] == "None", p.name
+        assert [port["port"] for port in service["spec"]["ports"]] == [p.port], p.name
 
 
 def test_the_backends_are_clusters_with_replicated_data(rendered_overlays) -> None:

@@ -38,15 +38,12 @@ class Grpcurl:
     target: str
 
     def __call__(self, *command: str, data: Any = None, token: str | None = None,
-                 service: str | None = None) -> subprocess.CompletedProcess[str]:
-        """`grpcurl -plaintext [-H ...] [-d ...] <edge> <command...>` (`list`, `describe X`
-        or a method); `service` routes reflection and health to that service."""
-        argv = [str(self.binary), "-plaintext", "-max-time", "10"]
+                 options: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        """`grpcurl -plaintext [-H ...] [-d ...] [options] <edge> <command...>` (`list`,
+        `describe X` or a method); reflection answers for every service of the mesh."""
+        argv = [str(self.binary), "-plaintext", "-max-time", "10", *options]
         if token is not None:
             argv += ["-H", f"authorization: Bearer {token}"]
-        if service is not None:
-            argv += ["-reflect-header", f"x-photomesh-service: {service}",
-                     "-rpc-header", f"x-photomesh-service: {service}"]
         if data is not None:
             argv += ["-d", json.dumps(data)]
         argv += [self.target, *command]

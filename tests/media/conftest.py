@@ -36,7 +36,7 @@ async def other_user(channel_to) -> str:
 def direct(mesh: Mesh) -> Callable[[str], str]:
     """The MinIO URL of a variant URL (edge URL ``<base>/<bucket>/<key>``): the same
     object fetched without the edge."""
-    base = "http://127.0.0.1:18080/media/"
+    base = f"{mesh.env['PHOTOMESH_MEDIA_PUBLIC_BASE_URL']}/"
     endpoint = f"http://{mesh.env['PHOTOMESH_MINIO_ENDPOINT']}/"
 
     def to_minio(url: str) -> str:

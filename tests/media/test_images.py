@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+from urllib.parse import urlsplit
 
 from minio import Minio
 from minio.error import S3Error
@@ -58,7 +59,7 @@ async def test_jpeg_gets_every_rendition_without_metadata(media_target, user, di
     for (name, fmt), variant in variants.items():
         want = expected.get(name, (1200, 900))
         assert (variant.width, variant.height) == want
-        assert variant.url.startswith("http://127.0.0.1:18080/media/pmtest-")
+        assert urlsplit(variant.url).path.startswith("/media/pmtest-")
         image, headers, body = await fetch_image(direct(variant.url))
         assert image.size == want
         assert image.format == FORMATS[fmt][0]
