@@ -94,7 +94,7 @@ async def probe(path: Path, limits: VideoLimits) -> Probe:
     if code != 0:
         raise MediaFailure(FailureReason.CORRUPT,
                            f"the video could not be read (damaged or not a video): "
-                           f"{_last_line(err)}")
+                           f"{_last_line(err)} (ffprobe exit {code})")
     info = json.loads(out or "{}")
     container = set(str(info.get("format", {}).get("format_name", "")).split(","))
     if not container & CONTAINERS:
