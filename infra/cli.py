@@ -61,7 +61,8 @@ def _endpoints(settings: InfraSettings) -> str:
         state = "SERVING" if svc.serving else ("NOT SERVING" if svc.pid else "stopped")
         rss = stack.rss_mb(svc.pid) if svc.pid else None
         rows.append((f"svc {svc.name}", state, str(svc.pid or "-"),
-                     f"{rss:.0f}M" if rss is not None else "-", f"grpc://{svc.target}"))
+                     f"{rss:.0f}M" if rss is not None else "-",
+                     f"grpc://{svc.target}" + (f"  {svc.metrics}" if svc.metrics else "")))
     rows.append(("edge", "", "", "", f"http://{settings.host}:{settings.envoy_port}  "
                  f"(admin http://{settings.host}:{settings.envoy_admin_port})"))
     return _table(rows)
@@ -73,29 +74,56 @@ def _running(settings: InfraSettings, backends: list[str], with_services: bool) 
 
     names = [name for name in stack.any_running(settings) if name in backends]
     if with_services:
-        names += [f"svc-{name}" for name in services.SERVICES
-                  if services.service_process(settings, name).is_running()]
+        names += [f"svc-{name}" + ("" if replica == 1 else f"-{replica}")
+                  for name in services.SERVICES
+                  for replica in services.running_replicas(settings, name)]
     return names
+
+
+def _refresh_edge(settings: InfraSettings) -> None:
+    """A running edge of ours whose routes no longer match the layout (other replicas) is
+    restarted with a new config."""
+    from infra import stack
+
+    envoy = stack.backend(settings, "envoy")
+    if envoy.external or not envoy.process.is_running():
+        return
+    config = envoy.config_path  # type: ignore[attr-defined]
+    before = config.read_text() if config.exists() else ""
+    envoy.render_config()  # type: ignore[attr-defined]
+    if config.read_text() != before:
+        say("the edge routes to other replicas now: restarting it")
+        envoy.stop()
 
 
 # --- commands --------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from infra import layout as layouts
     from infra import services, stack
     from infra.process import ProcessError
     from infra.progress import step
 
     started_at = time.monotonic()
     settings = _settings()
+    if args.replicas:
+        settings = settings.model_copy(update={"replicas": args.replicas})
     only = _only(args)
     try:
         chosen = stack.select(only)
+        layout = layouts.planned(settings)
     except ValueError as e:
         say(str(e))
         return 2
     servers = [name for name in chosen if name != "ffmpeg"]
     running = _running(settings, servers, not args.no_services)
-    expected = len(servers) + (0 if args.no_services else len(services.SERVICES))
+    saved = layouts.saved(settings)
+    if not args.no_services and saved is not None and saved != layout and \
+            any(name.startswith("svc-") for name in running):
+        print(f"photomesh runs {saved.replicas} replica(s) of each service: "
+              f"`./photomesh down` first, or `up --replicas {saved.replicas}`", file=sys.stderr)
+        return 2
+    expected = len(servers) + (0 if args.no_services else len(layout.instances))
     if running and len(running) >= expected:
         print("photomesh is already running (see `./photomesh status`): "
               f"{', '.join(running)}", file=sys.stderr)
@@ -105,13 +133,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         say(f"already running, kept: {', '.join(running)}")
     try:
         stack.install_all(settings, only)
+        if not args.no_services:
+            layouts.save(settings, layout)  # the edge routes to these instances
+            if "envoy" in chosen:
+                _refresh_edge(settings)
         with step("starting backends"):
             stack.start_backends(settings, only)
         if not args.no_services:
             with step("applying CQL schema migrations"):
                 say(services.migrate(settings))
-            with step("starting services"):
-                services.start_services(settings)
+            with step(f"starting services ({layout.replicas} replica(s) each)"):
+                services.start_services(settings, layout=layout)
     except (ProcessError, ValueError) as e:
         say(f"up failed: {e}")
         say("what did start is still running: `./photomesh status`, `./photomesh down`")
@@ -171,8 +203,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     settings = _settings()
     name = args.name
-    if name in services.SERVICES:
-        name = f"svc-{name}"
+    service, _, replica = name.partition("#")
+    if service in services.SERVICES:
+        name = services.service_process(settings, service, int(replica or 1)).name
     elif name not in stack.NAMES and not name.startswith("svc-"):
         print(f"unknown name {args.name!r}: one of {', '.join(stack.NAMES + services.SERVICES)}",
               file=sys.stderr)
@@ -305,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="install what is missing, start backends and services")
     up.add_argument("--only", help=only_help)
     up.add_argument("--no-services", action="store_true", help="start the backends only")
+    up.add_argument("--replicas", type=int, help="processes of every service and worker "
+                    "(default PHOTOMESH_REPLICAS, 1); the edge and peers balance over them")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop our services, then our backends")
@@ -322,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=cmd_migrate)
 
     logs = sub.add_parser("logs", help="tail the log of a backend or service")
-    logs.add_argument("name", help="backend (nats, redis, ...) or service (auth, feed, ...)")
+    logs.add_argument("name", help="backend (nats, redis, ...) or service (auth, feed, ...; "
+                      "post#2 for a second replica)")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)

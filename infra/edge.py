@@ -90,11 +90,14 @@ class Upstreams:
 def upstreams_from_env(env: Mapping[str, str], contracts: Contracts | None = None
                        ) -> Upstreams:
     """Upstreams from a mesh's PHOTOMESH_* service environment (`infra.services.service_env`
-    for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): one replica per
-    service that has a contract, MinIO, and the media bucket."""
+    for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): every instance of each
+    service that has a contract (its PHOTOMESH_<NAME>_TARGET, infra/layout.py), MinIO, and
+    the media bucket."""
+    from infra.layout import target_addresses
+
     names = sorted({s.mesh_name for s in (contracts or Contracts()).services})
-    services = {name: [(env[f"PHOTOMESH_{name.upper()}_HOST"],
-                        int(env[f"PHOTOMESH_{name.upper()}_PORT"]))] for name in names}
+    services = {name: target_addresses(env[f"PHOTOMESH_{name.upper()}_TARGET"])
+                for name in names}
     return Upstreams(services, _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
                      env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET))
 

@@ -60,6 +60,13 @@ class InfraSettings(BaseSettings):
     envoy_port: int = 18080
     envoy_admin_port: int = 19901
 
+    # The Python services (infra/layout.py): processes per service and worker, their ports
+    # (infra/layout.py SERVICE_PORTS plus this offset; replicas 100 apart) and each one's
+    # /metrics port (its gRPC port plus the metrics offset; 0: no metrics endpoint).
+    replicas: int = Field(default=1, ge=1, le=9)
+    service_port_offset: int = Field(default=0, ge=0, le=9000)
+    service_metrics_offset: int = Field(default=2000, ge=0, le=9000)
+
     @property
     def bin_dir(self) -> Path:
         return self.cache_dir / "bin"

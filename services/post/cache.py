@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.post.store import Mention, PostRecord, PostStore
+from services.runtime import metrics
 from services.runtime.cache import KeySpace
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class PostBodies:
                 missing.append(post_id)
             else:
                 found[post_id] = _decode(post_id, raw)
+        metrics.cache_lookups("post_bodies", len(found), len(missing))
         if missing:
             read = await self._store.get_posts(missing)
             found.update(read)

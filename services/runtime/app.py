@@ -23,11 +23,18 @@ from google.protobuf import message_factory
 from google.protobuf.message import Message
 from grpc import aio
 
-from services.runtime import telemetry
+from services.runtime import logs, metrics, telemetry
 from services.runtime.auth import ServiceCredentials, TokenVerifier
 from services.runtime.backends import Backends, open_backends
 from services.runtime.server import ServiceDefinition, create_server, run, serve
-from services.runtime.settings import AuthSettings, ServerSettings, TelemetrySettings, load
+from services.runtime.settings import (
+    AuthSettings,
+    LogSettings,
+    MetricsSettings,
+    ServerSettings,
+    TelemetrySettings,
+    load,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +123,12 @@ class Needs:
 
 async def run_service(name: str, settings_cls: type[S], needs: Needs,
                       build: Callable[[S, Backends], Awaitable[Built]]) -> None:
+    logs.configure(name, load(LogSettings))
     settings = load(settings_cls)
     auth_settings = load(AuthSettings)
     telemetry_settings = load(TelemetrySettings)
     provider = telemetry.setup_tracing(name, telemetry_settings)
+    stop_metrics = metrics.serve(load(MetricsSettings))
     verifier = TokenVerifier.from_file(auth_settings.public_key_path, auth_settings.issuer,
                                        auth_settings.audience, auth_settings.leeway_seconds,
                                        auth_settings.service_key_path)
@@ -128,7 +137,7 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
                                  minio=needs.minio, ids=needs.ids) as backends:
             built = await build(settings, backends)
             running = await create_server(built.definition, settings, verifier)
-            print(f"{name} ready on {settings.host}:{running.port}", flush=True)
+            log.info("%s ready on %s:%d", name, settings.host, running.port)
             try:
                 await serve(running, settings.grace_seconds,
                             [*built.background, *backends.background()])
@@ -138,6 +147,8 @@ async def run_service(name: str, settings_cls: type[S], needs: Needs,
     finally:
         if provider is not None:
             provider.shutdown()
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 def main(name: str, settings_cls: type[S], needs: Needs,

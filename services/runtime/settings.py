@@ -130,6 +130,28 @@ class TelemetrySettings(BaseSettings):
                     "a call that arrives sampled stays sampled)")
 
 
+class MetricsSettings(BaseSettings):
+    """Prometheus metrics of the process (services/runtime/metrics.py), served on
+    ``http://<host>:<port>/metrics`` when a port is set."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_METRICS_", extra="ignore",
+                                      frozen=True)
+
+    port: int | None = Field(default=None, ge=1, le=65535,
+                             description="None: no endpoint and no per-RPC metrics")
+    host: str = Field(default="127.0.0.1", description="0.0.0.0 in a pod, for the scraper")
+
+
+class LogSettings(BaseSettings):
+    """The process's log lines: JSON objects (with the trace and span id of the call being
+    served) or plain text for a person at a terminal."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_LOG_", extra="ignore", frozen=True)
+
+    format: Literal["json", "text"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class AuthSettings(BaseSettings):
     """How every service verifies callers: the auth service's public key (zero trust)."""
 

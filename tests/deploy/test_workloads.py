@@ -43,13 +43,27 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
         assert own is not None
         port = int(env[env_contract.env_name(own, "port", own.model_fields["port"])].value or 0)
         assert port == SERVICE_PORTS[process]
-        assert main["ports"] == [{"name": "grpc", "containerPort": port}]
+        assert main["ports"][0] == {"name": "grpc", "containerPort": port}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert main[probe]["grpc"] == {"port": port}, (doc["metadata"]["name"], probe)
         # Liveness must not kill a pod that is draining (NOT_SERVING) within its grace.
         live = main["livenessProbe"]
         assert live["periodSeconds"] * live["failureThreshold"] >= \
             doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_every_process_is_scraped_on_the_port_it_serves_metrics_on(overlay: Rendered) -> None:
+    for doc, _, main, _ in _processes(overlay):
+        name = doc["metadata"]["name"]
+        env = container_env(main, overlay.configmaps)
+        port = int(env["PHOTOMESH_METRICS_PORT"].value or 0)
+        assert env["PHOTOMESH_METRICS_HOST"].value == "0.0.0.0", name
+        assert {"name": "metrics", "containerPort": port} in main["ports"], name
+        annotations = doc["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true",
+                               "prometheus.io/port": str(port),
+                               "prometheus.io/path": "/metrics"}, name
+        assert env["PHOTOMESH_LOG_FORMAT"].value == "json", name
 
 
 def test_grace_period_is_the_prestop_wait_plus_the_runtime_drain(overlay: Rendered) -> None:
