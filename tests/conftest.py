@@ -8,6 +8,7 @@ to an in-test OTLP collector.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -71,14 +72,21 @@ async def collector() -> AsyncIterator[OtlpCollector]:
     await receiver.stop()
 
 
+#: Processes per service and worker of the test mesh (`./photomesh test` runs a subset of
+#: the tests again with 2: infra/checks.py REPLICA_SUBSET).
+REPLICAS_VARIABLE = "PHOTOMESH_TEST_REPLICAS"
+
+
 @pytest.fixture(scope="session")
 def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir: Path,
          backends: InfraSettings) -> Iterator[Mesh]:
-    """Every service as its own process on free ports, SERVING before tests begin."""
+    """Every service as its own process (PHOTOMESH_TEST_REPLICAS processes each, default
+    one) on free ports, SERVING before tests begin."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     running = start_mesh(settings, {**names.overrides(),
                                     "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
-                                    "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0"})
+                                    "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0"},
+                         replicas=int(os.environ.get(REPLICAS_VARIABLE, "1")))
     yield running
     running.stop()
 
@@ -111,11 +119,13 @@ def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path,
 
 @pytest.fixture
 async def channel_to(mesh: Mesh) -> AsyncIterator:
-    """`channel_to("post")` opens a channel to a service of the mesh (closed after the test)."""
+    """`channel_to("post")` opens a channel to a service of the mesh, balanced round-robin
+    over its replicas as peers dial it (closed after the test)."""
     opened: list[aio.Channel] = []
 
     def open_channel(name: str) -> aio.Channel:
-        channel = aio.insecure_channel(mesh.target(name))
+        channel = aio.insecure_channel(mesh.balanced_target(name),
+                                       options=[("grpc.lb_policy_name", "round_robin")])
         opened.append(channel)
         return channel
 

@@ -28,6 +28,15 @@ def scrape(url: str) -> Samples:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+def scrape_all(urls: list[str]) -> Samples:
+    """The samples of several processes (every replica of a service), summed."""
+    total: Samples = {}
+    for url in urls:
+        for key, sample in scrape(url).items():
+            total[key] = total.get(key, 0.0) + sample
+    return total
+
+
 def value(samples: Samples, name: str, **labels: str) -> float:
     """The sum of `name` over the samples whose labels include `labels` (0 if none)."""
     wanted = set(labels.items())
@@ -39,8 +48,8 @@ REGISTER = {"grpc_service": "photomesh.auth.v1.AuthService", "grpc_method": "Reg
 
 async def test_the_red_series_of_a_real_call_are_on_the_process_endpoint(mesh: Mesh,
                                                                          channel_to) -> None:
-    url = mesh.metrics_url("auth")
-    before = scrape(url)
+    urls = [mesh.metrics_url("auth", i.replica) for i in mesh.layout.of("auth")]
+    before = scrape_all(urls)
     stub = auth_grpc.AuthServiceStub(channel_to("auth"))
     await stub.Register(auth_pb.RegisterRequest(
         request_id="metrics-ok-1", username="metrics_ok_user", password="correct horse battery",
@@ -49,7 +58,7 @@ async def test_the_red_series_of_a_real_call_are_on_the_process_endpoint(mesh: M
         await stub.Register(auth_pb.RegisterRequest(request_id="metrics-bad-1", username="x",
                                                     password="short"))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    after = scrape(url)
+    after = scrape_all(urls)
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
