@@ -108,9 +108,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     if args.replicas:
         settings = settings.model_copy(update={"replicas": args.replicas})
+    if args.observability:
+        settings = settings.model_copy(update={"observability": True})
     only = _only(args)
     try:
-        chosen = stack.select(only)
+        chosen = stack.select(only, settings.observability)
         layout = layouts.planned(settings)
     except ValueError as e:
         say(str(e))
@@ -149,6 +151,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         say("what did start is still running: `./photomesh status`, `./photomesh down`")
         return 1
     print(_endpoints(settings))
+    if settings.observability:
+        from infra.backends.jaeger import JaegerBackend
+
+        jaeger = JaegerBackend(settings)
+        print(f"traces: Jaeger at {jaeger.ui_url()} (query API: {jaeger.ui_url()}/api/traces"
+              f"?service=photomesh-post); every service and the edge export to it")
     print(f"photomesh up in {time.monotonic() - started_at:.1f}s")
     return 0
 
@@ -338,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="install what is missing, start backends and services")
     up.add_argument("--only", help=only_help)
     up.add_argument("--no-services", action="store_true", help="start the backends only")
+    up.add_argument("--observability", action="store_true",
+                    help="also start Jaeger (traces from every service and the edge) and "
+                         "print its URL; or PHOTOMESH_OBSERVABILITY=true")
     up.add_argument("--replicas", type=int, help="processes of every service and worker "
                     "(default PHOTOMESH_REPLICAS, 1); the edge and peers balance over them")
     up.set_defaults(func=cmd_up)

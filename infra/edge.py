@@ -76,6 +76,14 @@ class EdgeSettings(BaseSettings):
     health_check_interval_seconds: float = Field(default=2.0, gt=0)
     #: More replicas per service, e.g. ``{"post": ["10.0.0.5:50053"]}`` (JSON).
     replicas: dict[str, list[str]] = Field(default_factory=dict)
+    #: OTLP/gRPC collector (``host:port``) of the edge's spans; None: no tracing at the edge.
+    #: With one, the edge starts a trace for `trace_sample_percent` of the requests that
+    #: come without one (W3C traceparent, which it passes on to the services).
+    otel_endpoint: str | None = None
+    trace_sample_percent: float = Field(default=10.0, ge=0.0, le=100.0)
+    #: A listener serving Envoy's Prometheus stats (/stats/prometheus) on every address
+    #: (the admin listener stays on loopback); 0: none.
+    stats_port: int = Field(default=0, ge=0, le=65535)
 
 
 @dataclass(frozen=True)
@@ -404,6 +412,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         use_remote_address=True,
         stream_idle_timeout=_seconds(settings.stream_idle_timeout_seconds),
         http2_protocol_options={"max_concurrent_streams": 1000},
+        **_tracing(settings),
         route_config={
             "name": "edge",
             "max_direct_response_body_size_bytes": 4 << 20,
@@ -442,6 +451,14 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
              "typed_config": _typed("extensions.filters.http.router.v3.Router")},
         ],
     )
+    edge_listener = {
+        "name": "edge",
+        "address": _address(host, port),
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "filter_chains": [{"filters": [
+            {"name": "envoy.filters.network.http_connection_manager",
+             "typed_config": hcm}]}],
+    }
     replicas = {name: list(endpoints) for name, endpoints in upstreams.services.items()}
     for name, extra in settings.replicas.items():
         if name in replicas:
@@ -450,22 +467,77 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         "node": {"id": "photomesh-edge", "cluster": "photomesh-edge"},
         "admin": {"address": _address(admin_host or host, admin_port)},
         "static_resources": {
-            "listeners": [{
-                "name": "edge",
-                "address": _address(host, port),
-                "per_connection_buffer_limit_bytes": 1 << 20,
-                "filter_chains": [{"filters": [
-                    {"name": "envoy.filters.network.http_connection_manager",
-                     "typed_config": hcm}]}],
-            }],
+            "listeners": [edge_listener, *_stats_listener(host, settings)],
             "clusters": [*(_service_cluster(name, endpoints, settings)
                            for name, endpoints in replicas.items()),
+                         *_telemetry_clusters(admin_host or host, admin_port, settings),
                          _minio_cluster(upstreams.minio),
                          {"name": PREFLIGHT_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
                           "load_assignment": {"cluster_name": PREFLIGHT_CLUSTER,
                                               "endpoints": []}}],
         },
     }
+
+
+OTEL_CLUSTER = "otel_collector"
+ADMIN_CLUSTER = "envoy_admin"
+
+
+def _tracing(settings: EdgeSettings) -> dict[str, Any]:
+    """The connection manager's tracing: OpenTelemetry spans over OTLP/gRPC, W3C trace
+    context to the services (which continue the trace: parent-based sampling)."""
+    if settings.otel_endpoint is None:
+        return {}
+    return {"tracing": {
+        "random_sampling": {"value": settings.trace_sample_percent},
+        "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": _typed(
+            "config.trace.v3.OpenTelemetryConfig",
+            grpc_service={"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
+            service_name="photomesh-edge")},
+    }}
+
+
+def _telemetry_clusters(admin_host: str, admin_port: int, settings: EdgeSettings
+                        ) -> list[dict[str, Any]]:
+    clusters = []
+    if settings.otel_endpoint is not None:
+        host, port = _host_port(settings.otel_endpoint)
+        clusters.append({
+            "name": OTEL_CLUSTER, **_discovery([host]), "connect_timeout": "1s",
+            "typed_extension_protocol_options": {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+                    "extensions.upstreams.http.v3.HttpProtocolOptions",
+                    explicit_http_config={"http2_protocol_options": {}})},
+            "load_assignment": {"cluster_name": OTEL_CLUSTER, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": _address(host, port)}}]}]}})
+    if settings.stats_port:
+        clusters.append({
+            "name": ADMIN_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": ADMIN_CLUSTER, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": _address(admin_host, admin_port)}}]}]}})
+    return clusters
+
+
+def _stats_listener(host: str, settings: EdgeSettings) -> list[dict[str, Any]]:
+    """GET /stats/prometheus (only that) from the admin listener, for the scraper."""
+    if not settings.stats_port:
+        return []
+    hcm = _typed(
+        "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="stats", codec_type="AUTO",
+        route_config={"name": "stats", "virtual_hosts": [{
+            "name": "stats", "domains": ["*"], "routes": [
+                {"match": {"path": "/stats/prometheus", "headers": [
+                    {"name": ":method", "string_match": {"exact": "GET"}}]},
+                 "route": {"cluster": ADMIN_CLUSTER}},
+                {"match": {"prefix": "/"},
+                 "direct_response": {"status": 404, "body": {"inline_string": "no route\n"}}}]}]},
+        http_filters=[{"name": "envoy.filters.http.router",
+                       "typed_config": _typed("extensions.filters.http.router.v3.Router")}])
+    return [{"name": "stats", "address": _address(host, settings.stats_port),
+             "filter_chains": [{"filters": [
+                 {"name": "envoy.filters.network.http_connection_manager",
+                  "typed_config": hcm}]}]}]
 
 
 def _host_port(text: str) -> tuple[str, int]:

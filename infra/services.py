@@ -133,6 +133,9 @@ def service_env(
         "PHOTOMESH_JWT_PUBLIC_KEY_PATH": str(public_path),
         "PHOTOMESH_JWT_SERVICE_KEY_PATH": str(ensure_service_key(s)),
     }
+    if s.observability:  # spans to the run's Jaeger (infra/backends/jaeger.py)
+        env["PHOTOMESH_OTEL_ENDPOINT"] = f"{s.host}:{s.jaeger_otlp_port}"
+        env["PHOTOMESH_OTEL_SAMPLE_RATIO"] = str(s.trace_sample_ratio)
     for name in SERVICES:
         upper = name.upper()
         env[f"PHOTOMESH_{upper}_HOST"] = mesh.host

@@ -60,6 +60,16 @@ class InfraSettings(BaseSettings):
     envoy_port: int = 18080
     envoy_admin_port: int = 19901
 
+    # Jaeger v2 (`up --observability`): OTLP in, the query API and UI out
+    observability: bool = False
+    jaeger_otlp_port: int = 14317
+    jaeger_ui_port: int = 16686
+    jaeger_query_grpc_port: int = 16685
+    jaeger_health_port: int = 13133
+    jaeger_max_traces: int = Field(default=50_000, ge=100)
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0,
+                                      description="share of traces kept with observability")
+
     # The Python services (infra/layout.py): processes per service and worker, their ports
     # (infra/layout.py SERVICE_PORTS plus this offset; replicas 100 apart) and each one's
     # /metrics port (its gRPC port plus the metrics offset; 0: no metrics endpoint).

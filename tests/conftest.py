@@ -106,13 +106,15 @@ def edge_dead_replica() -> int:
 
 
 @pytest.fixture(scope="session")
-def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path,
+def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path, collector: OtlpCollector,
          edge_dead_replica: int) -> Iterator[EnvoyBackend]:
-    """A private Envoy edge (free ports) for the test mesh, generated from the contracts;
+    """A private Envoy edge (free ports) for the test mesh, generated from the contracts,
+    starting a trace for every request (spans to the run's collector, like the services');
     `edge.endpoint()` is its URL, `edge.settings.envoy_port` its port."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     limits = EdgeSettings(**TEST_EDGE,
-                          replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]})
+                          replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]},
+                          otel_endpoint=collector.endpoint, trace_sample_percent=100.0)
     with private_edge(settings, mesh.env, limits) as envoy:
         yield envoy
 
