@@ -11,7 +11,7 @@
 #                                                                       pin the local stack uses
 #
 # One image serves every process: the module is the container's command
-# (`python -m services.post`, `python -m services.feed.fanout_worker`, ... as in
+# (`python -m services.post`, `python -m services.feed.workers.fanout`, ... as in
 # infra/services.py). Settings and secrets come from the environment and mounted files at
 # run time (deploy/), never from the image. The images run as a non-root user and work on a
 # read-only root filesystem (bytecode is compiled here; /tmp is the only place written).
@@ -29,11 +29,13 @@ RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("/tmp/pyproject
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --only-binary=:all: -r /tmp/requirements.txt
 
-# --- the code: the services and the generated clients, compiled to bytecode --------------
+# --- the code: the services, the generated clients and the client layer the services
+#     build their peers on (photomesh_client), compiled to bytecode --------------
 FROM ${PYTHON_IMAGE} AS code
 WORKDIR /app
 COPY services/ services/
 COPY clients/python/photomesh/ clients/python/photomesh/
+COPY clients/python/photomesh_client/ clients/python/photomesh_client/
 RUN python -m compileall -q -j 0 services clients/python
 
 # --- service: auth, graph, post, feed, story, media, notification, feed_fanout,
@@ -59,7 +61,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 USER 10001:10001
-CMD ["python", "-m", "services.media.worker"]
+CMD ["python", "-m", "services.media.workers.transcoder"]
 
 # --- minio: the object store, built from the same pinned module as `./photomesh up` --------
 # (MinIO publishes no release tags on the Go proxy; the local stack pins a pseudo-version.)

@@ -399,17 +399,17 @@ async def worker_rows_per_second(env: dict[str, str], tasks: int, recipients: in
 async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # type: ignore[no-untyped-def]
     """The feed's read path in this process (same code, same backends and peers)."""
     from services.feed.__main__ import build
-    from services.feed.peers import Posts
     from services.feed.settings import FeedSettings
+    from services.runtime.app import Needs, process_context
     from services.runtime.auth import Principal, set_principal
-    from services.runtime.backends import open_backends
 
     for key, value in env.items():
         os.environ[key] = value
-    async with open_backends("feed", cql=True, redis=True, nats=True) as backends:
-        built = await build(FeedSettings(), backends)
+    async with process_context("feed", FeedSettings,
+                               Needs(cql=True, redis=True, nats=True)) as ctx:
+        built = await build(ctx)
         feeds = built.domain
-        posts = Posts(mesh.target("post"))
+        posts = ctx.peers.post
         set_principal(Principal(viewer.user_id, "", viewer.token, int(time.time()) + 600))
         for _ in range(50):
             await feeds.home(viewer.user_id, 10, "", 0)
@@ -434,7 +434,6 @@ async def profile_read(env: dict[str, str], viewer: Person, mesh) -> str:  # typ
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(14)
         for close in built.on_stop:
             await close()
-        await posts.close()
     lines = ["where one feed read's time goes (median of 200, in the feed's own code):"]
     lines += [f"  {name:<48}{percentile(sorted(v), 50) * 1e3:8.2f} ms"
               for name, v in stages.items()]

@@ -58,7 +58,8 @@ def _endpoints(settings: InfraSettings) -> str:
         rss = f"{b.rss_mb:.0f}M" if b.rss_mb is not None else "-"
         rows.append((b.name, b.state, str(b.pid or "-"), rss, b.endpoint))
     for svc in services.service_status(settings):
-        state = "SERVING" if svc.serving else ("NOT SERVING" if svc.pid else "stopped")
+        state = ("SERVING" if svc.serving else "NOT SERVING" if svc.pid
+                 else f"DEAD (was pid {svc.dead_pid})" if svc.dead_pid else "stopped")
         rss = stack.rss_mb(svc.pid) if svc.pid else None
         rows.append((f"svc {svc.name}", state, str(svc.pid or "-"),
                      f"{rss:.0f}M" if rss is not None else "-",

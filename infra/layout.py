@@ -1,15 +1,15 @@
 """Where every process of a mesh listens: replicas, gRPC and metrics ports, worker ids.
 
 A mesh runs each service and worker as `replicas` processes (instances). Instance r of a
-service listens on its gRPC port (`./photomesh up`: the base port in
-infra/services.py SERVICE_PORTS, plus `REPLICA_PORT_STEP` per replica after the first:
+service listens on its gRPC port (`./photomesh up`: its default port in
+services/processes.py, plus `REPLICA_PORT_STEP` per replica after the first:
 post on 50053 and 50153) and serves /metrics on another (the gRPC port plus
 `service_metrics_offset`). Each instance has its own Snowflake worker id.
 
 Peers reach every instance of a service through one target, ``PHOTOMESH_<NAME>_TARGET``:
 ``127.0.0.1:50053`` for one, ``ipv4:127.0.0.1:50053,127.0.0.1:50153`` for several, which
-gRPC resolves into both addresses and balances round-robin (services/runtime/
-grpc_clients.py); the edge reads the same targets and makes each address an endpoint.
+gRPC resolves into both addresses and balances round-robin (services/peers/
+mesh.py); the edge reads the same targets and makes each address an endpoint.
 
 The layout a run dir's processes were started with is saved there (``layout.json``), so
 `status`, `down`, `logs` and a restart of some services see the same instances.
@@ -24,21 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from infra.settings import InfraSettings
+from services.processes import PROCESSES
 
-#: Process name -> default gRPC port (workers serve only health on theirs). Start order is
-#: this order.
-SERVICE_PORTS: dict[str, int] = {
-    "auth": 50051,
-    "graph": 50052,
-    "post": 50053,
-    "feed": 50054,
-    "story": 50055,
-    "media": 50056,
-    "notification": 50057,
-    "media_worker": 50061,
-    "feed_fanout": 50062,
-    "notification_worker": 50063,
-}
+#: Process name -> default gRPC port (workers serve only health on theirs), from the one
+#: declaration of the processes (services/processes.py). Start order is this order.
+SERVICE_PORTS: dict[str, int] = {p.name: p.port for p in PROCESSES}
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 REPLICA_PORT_STEP = 100
 MAX_REPLICAS = 9

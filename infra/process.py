@@ -63,22 +63,36 @@ class ManagedProcess:
     def log_file(self) -> Path:
         return self.log_dir / f"{self.name}.log"
 
-    def pid(self) -> int | None:
-        """The pid of our running process, or None (a stale pid file is removed)."""
+    def _recorded(self) -> tuple[int, str] | None:
+        """(pid, marker) from the pid file, or None without a readable one."""
         try:
             pid_text, marker = self.pid_file.read_text().split("\n", 1)
-            pid = int(pid_text)
+            return int(pid_text), marker.strip()
         except (OSError, ValueError):
             return None
+
+    def pid(self) -> int | None:
+        """The pid of our running process, or None."""
+        recorded = self._recorded()
+        if recorded is None:
+            return None
+        pid, marker = recorded
         child = _children.get(pid)
         if child is not None and child.poll() is None:
             # Our own child: its command line may not show the marker yet (a wrapper such
             # as a launcher script has not exec'd the real program), but it is ours.
             return pid
-        if _pid_alive(pid) and marker.strip() in _cmdline(pid):
+        if _pid_alive(pid) and marker in _cmdline(pid):
             return pid
-        self.pid_file.unlink(missing_ok=True)
         return None
+
+    def died(self) -> int | None:
+        """The pid still on file for a process of ours that is gone without being stopped
+        (it crashed or was killed), else None. `start` and `stop` clear the record."""
+        recorded = self._recorded()
+        if recorded is None or self.pid() is not None:
+            return None
+        return recorded[0]
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -114,6 +128,7 @@ class ManagedProcess:
         """SIGTERM, wait up to `timeout`, then SIGKILL. Returns True if something was stopped."""
         pid = self.pid()
         if pid is None:
+            self.pid_file.unlink(missing_ok=True)  # the record of one that died, if any
             return False
         try:
             os.kill(pid, signal.SIGTERM)

@@ -25,15 +25,12 @@ from infra.layout import Instance, Layout
 from infra.process import ManagedProcess, ProcessError
 from infra.progress import say
 from infra.settings import InfraSettings
+from services.processes import PROCESSES
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Processes whose module is not ``services.<name>``: the event-consuming workers.
-MODULES: dict[str, str] = {
-    "media_worker": "services.media.worker",
-    "feed_fanout": "services.feed.fanout_worker",
-    "notification_worker": "services.notification.worker",
-}
+#: Process name -> the module it runs (services/processes.py).
+MODULES: dict[str, str] = {p.name: p.module for p in PROCESSES}
 
 CQL_KEYSPACE = "photomesh"
 START_TIMEOUT = 60.0  # seconds until a service must answer SERVING
@@ -149,9 +146,8 @@ def service_env(
         this = instance or mesh.first(service)
         own[f"PHOTOMESH_{service.upper()}_PORT"] = str(this.port)
         own["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(this.worker_id)
-        if this.metrics_port is not None:
-            own["PHOTOMESH_METRICS_HOST"] = mesh.host
-            own["PHOTOMESH_METRICS_PORT"] = str(this.metrics_port)
+        if this.metrics_port is not None:  # on the process's own host (PHOTOMESH_<P>_HOST)
+            own[f"PHOTOMESH_{service.upper()}_METRICS_PORT"] = str(this.metrics_port)
     # An instance of a layout keeps its own port and id whatever the shared overrides say.
     return {**env, **own, **(overrides or {}), **(own if instance is not None else {})}
 
@@ -200,7 +196,7 @@ def running_replicas(settings: InfraSettings, name: str) -> list[int]:
 
 
 def service_module(name: str) -> str:
-    return MODULES.get(name, f"services.{name}")
+    return MODULES[name]
 
 
 def service_argv(name: str) -> list[str]:
@@ -337,6 +333,7 @@ class ServiceStatus:
     target: str
     serving: bool
     metrics: str | None = None
+    dead_pid: int | None = None  # ours, gone without being stopped
 
 
 def service_status(settings: InfraSettings, layout: Layout | None = None
@@ -345,13 +342,15 @@ def service_status(settings: InfraSettings, layout: Layout | None = None
     mesh = layout or layouts.current(settings)
     rows = []
     for instance in mesh.instances:
-        pid = instance_process(settings, instance).pid()
-        if pid is None and instance.replica > 1:
+        proc = instance_process(settings, instance)
+        pid = proc.pid()
+        dead_pid = proc.died() if pid is None else None
+        if pid is None and dead_pid is None and instance.replica > 1:
             continue  # replicas that were not asked for
         target = f"{mesh.host}:{instance.port}"
         metrics = (f"http://{mesh.host}:{instance.metrics_port}/metrics"
                    if instance.metrics_port else None)
         rows.append(ServiceStatus(instance.label, pid, target,
                                   serving=pid is not None and grpc_serving(target, 0.5),
-                                  metrics=metrics))
+                                  metrics=metrics, dead_pid=dead_pid))
     return rows

@@ -163,6 +163,7 @@ class BackendStatus:
     endpoint: str
     healthy: bool
     rss_mb: float | None
+    dead_pid: int | None = None  # ours, gone without being stopped
 
     @property
     def state(self) -> str:
@@ -171,7 +172,7 @@ class BackendStatus:
         if self.kind == "external":
             return "external, up" if self.healthy else "external, DOWN"
         if self.pid is None:
-            return "stopped"
+            return f"DEAD (was pid {self.dead_pid})" if self.dead_pid else "stopped"
         return "up" if self.healthy else "UNHEALTHY"
 
 
@@ -203,5 +204,6 @@ def status(settings: InfraSettings, only: Iterable[str] | None = None) -> list[B
             pid = b.process.pid()
             healthy = pid is not None and b.healthy()
             rows.append(BackendStatus(b.name, "ours", pid, b.endpoint(), healthy,
-                                      rss_mb(pid) if pid else None))
+                                      rss_mb(pid) if pid else None,
+                                      b.process.died() if pid is None else None))
     return rows

@@ -21,6 +21,7 @@ from infra.backends.envoy import EnvoyBackend, private_edge
 from infra.edge import EdgeSettings
 from infra.sandbox import Mesh, RunNames, drop_run_state, start_mesh
 from infra.settings import InfraSettings
+from tests.fuzzing import Known, build_world
 from tests.otlp_collector import OtlpCollector
 
 
@@ -135,3 +136,18 @@ async def channel_to(mesh: Mesh) -> AsyncIterator:
     for channel in opened:
         await channel.close()
 
+
+@pytest.fixture(scope="session")
+async def fuzz_world(mesh: Mesh) -> Known:
+    """Users, a post, a comment, a story, media and notifications the fuzz tests' requests
+    refer to (tests/fuzzing.py), made once."""
+    return await build_world(mesh)
+
+
+@pytest.fixture(scope="session")
+def fuzz_callers(fuzz_world: Known, mesh: Mesh) -> list[tuple[tuple[str, str], ...]]:
+    """Who the fuzzed calls come from: two users, nobody, and a mesh service."""
+    from tests.graph_support import service_metadata
+
+    a, b, _ = fuzz_world.users
+    return [a.md, a.md, b.md, (), service_metadata(mesh, "feed")]

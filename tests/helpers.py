@@ -52,6 +52,16 @@ def field_violations(err: grpc.RpcError) -> dict[str, str]:
     return {}
 
 
+def retry_info(err: grpc.RpcError) -> error_details_pb2.RetryInfo:
+    """The RetryInfo detail of a failed call (fails the test if absent)."""
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info
+    raise AssertionError(f"no RetryInfo in {err!r}")
+
+
 def _details(err: grpc.RpcError) -> list:
     for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
         if key == "grpc-status-details-bin":
@@ -106,3 +116,24 @@ async def stream_messages(env: Mapping[str, str], domain: str, event: str,
             await asyncio.sleep(0.2)
     finally:
         await nc.close()
+
+
+async def wait_serving(target: str, proc: asyncio.subprocess.Process,
+                       timeout: float = 60.0) -> None:
+    """Until the gRPC health check of `target` answers SERVING (without blocking the event
+    loop, which may be serving a proxy the process needs); fails if `proc` exits first."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout
+    async with aio.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert proc.returncode is None, f"the process for {target} exited early"
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{target} never became SERVING")

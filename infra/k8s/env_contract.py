@@ -3,14 +3,13 @@ manifests is given (from a rendered overlay), so tests/deploy can compare the tw
 
 A process reads:
 
-* its own server settings class: the second argument of the ``main(...)`` call in its
-  module (``main("post", PostSettings, Needs(...), build)``), every field;
+* its own server settings (host, port, drain …, prefix ``PHOTOMESH_<PROCESS>_``) and its
+  service's settings class, the second argument of the ``main(...)`` call in its module
+  (``main("post", PostSettings, Needs(...), build)``), every field;
 * the backend classes its ``Needs(...)`` asks for: services/runtime/backends.py loads each
   under ``if <need>:`` (found there, not assumed);
 * every class passed to ``load(...)`` in its module or in any ``services.*`` module it
-  imports, directly or not. Of a ServerSettings subclass that is not the process's own
-  (the fan-out worker loads FeedSettings for the timeline tunables) the server fields
-  (host, port, grace_seconds, ...) are left out: they configure another process's server.
+  imports, directly or not (the runtime's auth, telemetry and peer settings).
 
 Each field is one variable, named as pydantic-settings names it: the field's alias, or the
 class's env prefix plus the field name, upper-case.
@@ -164,16 +163,21 @@ def entry_module(process: str) -> str:
 
 @cache
 def classes_read(process: str) -> tuple[type[BaseSettings] | None, list[type[BaseSettings]]]:
-    """(own server settings class or None, every class the process loads)."""
-    from services.runtime.settings import ServerSettings
+    """(own server settings class or None, every class the process loads): its server's
+    (prefix ``PHOTOMESH_<PROCESS>_``), its service's (`main`'s second argument), the
+    backends its `Needs` asks for, and every class `load(...)`-ed in the modules it
+    imports (the runtime's: auth, telemetry, peers)."""
+    from services.processes import process as declared
+    from services.runtime.settings import server_settings_class
 
     module = entry_module(process)
     found: list[type[BaseSettings]] = []
     own = None
     call = main_call(module)
     if call is not None:
-        own, needs = call
-        found.append(own)
+        service_settings, needs = call
+        own = server_settings_class(process, declared(process).port)
+        found += [own, service_settings]
         for need in needs:
             found.extend(needs_classes()[need])
     for current in sorted(closure(module) - {BACKENDS_MODULE}):
@@ -181,7 +185,6 @@ def classes_read(process: str) -> tuple[type[BaseSettings] | None, list[type[Bas
             cls = _settings_class(current, name)
             if cls is not None and cls not in found:
                 found.append(cls)
-    assert own is None or issubclass(own, ServerSettings)
     return own, found
 
 

@@ -6,8 +6,8 @@ restart what reads them). Nothing is written to disk unless `--out` is given.
 
     photomesh-jwt-signing      auth's Ed25519 private key (signs access tokens)
     photomesh-jwt-public       (a ConfigMap) its public key as PEM and as a JWKS for the edge
-    photomesh-service-key      the mesh's service key (services sign and verify service tokens)
-    photomesh-page-tokens      the HMAC keys of page tokens, one per service
+    photomesh-service-key      the mesh's service key (services sign and verify service tokens;
+                               page-token keys are derived from it)
     photomesh-minio            MinIO's root user and password (services and MinIO itself)
     photomesh-redis            Redis's password
     photomesh-nats             the NATS user's password
@@ -28,14 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infra.edge import jwks
 
-#: Services whose page tokens are sealed with a key of their own.
-PAGE_TOKEN_SERVICES = ("feed", "graph", "notification", "post", "story")
-
 #: Secret name -> its keys (what the manifests may refer to).
 SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "photomesh-jwt-signing": ("jwt_private.pem",),
     "photomesh-service-key": ("service_private.pem",),
-    "photomesh-page-tokens": PAGE_TOKEN_SERVICES,
     "photomesh-minio": ("access-key", "secret-key"),
     "photomesh-redis": ("password",),
     "photomesh-nats": ("password",),
@@ -73,8 +69,6 @@ def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
     values: dict[str, dict[str, bytes | str]] = {
         "photomesh-jwt-signing": {"jwt_private.pem": jwt_private},
         "photomesh-service-key": {"service_private.pem": service_private},
-        "photomesh-page-tokens": {name: secrets.token_urlsafe(32)
-                                  for name in PAGE_TOKEN_SERVICES},
         "photomesh-minio": {"access-key": f"photomesh-{secrets.token_hex(6)}",
                             "secret-key": secrets.token_urlsafe(32)},
         "photomesh-redis": {"password": secrets.token_hex(24)},

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from services.auth.passwords import Passwords
-from services.auth.profiles import ProfileDirectory
 from services.auth.store import AccountStore
 from services.auth.throttle import LoginThrottle
 from services.auth.tokens import TokenIssuer
+from services.peers.graph import GraphPeer
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, Unauthenticated
+from services.runtime.validation import request_id_violation, username_violation
 
-USERNAME = re.compile(r"^[a-z0-9._]{3,30}$")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 DISPLAY_NAME_MAX = 64
 
@@ -38,13 +36,9 @@ def _hash_refresh(token: str) -> str:
 def validate_registration(request_id: str, username: str, password: str,
                           display_name: str) -> str:
     """Checks the request; returns the normalised (lower-case) username."""
-    violations = []
-    if not REQUEST_ID.match(request_id):
-        violations.append(FieldViolation("request_id", "required: 8-64 chars of [A-Za-z0-9_-] "
-                                                       "(a UUID works)"))
     normalised = username.strip().lower()
-    if not USERNAME.match(normalised):
-        violations.append(FieldViolation("username", "3-30 characters of a-z, 0-9, '.' and '_'"))
+    violations = [v for v in (request_id_violation(request_id),
+                              username_violation(normalised)) if v is not None]
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         violations.append(FieldViolation(
             "password", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"))
@@ -59,7 +53,7 @@ def validate_registration(request_id: str, username: str, password: str,
 class Accounts:
     def __init__(self, store: AccountStore, passwords: Passwords, issuer: TokenIssuer,
                  throttle: LoginThrottle, refresh_ttl_seconds: int,
-                 profiles: ProfileDirectory) -> None:
+                 profiles: GraphPeer) -> None:
         self._store = store
         self._profiles = profiles
         self._passwords = passwords
@@ -90,7 +84,7 @@ class Accounts:
             raise AlreadyExists(f"the username '{username}' is taken", reason="USERNAME_TAKEN",
                                 metadata={"username": username})
         await self._store.save_user(user_id, username, display_name.strip())
-        await self._profiles.ensure(user_id, username, display_name.strip())
+        await self._profiles.create_profile(user_id, username, display_name.strip())
         return await self._new_session(user_id, username, uuid.uuid4())
 
     async def login(self, username: str, password: str) -> Session:
@@ -99,7 +93,7 @@ class Accounts:
             raise InvalidArgument([FieldViolation(f, "required") for f, v in
                                    (("username", normalised), ("password", password)) if not v])
         wrong = Unauthenticated("wrong username or password", reason="INVALID_CREDENTIALS")
-        if not USERNAME.match(normalised) or len(password) > PASSWORD_MAX:
+        if username_violation(normalised) or len(password) > PASSWORD_MAX:
             raise wrong
         await self._throttle.attempt(normalised)
         creds = await self._store.credentials(normalised)
@@ -107,7 +101,7 @@ class Accounts:
         if not ok or creds is None:
             raise wrong
         await self._throttle.clear(normalised)
-        await self._profiles.ensure(creds.user_id, normalised,
+        await self._profiles.create_profile(creds.user_id, normalised,
                                     await self._store.display_name_of(creds.user_id) or "")
         return await self._new_session(creds.user_id, normalised, uuid.uuid4())
 

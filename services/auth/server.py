@@ -11,6 +11,7 @@ from photomesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
 from services.auth.accounts import Accounts, Session
 from services.auth.tokens import TokenIssuer
+from services.runtime.clock import timestamp_from_datetime
 
 # Callable without an access token.
 PUBLIC_RPCS = ("Register", "Login", "Refresh", "Logout", "GetPublicKeys")
@@ -18,8 +19,7 @@ PUBLIC_RPCS = ("Register", "Login", "Refresh", "Logout", "GetPublicKeys")
 
 def _tokens(session: Session) -> pb.AuthTokens:
     access_expiry = Timestamp(seconds=session.access_expires_at)
-    refresh_expiry = Timestamp()
-    refresh_expiry.FromDatetime(session.refresh_expires_at)
+    refresh_expiry = timestamp_from_datetime(session.refresh_expires_at)
     return pb.AuthTokens(access_token=session.access_token,
                          access_token_expire_time=access_expiry,
                          refresh_token=session.refresh_token,

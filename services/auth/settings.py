@@ -6,13 +6,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class AuthServiceSettings(ServerSettings):
+class AuthServiceSettings(ServiceSettings):
     model_config = service_config("AUTH")
 
-    port: int = Field(default=50051, ge=0, le=65535)
     private_key_path: Path = Field(description="Ed25519 private key (PEM) that signs tokens")
     issuer: str = "photomesh-auth"
     audience: str = "photomesh"

@@ -43,7 +43,7 @@ from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
 from services.peers.graph import GraphPeer
 from services.runtime import metrics
-from services.runtime.events import Consumer, Delivery, EventBus
+from services.runtime.events import Delivery, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +165,14 @@ class Fanout:
 
     async def _affinity(self, event_id: str, viewer: str, author: str, weight: float) -> None:
         if viewer and author and viewer != author:
-            await self._timelines.cache.add_affinity(
+            await self._timelines.add_affinity(
                 event_id, viewer, author, weight, self._settings.affinity_ttl_days * 86400)
 
     # --- the social graph ---------------------------------------------------------------
 
     async def on_followed(self, event: graph_events.FollowedEvent, _: Delivery) -> None:
         follower, followee = event.follower_user_id, event.followee_user_id
-        await self._timelines.cache.forget_followed_celebrities(follower)
+        await self._timelines.forget_followed_celebrities(follower)
         celebrities, _version = await self._timelines.celebrities()
         if followee not in celebrities:  # a celebrity's posts are merged at read time
             await self._timelines.backfill(follower, followee)
@@ -183,38 +183,3 @@ class Fanout:
     async def on_blocked(self, event: graph_events.BlockedEvent, _: Delivery) -> None:
         await self._timelines.purge(event.blocker_user_id, event.blocked_user_id)
         await self._timelines.purge(event.blocked_user_id, event.blocker_user_id)
-
-    # --- consumers ----------------------------------------------------------------------
-
-    def consumers(self) -> list[Consumer]:
-        """The worker's durable consumers; more worker processes share them."""
-        bus = self._bus
-
-        def consumer(domain: str, event: str, message_type: type, handler: object,
-                     batch: int = 64) -> Consumer:
-            return Consumer(bus, domain=domain, durable=f"feed_{domain}_{event}",
-                            events=[event], message_type=message_type,
-                            handler=handler, batch=batch)  # type: ignore[arg-type]
-
-        # Latency-bound consumers take one message per fetch (a fetched batch is handled in
-        # order, so one slow message would hold the rest back) and run
-        # `fanout_concurrency` instances, each with one message in flight.
-        parallel = self._settings.fanout_concurrency
-        tasks = [consumer("feed", "fanout", feed_events.FanoutTask, self.on_task, batch=1)
-                 for _ in range(parallel)]
-        created = [consumer("post", "created", post_events.PostCreatedEvent,
-                            self.on_post_created, batch=1) for _ in range(parallel)]
-        return [
-            *created,
-            consumer("post", "deleted", post_events.PostDeletedEvent, self.on_post_deleted),
-            consumer("post", "liked", post_events.PostLikedEvent, self.on_post_liked),
-            consumer("post", "unliked", post_events.PostUnlikedEvent, self.on_post_unliked),
-            consumer("post", "comment_added", post_events.CommentAddedEvent,
-                     self.on_comment_added),
-            consumer("post", "comment_deleted", post_events.CommentDeletedEvent,
-                     self.on_comment_deleted),
-            consumer("graph", "followed", graph_events.FollowedEvent, self.on_followed),
-            consumer("graph", "unfollowed", graph_events.UnfollowedEvent, self.on_unfollowed),
-            consumer("graph", "blocked", graph_events.BlockedEvent, self.on_blocked),
-            *tasks,
-        ]

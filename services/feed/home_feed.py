@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,15 +28,16 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 
 from services.feed import ranking, wire
 from services.feed.live import LiveUpdates
-from services.feed.peers import Posts
 from services.feed.post_cards import PostCards, Shown
 from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
+from services.peers.post import PostPeer
 from services.peers.social_view import SocialView
 from services.runtime import metrics
 from services.runtime.errors import FieldViolation, InvalidArgument, Unauthenticated
 from services.runtime.ids import id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import require_uuid
 
 SLACK = 5  # extra candidates per round, for posts the caller cannot see
 MAX_ROUNDS = 4
@@ -58,23 +58,17 @@ class Page:
         return wire.home_feed_response(self.items, self.next_page_token)
 
 
-def valid_user_id(value: str, field: str = "user_id") -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidArgument(FieldViolation(field, "must be a user id (UUID text)")) from None
-
-
 class Feeds:
     def __init__(self, timelines: Timelines, view: SocialView, cards: PostCards,
-                 posts: Posts, live: LiveUpdates, settings: FeedSettings) -> None:
+                 posts: PostPeer, live: LiveUpdates, settings: FeedSettings,
+                 tokens: PageTokens) -> None:
         self._timelines = timelines
         self._view = view
         self._cards = cards
         self._posts = posts
         self._live = live
         self._settings = settings
-        self._tokens = PageTokens(settings.page_token_secret)
+        self._tokens = tokens
 
     def _page_size(self, requested: int) -> int:
         return page_size(requested, maximum=self._settings.max_page_size)
@@ -85,12 +79,11 @@ class Feeds:
         celebs, version = await self._timelines.celebrities()
         if not celebs:
             return []
-        cache = self._timelines.cache
-        cached = await cache.followed_celebrities(user_id, version)
+        cached = await self._timelines.followed_celebrities(user_id, version)
         if cached is None:
             following = await self._view.following_ids(user_id, FOLLOWING_LIMIT)
             cached = [a for a in following if a in celebs]
-            await cache.set_followed_celebrities(user_id, version, cached,
+            await self._timelines.set_followed_celebrities(user_id, version, cached,
                                                  self._settings.following_cache_seconds)
         return [a for a in cached if a in celebs]
 
@@ -167,7 +160,7 @@ class Feeds:
         next_token = ""
         if items and more and before is not None:
             if served >= self._settings.timeline_max_items:
-                await self._timelines.store.trim_older_than(user_id, before)
+                await self._timelines.trim_older_than(user_id, before)
             else:
                 next_token = self._tokens.seal(PageTokenPayload(last_id=before, offset=served),
                                                scope=CHRONOLOGICAL, viewer=user_id)
@@ -178,7 +171,7 @@ class Feeds:
         if cursor is None:
             ids = await self.candidates(user_id, None, self._settings.ranked_window)
             shown = await self._show(user_id, ids)
-            affinity = await self._timelines.cache.affinity(
+            affinity = await self._timelines.affinity(
                 user_id, sorted({s.author_id for s in shown.values()}))
             now = time.time()
             ranked = sorted(
@@ -186,12 +179,12 @@ class Feeds:
                                    affinity.get(s.author_id, 0.0), now,
                                    self._settings.ranked_half_life_hours))
                  for s in shown.values()), key=lambda e: (-e[1], -e[0].post_id))
-            snapshot = await self._timelines.cache.save_snapshot(
+            snapshot = await self._timelines.save_snapshot(
                 user_id, [(s.post_id, score) for s, score in ranked],
                 self._settings.ranked_snapshot_seconds)
             items = [wire.feed_item(s.body, score) for s, score in ranked[:size]]
             return Page(items, self._ranked_token(user_id, snapshot, size, len(ranked) > size))
-        exists, entries = await self._timelines.cache.snapshot(
+        exists, entries = await self._timelines.snapshot(
             user_id, cursor.snapshot_id, int(cursor.offset), size + 1)
         if not exists:
             raise InvalidArgument(FieldViolation(
@@ -214,7 +207,7 @@ class Feeds:
                       ) -> Page:
         """A user's posts as `viewer_id` may see them (the post service applies privacy
         and blocks with the forwarded token)."""
-        user_id = valid_user_id(user_id)
+        user_id = require_uuid("user_id", user_id)
         size = self._page_size(requested_size)
         scope = f"feed.GetProfileFeed/{user_id}"
         cursor = self._tokens.open(token, scope=scope, viewer=viewer_id)

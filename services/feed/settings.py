@@ -1,24 +1,16 @@
-"""Settings of the feed service and its fan-out worker.
-
-`FeedSettings` (prefix ``PHOTOMESH_FEED_``) holds the timeline tunables both processes
-share (the worker loads it too); `FanoutWorkerSettings` (prefix ``PHOTOMESH_FEED_FANOUT_``)
-is only the worker's own server (health) options.
-"""
+"""Settings of the feed (prefix ``PHOTOMESH_FEED_``): the timeline tunables its processes
+share, the service and its fan-out worker (whose server options are its own,
+``PHOTOMESH_FEED_FANOUT_*``, like every process's)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class FeedSettings(ServerSettings):
+class FeedSettings(ServiceSettings):
     model_config = service_config("FEED")
-
-    port: int = Field(default=50054, ge=0, le=65535)
-    page_token_secret: str = Field(
-        default="photomesh-dev-feed-page-tokens", min_length=8,
-        description="HMAC key of page tokens; the same on every replica")
 
     # Timelines in the CQL store: bounded in time (TTL per row) and in length (reads stop
     # at max_items, and a read that gets there trims the rest with one range delete).
@@ -59,9 +51,3 @@ class FeedSettings(ServerSettings):
     cold_count_ttl_seconds: int = Field(
         default=600, ge=10, description="counts filled from the post service (not built "
                                         "from events) are refilled after this")
-
-
-class FanoutWorkerSettings(ServerSettings):
-    model_config = service_config("FEED_FANOUT")
-
-    port: int = Field(default=50062, ge=0, le=65535)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from photomesh.graph.v1 import social_graph_service_pb2 as pb
-from photomesh.graph.v1 import social_graph_service_pb2_grpc as pb_grpc
 
 from services.graph.cache import FollowCounts
 from services.graph.events import DOMAIN, GraphEvents
@@ -14,28 +13,26 @@ from services.graph.server import SocialGraphServicer
 from services.graph.settings import GraphSettings
 from services.graph.store import GraphStore
 from services.peers.epochs import Epochs
-from services.runtime.app import Built, Needs, definition, main
-from services.runtime.backends import Backends
+from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
-from services.runtime.pagination import mesh_page_tokens
+
+NAME = "graph"
 
 
-async def build(settings: GraphSettings, backends: Backends) -> Built:
+async def build(ctx: Context[GraphSettings]) -> Built:
+    backends = ctx.backends
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
     await backends.events.ensure_stream(DOMAIN)
-    secret = settings.page_token_secret
-    tokens = mesh_page_tokens(secret.get_secret_value() if secret else None)
+    keys = KeySpace(backends.redis_settings, NAME)
     store = GraphStore(backends.cql)
-    counts = FollowCounts(backends.redis, KeySpace(backends.redis_settings, "graph"),
-                          settings.count_cache_ttl_seconds)
-    events = GraphEvents(backends.events,
-                         Epochs(backends.redis, KeySpace(backends.redis_settings, "graph")))
+    counts = FollowCounts(backends.redis, keys, ctx.settings.count_cache_ttl_seconds)
+    events = GraphEvents(backends.events, Epochs(backends.redis, keys))
     relations = Relations(store, counts, events)
-    listing = Listing(store, counts, tokens)
-    profiles = Profiles(store, listing, relations, events, tokens)
-    return Built(definition("graph", pb, pb_grpc, "SocialGraphService",
-                            SocialGraphServicer(profiles, relations, listing)))
+    listing = Listing(store, counts, ctx.page_tokens)
+    profiles = Profiles(store, listing, relations, events, ctx.page_tokens)
+    return Built(definition(NAME, pb, "SocialGraphService",
+                            SocialGraphServicer(profiles, relations, listing)), domain=profiles)
 
 
 if __name__ == "__main__":
-    main("graph", GraphSettings, Needs(cql=True, redis=True, nats=True), build)
+    main(NAME, GraphSettings, Needs(cql=True, redis=True, nats=True), build)

@@ -27,10 +27,13 @@ from services.graph.store import (
     ProfileRow,
     Relation,
 )
+from services.runtime.auth import is_service_caller
 from services.runtime.errors import FailedPrecondition, PermissionDenied
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import require_uuid, uuid_batch
 
 ID_PAGE_DEFAULT, ID_PAGE_MAX = 1000, 5000
+BATCH_CHECK_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,16 @@ class Check:
     target_private: bool
 
 
+def self_or_service(caller: str, subject: str) -> str:
+    """The subject of an internal RPC a user may call only about themself (`caller` a user
+    id, or ``service:<name>`` for a mesh service)."""
+    subject = require_uuid("user_id", subject)
+    if not is_service_caller(caller) and caller != subject:
+        raise PermissionDenied("you may only ask about yourself", reason="NOT_RESOURCE_OWNER",
+                               metadata={"user_id": subject})
+    return subject
+
+
 class Listing:
     def __init__(self, store: GraphStore, counts: FollowCounts, tokens: PageTokens) -> None:
         self._store = store
@@ -86,6 +99,7 @@ class Listing:
         return {u: (followers[u], following[u]) for u in user_ids}
 
     async def visible_counts(self, viewer: str, target: str) -> tuple[int, int]:
+        target = require_uuid("user_id", target)
         await self.visible(viewer, target)
         return (await self.counts([target]))[target]
 
@@ -135,10 +149,12 @@ class Listing:
         return Page(shown, next_token)
 
     async def followers(self, viewer: str, target: str, size: int, token: str) -> Page:
+        target = require_uuid("user_id", target)
         await self._lists_visible(viewer, target)
         return await self._page(FOLLOWERS, target, viewer, size, token, "ListFollowers")
 
     async def following(self, viewer: str, target: str, size: int, token: str) -> Page:
+        target = require_uuid("user_id", target)
         await self._lists_visible(viewer, target)
         return await self._page(FOLLOWING, target, viewer, size, token, "ListFollowing")
 
@@ -151,7 +167,9 @@ class Listing:
 
     async def ids(self, caller: str, subject: str, followers: bool, requested_size: int,
                   token: str) -> IdPage:
-        """A page of follower (or followee) ids, for mesh services and the user themself."""
+        """A page of follower (or followee) ids, for mesh services and the user themself
+        (`caller`: a user id, or ``service:<name>``)."""
+        subject = self_or_service(caller, subject)
         rpc = "ListFollowerIds" if followers else "ListFollowingIds"
         table = FOLLOWERS if followers else FOLLOWING
         scope = f"graph.{rpc}/{subject}"
@@ -170,7 +188,10 @@ class Listing:
 
     # --- batch check ---------------------------------------------------------------------
 
-    async def check(self, user_id: str, targets: Sequence[str]) -> list[Check]:
+    async def check(self, caller: str, user_id: str, targets: Sequence[str]) -> list[Check]:
+        """`user_id`'s relation to each target, for mesh services and the user themself."""
+        user_id = self_or_service(caller, user_id)
+        targets = uuid_batch("target_user_ids", targets, BATCH_CHECK_MAX)
         relations, profiles = await asyncio.gather(self._store.relations(user_id, list(targets)),
                                                    self._store.profiles(list(targets)))
         checks = []

@@ -28,6 +28,13 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import (
+    check,
+    require_uuid,
+    username_violation,
+    uuid_batch,
+    uuid_violation,
+)
 
 MUTABLE_PATHS = ("display_name", "bio", "avatar_media_id", "private")
 BATCH_PROFILES_MAX = 100
@@ -58,12 +65,8 @@ class Profiles:
     # --- creation ------------------------------------------------------------------------
 
     async def create(self, user_id: str, username: str, display_name: str) -> ProfileRow:
-        violations: list[FieldViolation] = []
-        if problem := validation.uuid_problem(user_id):
-            violations.append(FieldViolation("user_id", problem))
-        if not validation.USERNAME.match(username):
-            violations.append(FieldViolation("username", "3-30 characters of a-z, 0-9, '.' "
-                                                         "and '_' (lower case)"))
+        violations = [v for v in (uuid_violation("user_id", user_id),
+                                  username_violation(username)) if v is not None]
         if len(display_name.strip()) > validation.DISPLAY_NAME_MAX:  # auth's own rule
             violations.append(FieldViolation(
                 "display_name", f"at most {validation.DISPLAY_NAME_MAX} characters"))
@@ -93,11 +96,12 @@ class Profiles:
                 for r in rows]
 
     async def get(self, viewer: str, user_id: str) -> ProfileView:
-        row, relation = await self._listing.visible(viewer, validation.user_id(user_id))
+        row, relation = await self._listing.visible(viewer, require_uuid("user_id", user_id))
         return (await self._full(viewer, [row], {row.user_id: relation}))[0]
 
     async def get_by_username(self, viewer: str, username: str) -> ProfileView:
-        name = validation.username(username)
+        name = username.strip().lower()
+        check([username_violation(name)])
         user_id = await self._store.user_id_of(name)
         if user_id is None:
             raise NotFound(f"no user is called '{name}'", reason="USER_NOT_FOUND",
@@ -106,7 +110,7 @@ class Profiles:
 
     async def batch_get(self, viewer: str, user_ids: Sequence[str], full: bool
                         ) -> tuple[list[ProfileView], list[str]]:
-        ids = validation.user_ids(user_ids, "user_ids", BATCH_PROFILES_MAX)
+        ids = uuid_batch("user_ids", user_ids, BATCH_PROFILES_MAX)
         rows = await self._store.profiles(ids)
         relations = await self._store.relations(viewer, ids)
         shown = [rows[i] for i in ids
@@ -120,7 +124,7 @@ class Profiles:
                         ) -> tuple[list[ProfileRow], list[str]]:
         """For mesh services (viewer None: no filtering) or a user (users blocking them are
         reported missing)."""
-        ids = validation.user_ids(user_ids, "user_ids", BATCH_SUMMARIES_MAX)
+        ids = uuid_batch("user_ids", user_ids, BATCH_SUMMARIES_MAX)
         if viewer is None:
             rows = await self._store.profiles(ids)
         else:  # the profiles and the viewer's relations to them are independent reads

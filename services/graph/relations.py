@@ -67,6 +67,7 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
+from services.runtime.validation import require_uuid
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class Relations:
     # --- follow --------------------------------------------------------------------------
 
     async def follow(self, viewer: str, target: str) -> Status:
+        target = require_uuid("user_id", target)
         not_self(viewer, target, "user_id", "follow")
         # The target's profile and the pair's relation are read at once (first attempt).
         profile, rel = await asyncio.gather(self.existing(target),
@@ -223,6 +225,7 @@ class Relations:
     # --- unfollow ------------------------------------------------------------------------
 
     async def unfollow(self, viewer: str, target: str) -> Status:
+        target = require_uuid("user_id", target)
         not_self(viewer, target, "user_id", "unfollow")
         await self.existing(target)
         for _ in range(ATTEMPTS):
@@ -278,6 +281,7 @@ class Relations:
     # --- requests ------------------------------------------------------------------------
 
     async def approve(self, owner: str, requester: str) -> None:
+        requester = require_uuid("requester_user_id", requester)
         not_self(owner, requester, "requester_user_id", "approve")
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(requester, owner)
@@ -292,6 +296,7 @@ class Relations:
         raise _contended("approve")
 
     async def reject(self, owner: str, requester: str) -> None:
+        requester = require_uuid("requester_user_id", requester)
         not_self(owner, requester, "requester_user_id", "reject")
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(requester, owner)
@@ -327,6 +332,7 @@ class Relations:
     # --- blocks --------------------------------------------------------------------------
 
     async def block(self, viewer: str, target: str) -> None:
+        target = require_uuid("user_id", target)
         not_self(viewer, target, "user_id", "block")
         await self.existing(target)
         for _ in range(ATTEMPTS):
@@ -384,6 +390,7 @@ class Relations:
         raise _contended("block")
 
     async def unblock(self, viewer: str, target: str) -> None:
+        target = require_uuid("user_id", target)
         not_self(viewer, target, "user_id", "unblock")
         await self.existing(target)
         for _ in range(ATTEMPTS):

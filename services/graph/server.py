@@ -8,29 +8,19 @@ ListFollowingIds for mesh services and for a user asking about themself.
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from photomesh.common.v1 import user_pb2
 from photomesh.graph.v1 import social_graph_service_pb2 as pb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as pb_grpc
 
-from services.graph import validation
 from services.graph.listing import Listing, Page
 from services.graph.profiles import Profiles, ProfileView
 from services.graph.relations import Relations, Status
 from services.graph.store import ProfileRow
-from services.runtime.auth import Principal, current_caller, current_principal, require_service
-from services.runtime.errors import PermissionDenied
-
-BATCH_CHECK_MAX = 1000
+from services.runtime.auth import caller_name, current_caller, current_principal, require_service
+from services.runtime.clock import timestamp_from_ms
 
 _STATUS = {s: pb.RelationshipStatus.Value(f"RELATIONSHIP_STATUS_{s.value}") for s in Status}
-
-
-def _time(ms: int) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMilliseconds(ms)
-    return stamp
 
 
 def _summary(row: ProfileRow) -> user_pb2.UserSummary:
@@ -46,7 +36,7 @@ def _profile(view: ProfileView) -> pb.Profile:
                          avatar_media_id=row.avatar_media_id, private=row.private,
                          follower_count=view.follower_count,
                          following_count=view.following_count,
-                         create_time=_time(row.created_ms),
+                         create_time=timestamp_from_ms(row.created_ms),
                          follows_caller=view.follows_viewer)
     if view.status is not None:
         profile.relationship = _STATUS[view.status]
@@ -54,20 +44,8 @@ def _profile(view: ProfileView) -> pb.Profile:
 
 
 def _edges(page: Page) -> list[pb.FollowEdge]:
-    return [pb.FollowEdge(user=_summary(e.profile), follow_time=_time(e.at_ms),
+    return [pb.FollowEdge(user=_summary(e.profile), follow_time=timestamp_from_ms(e.at_ms),
                           relationship=_STATUS[e.status]) for e in page.entries]
-
-
-def _self_or_service(user_id: str, field: str = "user_id") -> tuple[str, str]:
-    """(subject, token viewer) for internal RPCs a user may call about themself."""
-    caller: Principal = current_caller()
-    subject = validation.user_id(user_id, field)
-    if caller.is_service:
-        return subject, f"service:{caller.service}"
-    if caller.user_id != subject:
-        raise PermissionDenied("you may only ask about yourself", reason="NOT_RESOURCE_OWNER",
-                               metadata={"user_id": subject})
-    return subject, caller.user_id
 
 
 class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
@@ -137,13 +115,13 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
     async def Follow(self, request: pb.FollowRequest, context: aio.ServicerContext
                      ) -> pb.FollowResponse:
         viewer = current_principal().user_id
-        status = await self._relations.follow(viewer, validation.user_id(request.user_id))
+        status = await self._relations.follow(viewer, request.user_id)
         return pb.FollowResponse(relationship=_STATUS[status])
 
     async def Unfollow(self, request: pb.UnfollowRequest, context: aio.ServicerContext
                        ) -> pb.UnfollowResponse:
         viewer = current_principal().user_id
-        status = await self._relations.unfollow(viewer, validation.user_id(request.user_id))
+        status = await self._relations.unfollow(viewer, request.user_id)
         return pb.UnfollowResponse(relationship=_STATUS[status])
 
     async def ListFollowRequests(self, request: pb.ListFollowRequestsRequest,
@@ -152,7 +130,7 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
         page = await self._listing.requests(owner, request.page_size, request.page_token)
         return pb.ListFollowRequestsResponse(
             follow_requests=[pb.FollowRequestEntry(requester=_summary(e.profile),
-                                                   request_time=_time(e.at_ms))
+                                                   request_time=timestamp_from_ms(e.at_ms))
                              for e in page.entries],
             next_page_token=page.next_page_token)
 
@@ -161,7 +139,7 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
                                    ) -> pb.ApproveFollowRequestResponse:
         owner = current_principal().user_id
         await self._relations.approve(
-            owner, validation.user_id(request.requester_user_id, "requester_user_id"))
+            owner, request.requester_user_id)
         return pb.ApproveFollowRequestResponse()
 
     async def RejectFollowRequest(self, request: pb.RejectFollowRequestRequest,
@@ -169,19 +147,19 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
                                   ) -> pb.RejectFollowRequestResponse:
         owner = current_principal().user_id
         await self._relations.reject(
-            owner, validation.user_id(request.requester_user_id, "requester_user_id"))
+            owner, request.requester_user_id)
         return pb.RejectFollowRequestResponse()
 
     async def Block(self, request: pb.BlockRequest, context: aio.ServicerContext
                     ) -> pb.BlockResponse:
         viewer = current_principal().user_id
-        await self._relations.block(viewer, validation.user_id(request.user_id))
+        await self._relations.block(viewer, request.user_id)
         return pb.BlockResponse()
 
     async def Unblock(self, request: pb.UnblockRequest, context: aio.ServicerContext
                       ) -> pb.UnblockResponse:
         viewer = current_principal().user_id
-        await self._relations.unblock(viewer, validation.user_id(request.user_id))
+        await self._relations.unblock(viewer, request.user_id)
         return pb.UnblockResponse()
 
     async def ListBlockedUsers(self, request: pb.ListBlockedUsersRequest,
@@ -189,7 +167,8 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
         owner = current_principal().user_id
         page = await self._listing.blocked(owner, request.page_size, request.page_token)
         return pb.ListBlockedUsersResponse(
-            blocked_users=[pb.BlockedUser(user=_summary(e.profile), block_time=_time(e.at_ms))
+            blocked_users=[pb.BlockedUser(user=_summary(e.profile),
+                                          block_time=timestamp_from_ms(e.at_ms))
                            for e in page.entries],
             next_page_token=page.next_page_token)
 
@@ -198,7 +177,7 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
     async def ListFollowers(self, request: pb.ListFollowersRequest,
                             context: aio.ServicerContext) -> pb.ListFollowersResponse:
         viewer = current_principal().user_id
-        page = await self._listing.followers(viewer, validation.user_id(request.user_id),
+        page = await self._listing.followers(viewer, request.user_id,
                                              request.page_size, request.page_token)
         return pb.ListFollowersResponse(followers=_edges(page),
                                         next_page_token=page.next_page_token)
@@ -206,7 +185,7 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
     async def ListFollowing(self, request: pb.ListFollowingRequest,
                             context: aio.ServicerContext) -> pb.ListFollowingResponse:
         viewer = current_principal().user_id
-        page = await self._listing.following(viewer, validation.user_id(request.user_id),
+        page = await self._listing.following(viewer, request.user_id,
                                              request.page_size, request.page_token)
         return pb.ListFollowingResponse(followings=_edges(page),
                                         next_page_token=page.next_page_token)
@@ -215,16 +194,14 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
                               context: aio.ServicerContext) -> pb.GetFollowCountsResponse:
         viewer = current_principal().user_id
         followers, following = await self._listing.visible_counts(
-            viewer, validation.user_id(request.user_id))
+            viewer, request.user_id)
         return pb.GetFollowCountsResponse(follower_count=followers, following_count=following)
 
     async def BatchCheckFollowing(self, request: pb.BatchCheckFollowingRequest,
                                   context: aio.ServicerContext
                                   ) -> pb.BatchCheckFollowingResponse:
-        subject, _ = _self_or_service(request.user_id)
-        targets = validation.user_ids(request.target_user_ids, "target_user_ids",
-                                      BATCH_CHECK_MAX)
-        checks = await self._listing.check(subject, targets)
+        checks = await self._listing.check(caller_name(), request.user_id,
+                                           request.target_user_ids)
         return pb.BatchCheckFollowingResponse(checks=[
             pb.FollowCheck(target_user_id=c.target_user_id, status=_STATUS[c.status],
                            followed_by=c.followed_by, blocked=c.blocked,
@@ -232,18 +209,16 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
 
     async def ListFollowerIds(self, request: pb.ListFollowerIdsRequest,
                               context: aio.ServicerContext) -> pb.ListFollowerIdsResponse:
-        subject, viewer = _self_or_service(request.user_id)
-        page = await self._listing.ids(viewer, subject, True, request.page_size,
-                                       request.page_token)
+        page = await self._listing.ids(caller_name(), request.user_id, True,
+                                       request.page_size, request.page_token)
         return pb.ListFollowerIdsResponse(user_ids=page.user_ids,
                                           next_page_token=page.next_page_token,
                                           total_count=page.total_count)
 
     async def ListFollowingIds(self, request: pb.ListFollowingIdsRequest,
                                context: aio.ServicerContext) -> pb.ListFollowingIdsResponse:
-        subject, viewer = _self_or_service(request.user_id)
-        page = await self._listing.ids(viewer, subject, False, request.page_size,
-                                       request.page_token)
+        page = await self._listing.ids(caller_name(), request.user_id, False,
+                                       request.page_size, request.page_token)
         return pb.ListFollowingIdsResponse(user_ids=page.user_ids,
                                            next_page_token=page.next_page_token,
                                            total_count=page.total_count)

@@ -1,58 +1,17 @@
-"""Input rules of the graph service: ids, usernames, batch sizes, profile fields."""
+"""Input rules of the graph service's own fields: username prefixes, profile fields (ids,
+usernames and batches follow the mesh's rules, services/runtime/validation.py)."""
 
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Sequence
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.validation import canonical_uuid
 
-USERNAME = re.compile(r"^[a-z0-9._]{3,30}$")
 USERNAME_PREFIX = re.compile(r"^[a-z0-9._]{1,30}$")
 USERNAME_ALPHABET = "".join(sorted("._0123456789abcdefghijklmnopqrstuvwxyz"))  # CQL text order
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 150
-
-
-def uuid_problem(value: str) -> str | None:
-    """Why `value` is not a canonical UUID text, or None if it is one."""
-    if not value:
-        return "required: a user id (UUID text)"
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return "must be a UUID such as 0b6f6c4e-3c1e-4d0e-9a57-2d4b5c0e9f11"
-    if str(parsed) != value.lower() or len(value) != 36:
-        return "must be a UUID in canonical 8-4-4-4-12 form"
-    return None
-
-
-def user_id(value: str, field: str = "user_id") -> str:
-    """The canonical (lower-case) form of a user id; INVALID_ARGUMENT if malformed."""
-    problem = uuid_problem(value)
-    if problem:
-        raise InvalidArgument(FieldViolation(field, problem))
-    return value.lower()
-
-
-def user_ids(values: Sequence[str], field: str, maximum: int) -> list[str]:
-    """Distinct canonical user ids in request order; at most `maximum`."""
-    if len(values) > maximum:
-        raise InvalidArgument(FieldViolation(field, f"at most {maximum} ids per call"),
-                              reason="BATCH_TOO_LARGE")
-    violations = [FieldViolation(f"{field}[{i}]", p) for i, v in enumerate(values)
-                  if (p := uuid_problem(v))]
-    if violations:
-        raise InvalidArgument(violations)
-    return list(dict.fromkeys(v.lower() for v in values))
-
-
-def username(value: str, field: str = "username") -> str:
-    normalised = value.strip().lower()
-    if not USERNAME.match(normalised):
-        raise InvalidArgument(FieldViolation(field, "3-30 characters of a-z, 0-9, '.' and '_'"))
-    return normalised
 
 
 def username_prefix(value: str) -> str:
@@ -82,7 +41,7 @@ def bio(value: str, field: str = "bio") -> list[FieldViolation]:
 
 def media_id(value: str, field: str) -> list[FieldViolation]:
     """Empty (no avatar) or a media id (UUID text)."""
-    if value and uuid_problem(value):
+    if value and canonical_uuid(value) is None:
         return [FieldViolation(field, "must be empty or the id (UUID text) of a READY image "
                                       "you uploaded")]
     return []

@@ -8,7 +8,6 @@ which JetStream de-duplicates and the worker processes only while the row is PRO
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from services.media.model import (
 from services.media.objects import MediaObjects, PresignedPut
 from services.media.settings import MediaSettings
 from services.media.store import MediaStore
-from services.runtime.auth import Principal
+from services.runtime.auth import is_service_caller
 from services.runtime.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -34,8 +33,7 @@ from services.runtime.errors import (
     NotFound,
     PermissionDenied,
 )
-
-REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+from services.runtime.validation import request_id_violation, require_uuid, uuid_batch
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,8 @@ class Reservation:
     upload: PresignedPut
 
 
-def parse_media_id(value: str, field: str = "media_id") -> str:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidArgument(FieldViolation(field, "must be a media id (UUID text)")) \
-            from None
+def parse_media_id(value: str) -> str:
+    return require_uuid("media_id", value, "a media id")
 
 
 def _not_found(media_id: str) -> NotFound:
@@ -75,9 +69,8 @@ class MediaLibrary:
                   size: int) -> tuple[Kind, str]:
         violations: list[FieldViolation] = []
         reasons: set[str] = set()
-        if not REQUEST_ID.match(request_id):
-            violations.append(FieldViolation(
-                "request_id", "required: 8-64 chars of [A-Za-z0-9_-] (a UUID works)"))
+        if (bad := request_id_violation(request_id)) is not None:
+            violations.append(bad)
             reasons.add("INVALID_ARGUMENT")
         kind = Kind(kind_value) if kind_value in (1, 2) else None
         if kind is None:
@@ -105,11 +98,11 @@ class MediaLibrary:
         assert kind is not None
         return kind, normalised
 
-    async def create_upload(self, caller: Principal, request_id: str, kind_value: int,
+    async def create_upload(self, caller: str, request_id: str, kind_value: int,
                             content_type: str, size: int) -> Reservation:
         kind, content_type = self._validate(request_id, kind_value, content_type, size)
         media_id, bound_kind, bound_type, bound_size = await self._store.claim_request(
-            caller.user_id, request_id, str(uuid.uuid4()), kind, content_type, size,
+            caller, request_id, str(uuid.uuid4()), kind, content_type, size,
             self._settings.request_id_ttl_seconds)
         if (bound_kind, bound_type, bound_size) != (kind, content_type, size):
             raise AlreadyExists("this request_id was already used for a different upload",
@@ -119,7 +112,7 @@ class MediaLibrary:
         expires = now + timedelta(seconds=ttl)
         media = await self._store.get(media_id)
         if media is None:  # first attempt (or a retry after a crash right after the claim)
-            media = Media(media_id=media_id, owner_id=caller.user_id, kind=kind,
+            media = Media(media_id=media_id, owner_id=caller, kind=kind,
                           content_type=content_type, declared_size=size,
                           status=Status.PENDING_UPLOAD, upload_key=upload_key(media_id),
                           upload_expires_at=expires, created_at=now)
@@ -134,7 +127,7 @@ class MediaLibrary:
         upload = self._objects.presign_upload(media.upload_key, content_type, size, ttl)
         return Reservation(media, upload)
 
-    async def complete_upload(self, caller: Principal, media_id: str) -> Media:
+    async def complete_upload(self, caller: str, media_id: str) -> Media:
         media = await self._visible(caller, parse_media_id(media_id))
         self._require_owner(caller, media)
         if media.status is not Status.PENDING_UPLOAD:
@@ -177,49 +170,36 @@ class MediaLibrary:
 
     # --- reads ---------------------------------------------------------------------------
 
-    async def _visible(self, caller: Principal, media_id: str) -> Media:
+    async def _visible(self, caller: str, media_id: str) -> Media:
         """The item if `caller` may see it: the owner always, others once READY."""
         media = await self._store.get(media_id)
         if media is None or media.deleted:
             raise _not_found(media_id)
-        if media.owner_id != caller.user_id and media.status is not Status.READY:
+        if media.owner_id != caller and media.status is not Status.READY:
             raise _not_found(media_id)  # never reveal others' unfinished uploads
         return media
 
     @staticmethod
-    def _require_owner(caller: Principal, media: Media) -> None:
-        if media.owner_id != caller.user_id:
+    def _require_owner(caller: str, media: Media) -> None:
+        if media.owner_id != caller:
             raise PermissionDenied("this media item belongs to another user",
                                    reason="MEDIA_NOT_OWNED",
                                    metadata={"media_id": media.media_id})
 
-    async def get(self, caller: Principal, media_id: str) -> Media:
+    async def get(self, caller: str, media_id: str) -> Media:
         return await self._visible(caller, parse_media_id(media_id))
 
-    async def batch_get(self, caller: Principal, media_ids: list[str]
+    async def batch_get(self, caller: str, media_ids: list[str]
                         ) -> tuple[list[Media], list[str]]:
         """Found items in request order and the ids missing. A user sees only their own
         items here (others' are reported missing); a mesh service sees every item."""
-        limit = self._settings.batch_get_max
-        if len(media_ids) > limit:
-            raise InvalidArgument(FieldViolation("media_ids", f"at most {limit} ids per call "
-                                                              f"(got {len(media_ids)})"),
-                                  reason="BATCH_TOO_LARGE")
-        violations, wanted = [], []
-        for i, value in enumerate(media_ids):
-            try:
-                wanted.append(parse_media_id(value, f"media_ids[{i}]"))
-            except InvalidArgument as exc:
-                violations.extend(exc.violations)
-        if violations:
-            raise InvalidArgument(violations)
-        wanted = list(dict.fromkeys(wanted))
+        wanted = uuid_batch("media_ids", media_ids, self._settings.batch_get_max, "a media id")
         found = await self._store.get_many(wanted) if wanted else {}
         items, missing = [], []
         for media_id in wanted:
             media = found.get(media_id)
             if media is None or media.deleted or (
-                    not caller.is_service and media.owner_id != caller.user_id):
+                    not is_service_caller(caller) and media.owner_id != caller):
                 missing.append(media_id)
             else:
                 items.append(media)
@@ -227,11 +207,11 @@ class MediaLibrary:
 
     # --- deletion ------------------------------------------------------------------------
 
-    async def delete(self, caller: Principal, media_id: str) -> None:
+    async def delete(self, caller: str, media_id: str) -> None:
         """Delete an item the caller owns and its objects; repeating it is fine."""
         media_id = parse_media_id(media_id)
         media = await self._store.get(media_id)
-        if media is None or (media.owner_id != caller.user_id and
+        if media is None or (media.owner_id != caller and
                              (media.deleted or media.status is not Status.READY)):
             raise _not_found(media_id)
         self._require_owner(caller, media)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 from photomesh.common.v1 import media_pb2 as common_pb
 from photomesh.media.v1 import media_service_pb2 as pb
 
 from services.media.model import Media, Status, Variant
+from services.runtime.clock import timestamp_from_datetime
 
 
 class PublicUrls:
@@ -18,12 +18,6 @@ class PublicUrls:
 
     def url(self, key: str) -> str:
         return self._prefix + key
-
-
-def _timestamp(value) -> Timestamp:  # type: ignore[no-untyped-def]
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def variant_pb(variant: Variant, urls: PublicUrls) -> common_pb.MediaVariant:
@@ -45,7 +39,7 @@ def media_pb(media: Media, urls: PublicUrls) -> pb.Media:
         media_id=media.media_id, owner_user_id=media.owner_id, kind=int(media.kind),
         status=int(media.status), failure_reason=int(media.failure_reason),
         failure_message=media.failure_message, content_type=media.content_type,
-        size_bytes=media.size_bytes or media.declared_size, create_time=_timestamp(
+        size_bytes=media.size_bytes or media.declared_size, create_time=timestamp_from_datetime(
             media.created_at))
     if media.status is Status.READY:
         message.width, message.height, message.blurhash = media.width, media.height, \
@@ -54,7 +48,7 @@ def media_pb(media: Media, urls: PublicUrls) -> pb.Media:
         if (duration := _duration(media)) is not None:
             message.duration.CopyFrom(duration)
     if media.processed_at is not None:
-        message.process_time.CopyFrom(_timestamp(media.processed_at))
+        message.process_time.CopyFrom(timestamp_from_datetime(media.processed_at))
     return message
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from photomesh.media.v1 import media_service_pb2 as pb
 from photomesh.media.v1 import media_service_pb2_grpc as pb_grpc
 
 from services.media.library import MediaLibrary
 from services.media.messages import PublicUrls, media_pb
-from services.runtime.auth import current_caller, current_principal
+from services.runtime.auth import caller_name, current_principal
+from services.runtime.clock import timestamp_from_datetime
 
 
 class MediaServicer(pb_grpc.MediaServiceServicer):
@@ -20,10 +20,9 @@ class MediaServicer(pb_grpc.MediaServiceServicer):
     async def CreateUpload(self, request: pb.CreateUploadRequest,
                            context: aio.ServicerContext) -> pb.CreateUploadResponse:
         reservation = await self._library.create_upload(
-            current_principal(), request.request_id, request.kind, request.content_type,
+            current_principal().user_id, request.request_id, request.kind, request.content_type,
             request.size_bytes)
-        expire = Timestamp()
-        expire.FromDatetime(reservation.upload.expires_at)
+        expire = timestamp_from_datetime(reservation.upload.expires_at)
         return pb.CreateUploadResponse(
             media_id=reservation.media.media_id, upload_url=reservation.upload.url,
             upload_method="PUT", upload_headers=reservation.upload.headers,
@@ -31,22 +30,22 @@ class MediaServicer(pb_grpc.MediaServiceServicer):
 
     async def CompleteUpload(self, request: pb.CompleteUploadRequest,
                              context: aio.ServicerContext) -> pb.CompleteUploadResponse:
-        media = await self._library.complete_upload(current_principal(), request.media_id)
+        media = await self._library.complete_upload(current_principal().user_id, request.media_id)
         return pb.CompleteUploadResponse(media=media_pb(media, self._urls))
 
     async def GetMedia(self, request: pb.GetMediaRequest, context: aio.ServicerContext
                        ) -> pb.GetMediaResponse:
-        media = await self._library.get(current_principal(), request.media_id)
+        media = await self._library.get(current_principal().user_id, request.media_id)
         return pb.GetMediaResponse(media=media_pb(media, self._urls))
 
     async def BatchGetMedia(self, request: pb.BatchGetMediaRequest,
                             context: aio.ServicerContext) -> pb.BatchGetMediaResponse:
-        items, missing = await self._library.batch_get(current_caller(),
+        items, missing = await self._library.batch_get(caller_name(),
                                                        list(request.media_ids))
         return pb.BatchGetMediaResponse(media=[media_pb(m, self._urls) for m in items],
                                         missing_media_ids=missing)
 
     async def DeleteMedia(self, request: pb.DeleteMediaRequest, context: aio.ServicerContext
                           ) -> pb.DeleteMediaResponse:
-        await self._library.delete(current_principal(), request.media_id)
+        await self._library.delete(current_principal().user_id, request.media_id)
         return pb.DeleteMediaResponse()

@@ -1,10 +1,12 @@
-"""Settings of the media service and its worker (prefix ``PHOTOMESH_MEDIA_``)."""
+"""Settings of the media service and its transcoding worker (prefix ``PHOTOMESH_MEDIA_``;
+each process's server options are its own: ``PHOTOMESH_MEDIA_*`` and
+``PHOTOMESH_MEDIA_WORKER_*``)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 #: Where MinIO publishes bucket events (its NATS target, JetStream mode). The subject is
 #: fixed per MinIO server, so one stream holds the events of every bucket; each worker
@@ -17,10 +19,8 @@ MINIO_NOTIFY_TARGET_ID = "PHOTOMESH"
 MiB = 1024 * 1024
 
 
-class MediaSettings(ServerSettings):
+class MediaSettings(ServiceSettings):
     model_config = service_config("MEDIA")
-
-    port: int = Field(default=50056, ge=0, le=65535)
 
     # Uploads
     max_image_bytes: int = Field(default=20 * MiB, gt=0)
@@ -62,12 +62,3 @@ class MediaSettings(ServerSettings):
         description="a worker group's consumer of MinIO events is removed after this idle "
                     "time (test runs leave theirs behind); lossless while below the stream's "
                     "one-day retention, as a recreated consumer replays what it kept")
-
-
-class MediaWorkerSettings(MediaSettings):
-    """The worker reads every media setting above; only where its health endpoint
-    listens is its own (``PHOTOMESH_MEDIA_WORKER_HOST/PORT``)."""
-
-    host: str = Field(default="127.0.0.1", validation_alias="PHOTOMESH_MEDIA_WORKER_HOST")
-    port: int = Field(default=50061, ge=0, le=65535,
-                      validation_alias="PHOTOMESH_MEDIA_WORKER_PORT")

@@ -32,8 +32,8 @@ from services.notification import grouping
 from services.notification.cache import InboxCache
 from services.notification.model import Activity, Entry
 from services.notification.store import InboxStore
-from services.runtime.errors import NotFound
-from services.runtime.ids import Snowflake, min_id_at
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.ids import MAX_ID, Snowflake, min_id_at
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,10 @@ class Inbox:
         """Raise the watermark; returns the unread count left."""
         latest = min_id_at(_now_ms() + 1) - 1  # nothing later can be read yet
         if up_to_notification_id is not None:
+            if up_to_notification_id > MAX_ID:
+                raise InvalidArgument(FieldViolation(
+                    "up_to_notification_id", "not a notification id (ids are positive 63-bit "
+                                             "numbers)"))
             position = await self.cache.position(user_id, up_to_notification_id) or \
                 await self.store.position(user_id, up_to_notification_id)
             if position is None:

@@ -1,33 +1,24 @@
-"""Settings of the notification service (prefix ``PHOTOMESH_NOTIFICATION_``) and of its
-worker (prefix ``PHOTOMESH_NOTIFICATION_WORKER_``)."""
+"""Settings of the notification service and its delivery worker (prefix
+``PHOTOMESH_NOTIFICATION_``; each process's server options are its own:
+``PHOTOMESH_NOTIFICATION_*`` and ``PHOTOMESH_NOTIFICATION_WORKER_*``)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class _ReadModelSettings(ServerSettings):
-    """What both processes set of the Redis read model (cache.py) and the social view."""
+class NotificationSettings(ServiceSettings):
+    model_config = service_config("NOTIFICATION")
 
+    # The read model both processes keep (cache.py) and the social view.
     cached_notifications: int = Field(
         default=200, ge=20, le=2000, description="newest notifications of a user kept in "
                                                  "Redis; older pages are read from CQL")
     social_view_ttl_seconds: int = Field(
         default=3600, ge=10, description="relations and summaries are refilled after this "
                                          "even without an event (bounds a lost event)")
-
-
-class NotificationSettings(_ReadModelSettings):
-    model_config = service_config("NOTIFICATION")
-
-    port: int = Field(default=50057, ge=0, le=65535)
-    page_token_secret: str | None = Field(
-        default=None, min_length=8, description="None: derived from the mesh's service key")
-    stream_queue_size: int = Field(default=256, ge=1,
-                                   description="notifications buffered per connected stream "
-                                               "before the slowest client is cut off")
     cache_active_seconds: int = Field(
         default=7 * 86400, ge=60, description="a user's cached inbox is dropped after this "
                                               "long without a read")
@@ -36,11 +27,12 @@ class NotificationSettings(_ReadModelSettings):
                                           "fill is older (bounds what a lost Redis write "
                                           "could leave)")
 
+    # The service.
+    stream_queue_size: int = Field(default=256, ge=1,
+                                   description="notifications buffered per connected stream "
+                                               "before the slowest client is cut off")
 
-class NotificationWorkerSettings(_ReadModelSettings):
-    model_config = service_config("NOTIFICATION_WORKER")
-
-    port: int = Field(default=50063, ge=0, le=65535)
+    # Delivery (the worker).
     inbox_ttl_seconds: int = Field(default=90 * 86400, ge=60,
                                    description="how long a notification stays in the inbox")
     group_window_seconds: int = Field(
@@ -57,5 +49,5 @@ class NotificationWorkerSettings(_ReadModelSettings):
                                         "of new stories/posts (bounded fan-out)")
     fanout_concurrency: int = Field(default=32, ge=1)
     consume_concurrency: int = Field(
-        default=32, ge=1, description="events of one subject handled at once by this worker "
+        default=32, ge=1, description="events of one subject handled at once by a worker "
                                       "(each acked after its inbox writes)")

@@ -32,6 +32,7 @@ from cassandra.query import BatchStatement, BatchType
 
 from services.notification.grouping import Change
 from services.notification.model import Entry, Group, GroupState, Kind, Notification, Subject
+from services.runtime.clock import ms_to_datetime
 from services.runtime.cql import CqlStore, Row, applied
 
 INBOX, POSITION, GROUP, ACTOR, EVENT = "i", "p", "g", "a", "e"
@@ -42,10 +43,6 @@ _NOTIFICATION = ("notification_id, kind, actor_ids, actor_count, post_id, commen
 _SET_NOTIFICATION = ", ".join(f"{c.strip()} = ?" for c in _NOTIFICATION.split(","))
 
 
-def _ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 def _ms(value: datetime) -> int:
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
 
@@ -53,7 +50,7 @@ def _ms(value: datetime) -> int:
 def _values(n: Notification) -> tuple[Any, ...]:
     s = n.subject
     return (n.notification_id, int(n.kind), list(n.actor_ids), n.actor_count, s.post_id,
-            s.comment_id, s.story_id, s.text_preview, s.thumbnail_url, _ts(n.time_ms))
+            s.comment_id, s.story_id, s.text_preview, s.thumbnail_url, ms_to_datetime(n.time_ms))
 
 
 def _notification(r: Row) -> Notification:
@@ -109,7 +106,7 @@ class InboxStore:
         user, entry = uuid.UUID(user_id), change.entry
         n = entry.notification
         head = (entry.sort_id, change.group.prev_sort_id, entry.version,
-                _ts(change.group.window_start_ms), *_values(n))
+                ms_to_datetime(change.group.window_start_ms), *_values(n))
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)  # one partition: atomic
         if expected.group is None:
             batch.add(await self._cql.prepare(

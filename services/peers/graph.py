@@ -1,9 +1,10 @@
 """The social graph as its peers see it: its batch and paging RPCs, cut into the sizes
 the contract allows and sent concurrently, answered as small domain types.
 
-Reads made for a cache shared by all callers (summaries, relations, id lists) are made
-as the calling service itself (`ServiceCredentials`), never with a user's token, so what
-is cached does not depend on who asked first. `resolve_usernames` acts for the caller.
+Reads made for a cache shared by all callers (summaries, relations, id lists) and the
+internal RPCs are made as the calling service itself (`ServiceCredentials`), never with a
+user's token, so what is cached does not depend on who asked first. `resolve_usernames`
+acts for the caller. Deadlines and retries are the peer layer's (services/peers/mesh.py).
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc import aio
 from photomesh.common.v1.user_pb2 import UserSummary
 from photomesh.graph.v1 import social_graph_service_pb2 as graph_pb
-from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
 
 from services.peers.audience import Relation
 from services.runtime.auth import ServiceCredentials
+from services.runtime.errors import Unavailable
 
 CHECK_BATCH = 1000  # BatchCheckFollowing: at most this many targets per call
 SUMMARY_BATCH = 500  # BatchGetUserSummaries: at most this many users per call
 ID_PAGE = 5000  # ListFollowerIds / ListFollowingIds: the largest page
-TIMEOUT_SECONDS = 5.0
+_RETRY_LATER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ def relation_of(check: graph_pb.FollowCheck) -> Relation:
 
 
 class GraphPeer:
-    def __init__(self, channel: aio.Channel, credentials: ServiceCredentials) -> None:
-        self._stub = graph_grpc.SocialGraphServiceStub(channel)
+    def __init__(self, stub: object, credentials: ServiceCredentials) -> None:
+        self._stub: Any = stub
         self._credentials = credentials
 
     async def summaries(self, user_ids: Iterable[str]) -> dict[str, UserSummary]:
@@ -59,7 +61,7 @@ class GraphPeer:
             return {}
         with self._credentials.acting():
             replies = await asyncio.gather(*(self._stub.BatchGetUserSummaries(
-                graph_pb.BatchGetUserSummariesRequest(user_ids=chunk), timeout=TIMEOUT_SECONDS)
+                graph_pb.BatchGetUserSummariesRequest(user_ids=chunk))
                 for chunk in _chunks(ids, SUMMARY_BATCH)))
         return {u.user_id: u for reply in replies for u in reply.users}
 
@@ -70,16 +72,15 @@ class GraphPeer:
             return {}
         with self._credentials.acting():
             replies = await asyncio.gather(*(self._stub.BatchCheckFollowing(
-                graph_pb.BatchCheckFollowingRequest(user_id=user_id, target_user_ids=chunk),
-                timeout=TIMEOUT_SECONDS) for chunk in _chunks(ids, CHECK_BATCH)))
+                graph_pb.BatchCheckFollowingRequest(user_id=user_id, target_user_ids=chunk))
+                for chunk in _chunks(ids, CHECK_BATCH)))
         return {c.target_user_id: relation_of(c) for reply in replies for c in reply.checks}
 
     async def follower_page(self, user_id: str, page_size: int, page_token: str = ""
                             ) -> IdPage:
         with self._credentials.acting():
             reply = await self._stub.ListFollowerIds(graph_pb.ListFollowerIdsRequest(
-                user_id=user_id, page_size=page_size, page_token=page_token),
-                timeout=TIMEOUT_SECONDS)
+                user_id=user_id, page_size=page_size, page_token=page_token))
         return IdPage(list(reply.user_ids), reply.next_page_token, reply.total_count)
 
     async def follower_ids(self, user_id: str, limit: int) -> list[str] | None:
@@ -103,7 +104,7 @@ class GraphPeer:
             while len(found) < limit:
                 reply = await self._stub.ListFollowingIds(graph_pb.ListFollowingIdsRequest(
                     user_id=user_id, page_size=min(ID_PAGE, limit - len(found)),
-                    page_token=token), timeout=TIMEOUT_SECONDS)
+                    page_token=token))
                 found.extend(reply.user_ids)
                 token = reply.next_page_token
                 if not token:
@@ -116,8 +117,7 @@ class GraphPeer:
         async def lookup(name: str) -> tuple[str, str] | None:
             try:
                 reply = await self._stub.GetProfileByUsername(
-                    graph_pb.GetProfileByUsernameRequest(username=name),
-                    timeout=TIMEOUT_SECONDS)
+                    graph_pb.GetProfileByUsernameRequest(username=name))
             except aio.AioRpcError as exc:
                 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     return None
@@ -126,3 +126,17 @@ class GraphPeer:
 
         found = await asyncio.gather(*(lookup(n) for n in usernames))
         return list(dict.fromkeys(m for m in found if m is not None))
+
+    async def create_profile(self, user_id: str, username: str, display_name: str) -> None:
+        """The profile of a new account (internal, as the auth service; idempotent).
+        UNAVAILABLE when the graph cannot be reached: the caller's retry completes it."""
+        request = graph_pb.CreateProfileRequest(user_id=user_id, username=username,
+                                                display_name=display_name)
+        try:
+            with self._credentials.acting():
+                await self._stub.CreateProfile(request)
+        except aio.AioRpcError as exc:
+            if exc.code() in _RETRY_LATER:
+                raise Unavailable("the profile service is unavailable; retry with the same "
+                                  "request", reason="BACKEND_UNAVAILABLE") from None
+            raise

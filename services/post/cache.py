@@ -8,15 +8,16 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from photomesh.common.v1.media_pb2 import MediaRef
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.post.store import Mention, PostRecord, PostStore
+from services.post.model import Mention, PostRecord
+from services.post.store.posts import PostRows
 from services.runtime import metrics
 from services.runtime.cache import KeySpace
+from services.runtime.clock import ms_to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _decode(post_id: int, raw: bytes) -> PostRecord:
         post_id=post_id, author_id=body["a"], caption=body["c"], hashtags=tuple(body["h"]),
         mentions=tuple(Mention(u, n) for u, n in body["m"]),
         media=tuple(MediaRef.FromString(base64.b64decode(r)) for r in body["r"]),
-        create_time=datetime.fromtimestamp(body["t"] / 1000, UTC), published=True)
+        create_time=ms_to_datetime(body["t"]), published=True)
 
 
 class PostBodies:
@@ -86,7 +87,7 @@ class PostBodies:
     to CQL, whose row is the truth. When Redis fails, reads go to CQL; a delete fails before
     it changes anything (it could not stop readers seeing the cached body)."""
 
-    def __init__(self, redis: Redis, keys: KeySpace, store: PostStore,
+    def __init__(self, redis: Redis, keys: KeySpace, store: PostRows,
                  ttl_seconds: int = 3600) -> None:
         self._redis = redis
         self._keys = keys

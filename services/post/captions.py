@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from services.runtime.errors import FieldViolation
+from services.runtime.validation import USERNAME
 
 MAX_TEXT = 2200
 MAX_HASHTAGS = 30
@@ -21,7 +22,6 @@ MAX_HASHTAG_LENGTH = 100
 
 _HASHTAG = re.compile(r"(?<![\w#&])#(\w+)", re.UNICODE)
 _MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9._]{1,30})(?![A-Za-z0-9_])")
-_USERNAME = re.compile(r"^[a-z0-9._]{3,30}$")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def parse(text: str) -> ParsedText:
     names = []
     for raw in _MENTION.findall(text):
         name = raw.rstrip(".").lower()
-        if _USERNAME.match(name):
+        if USERNAME.match(name):
             names.append(name)
     return ParsedText(_unique(tags), _unique(names))
 
@@ -70,3 +70,4 @@ def text_violations(field: str, text: str, *, required: bool) -> tuple[list[Fiel
 
 def preview(text: str, limit: int = 100) -> str:
     return text[:limit]
+

@@ -5,18 +5,15 @@ change or depend on the viewer (the author's summary beyond its id, the counts,
 
 from __future__ import annotations
 
-from datetime import UTC
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from photomesh.common.v1.user_pb2 import UserSummary
 from photomesh.post.v1 import post_service_pb2 as pb
 
-from services.post.store import PostRecord
+from services.post.model import PostRecord
+from services.runtime.clock import timestamp_from_datetime
 
 
 def card(record: PostRecord) -> pb.Post:
-    create_time = Timestamp()
-    create_time.FromDatetime(record.create_time.astimezone(UTC))
+    create_time = timestamp_from_datetime(record.create_time)
     return pb.Post(post_id=record.post_id, author=UserSummary(user_id=record.author_id),
                    caption=record.caption, hashtags=list(record.hashtags),
                    mentions=[pb.Mention(user_id=m.user_id, username=m.username)

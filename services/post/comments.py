@@ -16,20 +16,23 @@ from datetime import UTC, datetime
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
+from services.peers.social_view import SocialView
 from services.post import cache
 from services.post.cache import Counter
 from services.post.captions import text_violations
 from services.post.counters import Counters
 from services.post.events import PostEvents
 from services.post.likes import comment_not_found
-from services.post.peers import Graph
+from services.post.mentions import resolve_mentions
+from services.post.model import CommentRecord, PostRecord
 from services.post.posts import Posts
-from services.post.store import CommentRecord, PostRecord, PostStore
-from services.post.validation import check, id_violation, request_id_violation, require_id
-from services.runtime.auth import current_principal
+from services.post.store.comments import CommentRows
+from services.post.store.likes import LikeRows
+from services.runtime.clock import ms_to_datetime
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import check, id_violation, request_id_violation, require_id
 
 
 @dataclass(frozen=True)
@@ -49,26 +52,27 @@ def _counters_of(comment: CommentRecord) -> list[Counter]:
 
 
 class Comments:
-    def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
-                 posts: Posts, ids: Snowflake, tokens: PageTokens) -> None:
+    def __init__(self, store: CommentRows, likes: LikeRows, counters: Counters,
+                 events: PostEvents, view: SocialView, posts: Posts, ids: Snowflake,
+                 tokens: PageTokens) -> None:
         self._store = store
+        self._likes = likes
         self._counters = counters
         self._events = events
-        self._graph = graph
+        self._view = view
         self._posts = posts
         self._ids = ids
         self._tokens = tokens
 
-    async def create(self, request_id: str, post_id: int, parent_id: int, text: str
+    async def create(self, author: str, request_id: str, post_id: int, parent_id: int, text: str
                      ) -> CommentView:
-        author = current_principal().user_id
         violations, parsed = text_violations("text", text, required=True)
         for v in (request_id_violation(request_id), id_violation("post_id", post_id),
                   id_violation("parent_comment_id", parent_id, optional=True)):
             if v is not None:
                 violations.insert(0, v)
         check(violations)
-        post, _ = await self._posts.visible(post_id)
+        post, _ = await self._posts.visible(author, post_id)
         replied = await self._replied_to(post_id, parent_id)
         top_id = (replied.parent_id or replied.comment_id) if replied else 0
         fingerprint = hashlib.sha256(f"{post_id}\x1f{parent_id}\x1f{text}".encode()
@@ -86,11 +90,11 @@ class Comments:
                                             op=f"comment.created:{existing.comment_id}")
                 await self._publish(post, existing, replied)
             return await self._fresh_view(existing)
-        mentions = await self._graph.resolve_usernames(parsed.usernames)
+        mentions = await resolve_mentions(self._view.graph, parsed.usernames)
         comment = CommentRecord(
             comment_id=claim.target_id, post_id=post_id, parent_id=top_id, author_id=author,
             text=text, mentions=mentions,
-            create_time=datetime.fromtimestamp(id_time_ms(claim.target_id) / 1000, UTC))
+            create_time=ms_to_datetime(id_time_ms(claim.target_id)))
         counters = _counters_of(comment)
         await self._counters.begin(counters)
         try:
@@ -119,7 +123,7 @@ class Comments:
         await self._store.mark_comment_published(comment)
 
     async def _fresh_view(self, comment: CommentRecord) -> CommentView:
-        summaries = await self._graph.summaries([comment.author_id])
+        summaries = await self._view.summaries([comment.author_id])
         return (await self._views(comment.author_id, [comment], summaries))[0]
 
     async def _views(self, viewer: str, comments: list[CommentRecord],
@@ -131,22 +135,21 @@ class Comments:
                           for c in comments if c.parent_id == 0}
         counts = await self._counters.get_many([*like_counters.values(),
                                                 *reply_counters.values()])
-        liked = await self._store.liked_comment_ids(viewer, [c.comment_id for c in comments])
+        liked = await self._likes.liked_comment_ids(viewer, [c.comment_id for c in comments])
         return [CommentView(
             c, summaries.get(c.author_id, UserSummary(user_id=c.author_id)),
             counts[like_counters[c.comment_id]],
             counts[reply_counters[c.comment_id]] if c.comment_id in reply_counters else 0,
             c.comment_id in liked) for c in comments]
 
-    async def list(self, post_id: int, parent_id: int, requested_size: int, token: str
+    async def list(self, viewer: str, post_id: int, parent_id: int, requested_size: int, token: str
                    ) -> tuple[list[CommentView], str]:
-        viewer = current_principal().user_id
         violation = id_violation("parent_comment_id", parent_id, optional=True)
         check([violation] if violation else [])
         size = page_size(requested_size)
         scope = f"post.ListComments/{post_id}/{parent_id}"
         cursor = self._tokens.open(token, scope=scope, viewer=viewer)
-        await self._posts.visible(post_id)
+        await self._posts.visible(viewer, post_id)
         if parent_id:
             parent = await self._store.get_comment(post_id, parent_id)
             if parent is None:
@@ -158,17 +161,16 @@ class Comments:
         rows = await self._store.list_comments(post_id, parent_id, size + 1,
                                                cursor.last_id if cursor else None)
         page, more = rows[:size], len(rows) > size
-        audience = await self._graph.audience(viewer, [c.author_id for c in page])
+        audience = await self._view.audience(viewer, [c.author_id for c in page])
         shown = [c for c in page if c.author_id not in audience.blocked]
         views = await self._views(viewer, shown, audience.summaries)
         next_token = self._tokens.seal(PageTokenPayload(last_id=page[-1].comment_id),
                                        scope=scope, viewer=viewer) if more else ""
         return views, next_token
 
-    async def delete(self, post_id: int, comment_id: int) -> None:
-        caller = current_principal().user_id
+    async def delete(self, caller: str, post_id: int, comment_id: int) -> None:
         require_id("comment_id", comment_id)
-        post, _ = await self._posts.visible(post_id)
+        post, _ = await self._posts.visible(caller, post_id)
         ref = await self._store.comment_ref(post_id, comment_id)
         if ref is None:
             raise comment_not_found(comment_id)

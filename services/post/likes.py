@@ -29,19 +29,20 @@ from datetime import UTC, datetime
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
+from services.peers.social_view import SocialView
 from services.post import cache
 from services.post.counters import Counters
 from services.post.events import PostEvents
 from services.post.like_sets import UNPUBLISHED, Hold, LikeSets
 from services.post.liked_cache import LikedCache
-from services.post.peers import Graph
-from services.post.posts import Posts
-from services.post.store import CommentRecord, LikeRow, LikeState, PostRecord, PostStore
-from services.post.validation import batch_ids, require_id
-from services.runtime.auth import current_principal
+from services.post.model import CommentRecord, LikeRow, LikeState, PostRecord
+from services.post.posts import MAX_BATCH, Posts
+from services.post.store.comments import CommentRows
+from services.post.store.likes import LikeRows
 from services.runtime.errors import NotFound
 from services.runtime.ids import Snowflake
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import id_batch, require_id
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,16 @@ def comment_not_found(comment_id: int) -> NotFound:
 
 
 class Likes:
-    def __init__(self, store: PostStore, counters: Counters, like_sets: LikeSets,
-                 events: PostEvents, graph: Graph, posts: Posts, ids: Snowflake,
-                 tokens: PageTokens, liked: LikedCache) -> None:
+    def __init__(self, store: LikeRows, comments: CommentRows, counters: Counters,
+                 like_sets: LikeSets, events: PostEvents, view: SocialView, posts: Posts,
+                 ids: Snowflake, tokens: PageTokens, liked: LikedCache) -> None:
         self._store = store
+        self._comments = comments
         self._liked = liked
         self._counters = counters
         self._sets = like_sets
         self._events = events
-        self._graph = graph
+        self._view = view
         self._posts = posts
         self._ids = ids
         self._tokens = tokens
@@ -74,9 +76,8 @@ class Likes:
 
     # --- post likes ------------------------------------------------------------------------
 
-    async def like_post(self, post_id: int) -> int:
-        viewer = current_principal().user_id
-        post, _ = await self._posts.visible(post_id)
+    async def like_post(self, viewer: str, post_id: int) -> int:
+        post, _ = await self._posts.visible(viewer, post_id)
         hold = await self._sets.acquire(cache.likes(post_id), viewer, like=True)
         if hold.done:
             return await self._count(hold, hold.count)
@@ -130,9 +131,8 @@ class Likes:
         await self._events.post_liked(post, like)
         await self._store.mark_like_published(post.post_id, viewer)
 
-    async def unlike_post(self, post_id: int) -> int:
-        viewer = current_principal().user_id
-        post, _ = await self._posts.visible(post_id)
+    async def unlike_post(self, viewer: str, post_id: int) -> int:
+        post, _ = await self._posts.visible(viewer, post_id)
         hold = await self._sets.acquire(cache.likes(post_id), viewer, like=False)
         try:
             found = await self._store.get_like(post_id, viewer)
@@ -150,42 +150,39 @@ class Likes:
         await self._events.post_unliked(post, found.like, datetime.now(UTC))
         await self._store.delete_like(post.post_id, found.like.user_id)
 
-    async def list_likers(self, post_id: int, requested_size: int, token: str
+    async def list_likers(self, viewer: str, post_id: int, requested_size: int, token: str
                           ) -> tuple[list[LikerView], str]:
-        viewer = current_principal().user_id
         size = page_size(requested_size)
         scope = f"post.ListPostLikers/{post_id}"
         cursor = self._tokens.open(token, scope=scope, viewer=viewer)
-        await self._posts.visible(post_id)
+        await self._posts.visible(viewer, post_id)
         rows = await self._store.list_likers(post_id, size + 1,
                                              cursor.last_id if cursor else None)
         page, more = rows[:size], len(rows) > size
-        audience = await self._graph.audience(viewer, [r.user_id for r in page])
+        audience = await self._view.audience(viewer, [r.user_id for r in page])
         likers = [LikerView(audience.summaries[r.user_id], r.like_time) for r in page
                   if r.user_id in audience.summaries and r.user_id not in audience.blocked]
         next_token = self._tokens.seal(PageTokenPayload(last_id=page[-1].like_id),
                                        scope=scope, viewer=viewer) if more else ""
         return likers, next_token
 
-    async def like_status(self, post_ids: Sequence[int]) -> list[tuple[int, bool]]:
-        viewer = current_principal().user_id
-        ids = batch_ids("post_ids", post_ids)
+    async def like_status(self, viewer: str, post_ids: Sequence[int]) -> list[tuple[int, bool]]:
+        ids = id_batch("post_ids", post_ids, MAX_BATCH, "a post id")
         liked = await self._liked.liked(viewer, ids)
         return [(i, i in liked) for i in ids]
 
     # --- comments --------------------------------------------------------------------------
 
-    async def _comment(self, post_id: int, comment_id: int) -> CommentRecord:
-        await self._posts.visible(post_id)
+    async def _comment(self, viewer: str, post_id: int, comment_id: int) -> CommentRecord:
+        await self._posts.visible(viewer, post_id)
         require_id("comment_id", comment_id)
-        comment = await self._store.get_comment(post_id, comment_id)
+        comment = await self._comments.get_comment(post_id, comment_id)
         if comment is None:
             raise comment_not_found(comment_id)
         return comment
 
-    async def like_comment(self, post_id: int, comment_id: int) -> int:
-        viewer = current_principal().user_id
-        await self._comment(post_id, comment_id)
+    async def like_comment(self, viewer: str, post_id: int, comment_id: int) -> int:
+        await self._comment(viewer, post_id, comment_id)
         hold = await self._sets.acquire(cache.comment_likes(comment_id), viewer, like=True)
         if hold.done:
             return await self._count(hold, hold.count)
@@ -201,9 +198,8 @@ class Likes:
             raise
         return await self._count(hold, await self._sets.add(hold, "1"))
 
-    async def unlike_comment(self, post_id: int, comment_id: int) -> int:
-        viewer = current_principal().user_id
-        await self._comment(post_id, comment_id)
+    async def unlike_comment(self, viewer: str, post_id: int, comment_id: int) -> int:
+        await self._comment(viewer, post_id, comment_id)
         hold = await self._sets.acquire(cache.comment_likes(comment_id), viewer, like=False)
         try:
             await self._store.delete_comment_like(comment_id, viewer)

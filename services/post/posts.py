@@ -23,35 +23,39 @@ from datetime import UTC, datetime, timedelta
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
+from services.peers.audience import Audience
+from services.peers.media import MediaPeer, owned_ready
+from services.peers.social_view import SocialView
 from services.post import cache
 from services.post.cache import PostBodies
 from services.post.captions import text_violations
 from services.post.counters import Counters
 from services.post.events import PostEvents
 from services.post.liked_cache import LikedCache
-from services.post.peers import Audience, Graph, Media, MediaItem
-from services.post.store import PostRecord, PostStore
-from services.post.validation import (
-    MEDIA_ID,
-    batch_ids,
-    check,
-    request_id_violation,
-    require_id,
-    require_user_id,
-)
-from services.runtime.auth import current_principal
+from services.post.mentions import resolve_mentions
+from services.post.model import PostRecord
+from services.post.store.posts import PostRows
+from services.runtime.clock import ms_to_datetime
 from services.runtime.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
-    InvalidArgument,
     NotFound,
     PermissionDenied,
 )
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import (
+    check,
+    id_batch,
+    request_id_violation,
+    require_id,
+    require_uuid,
+    uuid_violation,
+)
 
 MAX_MEDIA = 10
+MAX_BATCH = 500  # BatchGetPosts, BatchGetLikeStatus
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,8 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
                                                       f"(got {len(media_ids)})"))
     seen: set[str] = set()
     for i, media_id in enumerate(media_ids[:MAX_MEDIA + 1]):
-        if not MEDIA_ID.match(media_id):
-            violations.append(FieldViolation(f"media_ids[{i}]", "not a media id"))
+        if (bad := uuid_violation(f"media_ids[{i}]", media_id, "a media id")) is not None:
+            violations.append(bad)
         elif media_id in seen:
             violations.append(FieldViolation(f"media_ids[{i}]", "listed twice"))
         seen.add(media_id)
@@ -102,15 +106,16 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
 
 
 class Posts:
-    def __init__(self, store: PostStore, counters: Counters, events: PostEvents, graph: Graph,
-                 media: Media, ids: Snowflake, tokens: PageTokens, bodies: PostBodies,
-                 liked: LikedCache, claim_grace_seconds: float = 60.0) -> None:
+    def __init__(self, store: PostRows, counters: Counters, events: PostEvents,
+                 view: SocialView, media: MediaPeer, ids: Snowflake, tokens: PageTokens,
+                 bodies: PostBodies, liked: LikedCache, claim_grace_seconds: float = 60.0
+                 ) -> None:
         self._store = store
         self._liked = liked
         self._bodies = bodies
         self._counters = counters
         self._events = events
-        self._graph = graph
+        self._view = view
         self._media = media
         self._ids = ids
         self._tokens = tokens
@@ -118,16 +123,16 @@ class Posts:
 
     # --- create ----------------------------------------------------------------------------
 
-    async def create(self, request_id: str, caption: str, media_ids: Sequence[str]) -> PostView:
-        author = current_principal().user_id
+    async def create(self, author: str, request_id: str, caption: str,
+                     media_ids: Sequence[str]) -> PostView:
         violations, parsed = _create_violations(request_id, caption, media_ids)
         check(violations)
         fingerprint = _fingerprint(caption, *media_ids)
         claiming = asyncio.ensure_future(self._store.claim_post_request(
             author, request_id, self._ids.next_id(), fingerprint))
         summary = asyncio.ensure_future(self._author_summary(author))
-        lookups = asyncio.gather(self._media.get(media_ids),
-                                 self._graph.resolve_usernames(parsed.usernames))
+        lookups = asyncio.gather(self._media.items(media_ids),
+                                 resolve_mentions(self._view.graph, parsed.usernames))
         try:
             claim = await claiming
             if claim.fingerprint != fingerprint:
@@ -149,10 +154,12 @@ class Posts:
         except BaseException:
             _discard(claiming, summary, lookups)
             raise
-        refs = self._ready_media(author, media_ids, found)
-        create_time = datetime.fromtimestamp(id_time_ms(post_id) / 1000, UTC)
+        refs, unknown = owned_ready(author, media_ids, found)
+        check([FieldViolation(f"media_ids[{media_ids.index(m)}]", f"no media item {m!r}")
+               for m in unknown])
+        create_time = ms_to_datetime(id_time_ms(post_id))
         record = PostRecord(post_id=post_id, author_id=author, caption=caption,
-                            hashtags=parsed.hashtags, mentions=mentions, media=refs,
+                            hashtags=parsed.hashtags, mentions=mentions, media=tuple(refs),
                             create_time=create_time)
         counter = cache.posts(author)
         await asyncio.gather(self._claim_media(record), self._counters.begin([counter]))
@@ -169,26 +176,8 @@ class Posts:
 
     async def _author_summary(self, author: str) -> UserSummary:
         """The author's own summary for the reply view (the seam for a summary cache)."""
-        summaries = await self._graph.summaries([author])
+        summaries = await self._view.summaries([author])
         return summaries.get(author, UserSummary(user_id=author))
-
-    @staticmethod
-    def _ready_media(author: str, media_ids: Sequence[str], found: dict[str, MediaItem]
-                     ) -> tuple:  # type: ignore[type-arg]
-        unknown = [FieldViolation(f"media_ids[{i}]", f"no media item {m!r}")
-                   for i, m in enumerate(media_ids) if m not in found]
-        if unknown:
-            raise InvalidArgument(unknown)
-        for media_id in media_ids:
-            item = found[media_id]
-            if item.owner_user_id != author:
-                raise PermissionDenied(f"media item {media_id} belongs to another user",
-                                       reason="MEDIA_NOT_OWNED", metadata={"media_id": media_id})
-            if not item.ready:
-                raise FailedPrecondition(
-                    f"media item {media_id} is not READY yet; poll GetMedia and retry",
-                    reason="MEDIA_NOT_READY", metadata={"media_id": media_id})
-        return tuple(found[m].ref for m in media_ids)
 
     async def _claim_media(self, record: PostRecord) -> None:
         """Attach each item to this post (all at once); an item attached to another live
@@ -223,31 +212,30 @@ class Posts:
 
     # --- reads -----------------------------------------------------------------------------
 
-    async def visible(self, post_id: int) -> tuple[PostRecord, Audience]:
+    async def visible(self, viewer: str, post_id: int) -> tuple[PostRecord, Audience]:
         """The post if the caller may see it; NOT_FOUND otherwise (existence not leaked)."""
-        viewer = current_principal().user_id
         require_id("post_id", post_id)
         record = await self._bodies.get(post_id)
         if record is None or record.deleted:
             raise post_not_found(post_id)
-        audience = await self._graph.audience(viewer, [record.author_id])
+        audience = await self._view.audience(viewer, [record.author_id])
         if record.author_id not in audience.visible:
             raise post_not_found(post_id)
         return record, audience
 
-    async def get(self, post_id: int) -> PostView:
-        record, audience = await self.visible(post_id)
-        return (await self._views(current_principal().user_id, [record], audience))[0]
+    async def get(self, viewer: str, post_id: int) -> PostView:
+        record, audience = await self.visible(viewer, post_id)
+        return (await self._views(viewer, [record], audience))[0]
 
-    async def batch_get(self, post_ids: Sequence[int]) -> tuple[list[PostView], list[int]]:
-        viewer = current_principal().user_id
-        ids = batch_ids("post_ids", post_ids)
+    async def batch_get(self, viewer: str, post_ids: Sequence[int]
+                        ) -> tuple[list[PostView], list[int]]:
+        ids = id_batch("post_ids", post_ids, MAX_BATCH, "a post id")
         records = await self._bodies.get_many(ids)
         alive = [records[i] for i in ids if i in records and not records[i].deleted]
         # Who may see what, the counts and the liked set are independent reads: run them
         # together, then keep only what the viewer may see.
         audience, (counts, liked) = await asyncio.gather(
-            self._graph.audience(viewer, [r.author_id for r in alive]),
+            self._view.audience(viewer, [r.author_id for r in alive]),
             self._counts_and_liked(viewer, alive))
         views = self._assemble(alive, audience, counts, liked)
         shown = {v.record.post_id for v in views}
@@ -281,14 +269,13 @@ class Posts:
         counts, liked = await self._counts_and_liked(viewer, records)
         return self._assemble(records, audience, counts, liked)
 
-    async def list_user_posts(self, user_id: str, requested_size: int, token: str
+    async def list_user_posts(self, viewer: str, user_id: str, requested_size: int, token: str
                               ) -> tuple[list[PostView], str, int]:
-        viewer = current_principal().user_id
-        user_id = require_user_id("user_id", user_id)
+        user_id = require_uuid("user_id", user_id)
         size = page_size(requested_size)
         scope = f"post.ListUserPosts/{user_id}"
         cursor = self._tokens.open(token, scope=scope, viewer=viewer)
-        audience = await self._graph.audience(viewer, [user_id])
+        audience = await self._view.audience(viewer, [user_id])
         if user_id not in audience.visible:
             if user_id in audience.private and user_id not in audience.blocked:
                 raise PermissionDenied("this account is private; follow it to see its posts",
@@ -308,8 +295,7 @@ class Posts:
 
     # --- delete ----------------------------------------------------------------------------
 
-    async def delete(self, post_id: int) -> None:
-        caller = current_principal().user_id
+    async def delete(self, caller: str, post_id: int) -> None:
         require_id("post_id", post_id)
         record = await self._store.get_post(post_id)
         if record is None:
@@ -317,7 +303,7 @@ class Posts:
         if record.author_id != caller:
             if record.deleted:
                 raise post_not_found(post_id)
-            await self.visible(post_id)  # NOT_FOUND unless the caller can see it
+            await self.visible(caller, post_id)  # NOT_FOUND unless the caller can see it
             raise PermissionDenied("only the author may delete a post", reason="NOT_AUTHOR",
                                    metadata={"post_id": str(post_id)})
         await self._bodies.forget(post_id)  # before CQL: no reader may keep the cached body

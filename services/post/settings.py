@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class PostSettings(ServerSettings):
+class PostSettings(ServiceSettings):
     model_config = service_config("POST")
 
-    port: int = Field(default=50053, ge=0, le=65535)
-    page_token_secret: SecretStr = Field(
-        default=SecretStr("photomesh-dev-post-page-tokens"),
-        description="HMAC key of page tokens; the same on every replica")
     counter_ttl_seconds: int = Field(default=3600, ge=10,
                                      description="how long a cached count lives in Redis")
     body_ttl_seconds: int = Field(default=3600, ge=10,

@@ -1,49 +1,80 @@
-"""The one way a service process starts: settings, tracing, backends, server, drain.
+"""The one way a process starts: settings, tracing, peers, backends, server, drain.
 
-A service's ``__main__`` calls `main(...)` with its settings class and a `build` function
-that receives the settings and connected backends and returns its `ServiceDefinition` (and
-any background workers, e.g. event consumers).
+Every process (services/processes.py) has an entry module that calls
 
-A worker process (an event consumer scaled by running more of them, e.g.
-``python -m services.media.worker``) starts the same way with `worker_definition(name)`:
-it serves only gRPC health (for readiness and drain) and runs its consumers as
-`Built.background`. Calls it makes to other services carry `service_credentials(name)`.
+    main(NAME, <Service>Settings, Needs(cql=True, ...), build)
+
+where ``async def build(ctx: Context[<Service>Settings]) -> Built`` wires the process from
+what `Context` holds — everything loaded once, here, at the edge of the process: the
+service's settings, this process's server settings, the connected backends, the peer layer
+(`services.peers.mesh.Peers`, with this process's credentials) and the service's page
+tokens. Nothing below `build` loads settings.
+
+A service's entry returns its `definition(...)`; a worker (an event consumer scaled by
+running more of them, ``services/<service>/workers/<name>.py``) returns
+`worker_definition(name)` — it serves only gRPC health, for readiness and drain — and its
+consumers as `Built.background`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import Message
 from grpc import aio
 
+from services.peers.mesh import Peers
+from services.processes import Process, process
 from services.runtime import logs, metrics, telemetry
 from services.runtime.auth import ServiceCredentials, TokenVerifier
 from services.runtime.backends import Backends, open_backends
+from services.runtime.pagination import PageTokens, mesh_page_tokens
 from services.runtime.server import ServiceDefinition, create_server, run, serve
 from services.runtime.settings import (
     AuthSettings,
     LogSettings,
-    MetricsSettings,
+    PeerSettings,
     ServerSettings,
+    ServiceSettings,
+    SettingsError,
     TelemetrySettings,
     load,
+    server_settings_class,
 )
 
 log = logging.getLogger(__name__)
 
-S = TypeVar("S", bound=ServerSettings)
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class Context(Generic[S]):
+    """What a process's build gets: all of it loaded or connected once, at start."""
+
+    process: Process
+    settings: S
+    server: ServerSettings
+    auth: AuthSettings
+    backends: Backends
+    peers: Peers
+    page_tokens: PageTokens
+
+    @property
+    def credentials(self) -> ServiceCredentials:
+        """This process acting as itself (calls outside any user's request)."""
+        return self.peers.credentials
 
 
 @dataclass
 class Built:
-    """What a service's build function returns."""
+    """What a build function returns."""
 
     definition: ServiceDefinition
     background: Sequence[Awaitable[Any]] = field(default_factory=list)
@@ -70,8 +101,8 @@ _HANDLER_KINDS = {
 }
 
 
-def definition(name: str, pb_module: ModuleType, grpc_module: ModuleType, service: str,
-               servicer: object, public: Collection[str] = ()) -> ServiceDefinition:
+def definition(name: str, pb_module: ModuleType, service: str, servicer: object,
+               public: Collection[str] = ()) -> ServiceDefinition:
     """The ServiceDefinition of one generated service: `service` is its short proto name
     (``PostService``); `public` lists its RPC names callable without a token. Handlers may
     return a message or its serialized bytes."""
@@ -99,20 +130,9 @@ def worker_definition(name: str) -> ServiceDefinition:
     return ServiceDefinition(name, (), lambda server: None)
 
 
-def service_credentials(name: str) -> ServiceCredentials:
-    """This process's own identity for peer calls outside a user's request; raises
-    SettingsError if PHOTOMESH_JWT_SERVICE_KEY_PATH is not set."""
-    path = load(AuthSettings).service_key_path
-    if path is None:
-        from services.runtime.settings import SettingsError
-        raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: this process calls "
-                            "other services as itself and needs the mesh's service key")
-    return ServiceCredentials.load(name, path)
-
-
 @dataclass(frozen=True)
 class Needs:
-    """The backends a service uses."""
+    """The backends a process uses."""
 
     cql: bool = False
     redis: bool = False
@@ -121,36 +141,62 @@ class Needs:
     ids: bool = False  # a Snowflake generator (Backends.ids); a leased worker id needs cql
 
 
-async def run_service(name: str, settings_cls: type[S], needs: Needs,
-                      build: Callable[[S, Backends], Awaitable[Built]]) -> None:
-    logs.configure(name, load(LogSettings))
+def _credentials(name: str, settings: AuthSettings) -> ServiceCredentials:
+    if settings.service_key_path is None:
+        raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: every process calls "
+                            "its peers as itself and needs the mesh's service key")
+    return ServiceCredentials.load(name, settings.service_key_path)
+
+
+@asynccontextmanager
+async def process_context(name: str, settings_cls: type[S], needs: Needs
+                          ) -> AsyncIterator[Context[S]]:
+    """Everything process `name` loads and connects at start, as a `Context` (closed on
+    exit): what `main` builds the process from, and what a benchmark or a test uses to run
+    a service's own `build` in its own process."""
+    me = process(name)
     settings = load(settings_cls)
+    server = load(server_settings_class(name, me.port))
     auth_settings = load(AuthSettings)
-    telemetry_settings = load(TelemetrySettings)
-    provider = telemetry.setup_tracing(name, telemetry_settings)
-    stop_metrics = metrics.serve(load(MetricsSettings))
-    verifier = TokenVerifier.from_file(auth_settings.public_key_path, auth_settings.issuer,
-                                       auth_settings.audience, auth_settings.leeway_seconds,
-                                       auth_settings.service_key_path)
+    # Before the backends connect: their clients are timed only while metrics are on.
+    stop_metrics = metrics.serve(server.host, server.metrics_port)
+    peers = Peers(load(PeerSettings), _credentials(name, auth_settings))
     try:
-        async with open_backends(name, cql=needs.cql, redis=needs.redis, nats=needs.nats,
-                                 minio=needs.minio, ids=needs.ids) as backends:
-            built = await build(settings, backends)
-            running = await create_server(built.definition, settings, verifier)
-            log.info("%s ready on %s:%d", name, settings.host, running.port)
+        async with open_backends(me.service, cql=needs.cql, redis=needs.redis,
+                                 nats=needs.nats, minio=needs.minio,
+                                 ids=needs.ids) as backends:
+            yield Context(me, settings, server, auth_settings, backends, peers,
+                          mesh_page_tokens(auth_settings.service_key_path))
+    finally:
+        await peers.close()
+        if stop_metrics is not None:
+            stop_metrics()
+
+
+async def run_process(name: str, settings_cls: type[S], needs: Needs,
+                      build: Callable[[Context[S]], Awaitable[Built]]) -> None:
+    logs.configure(name, load(LogSettings))
+    provider = telemetry.setup_tracing(name, load(TelemetrySettings))
+    try:
+        async with process_context(name, settings_cls, needs) as ctx:
+            auth = ctx.auth
+            verifier = TokenVerifier.from_file(auth.public_key_path, auth.issuer, auth.audience,
+                                               auth.leeway_seconds, auth.service_key_path)
+            built = await build(ctx)
+            running = await create_server(built.definition, ctx.server, verifier)
+            log.info("%s ready on %s:%d", name, ctx.server.host, running.port)
             try:
-                await serve(running, settings.grace_seconds,
-                            [*built.background, *backends.background()])
+                await serve(running, ctx.server.grace_seconds,
+                            [*built.background, *ctx.backends.background()])
             finally:
                 for hook in built.on_stop:
                     await hook()
     finally:
         if provider is not None:
             provider.shutdown()
-        if stop_metrics is not None:
-            stop_metrics()
 
 
 def main(name: str, settings_cls: type[S], needs: Needs,
-         build: Callable[[S, Backends], Awaitable[Built]]) -> None:
-    run(lambda: run_service(name, settings_cls, needs, build))
+         build: Callable[[Context[S]], Awaitable[Built]]) -> None:
+    """Run process `name` (services/processes.py) until SIGTERM, then drain."""
+    run(lambda: run_process(name, settings_cls, needs, build))

@@ -75,6 +75,20 @@ def current_principal() -> Principal:
     return principal
 
 
+SERVICE_CALLER = "service:"  # how a mesh service acting as itself is named to domain code
+
+
+def caller_name() -> str:
+    """The caller of the RPC being served, as domain code names it: a user's id, or
+    ``service:<name>`` for a mesh service acting as itself (for the RPCs that serve both)."""
+    caller = current_caller()
+    return f"{SERVICE_CALLER}{caller.service}" if caller.is_service else caller.user_id
+
+
+def is_service_caller(name: str) -> bool:
+    return name.startswith(SERVICE_CALLER)
+
+
 def caller_or_none() -> Principal | None:
     """The caller, user or service, if any (what outgoing calls forward)."""
     return _current.get()

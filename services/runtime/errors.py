@@ -117,11 +117,16 @@ def backend_error_types() -> tuple[type[BaseException], ...]:
     from cassandra import OperationTimedOut, ReadTimeout, WriteTimeout
     from cassandra import Unavailable as CqlUnavailable
     from cassandra.cluster import NoHostAvailable
+    from minio.error import ServerError as MinioServerError
     from nats.errors import Error as NatsError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+    from urllib3.exceptions import TimeoutError as HttpTimeoutError
 
     return (NoHostAvailable, OperationTimedOut, ReadTimeout, WriteTimeout, CqlUnavailable,
-            RedisConnectionError, RedisTimeoutError, NatsError, asyncio.TimeoutError,
-            ConnectionError)
+            RedisConnectionError, RedisTimeoutError, NatsError,
+            # MinIO (its SDK speaks HTTP through urllib3, which retries before giving up)
+            MaxRetryError, ProtocolError, HttpTimeoutError, MinioServerError,
+            asyncio.TimeoutError, ConnectionError)
 

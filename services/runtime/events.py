@@ -10,6 +10,7 @@ returned (its effect stored); a failing handler's message is redelivered with ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -96,8 +97,9 @@ class EventBus:
         return name
 
     async def publish(self, domain: str, event: str, message: Message, *,
-                      msg_id: str) -> None:
-        """Publish and wait until JetStream has stored it. `msg_id` de-duplicates retries."""
+                      msg_id: str) -> int:
+        """Publish and wait until JetStream has stored it; returns its stream sequence.
+        `msg_id` de-duplicates retries (a duplicate returns the first one's sequence)."""
         subject = self.subject(domain, event)
         span = _tracer.start_as_current_span(
             f"{subject} publish", kind=SpanKind.PRODUCER,
@@ -109,9 +111,10 @@ class EventBus:
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
             started = time.perf_counter()
             stream = self.stream_name(domain)
-            await self.js.publish(subject, message.SerializeToString(), headers=headers,
-                                  stream=stream)
+            ack = await self.js.publish(subject, message.SerializeToString(), headers=headers,
+                                        stream=stream)
             metrics.published(stream, time.perf_counter() - started)
+        return int(ack.seq)
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -174,6 +177,16 @@ class Consumer(Generic[M]):
         await self.declare()
         self._metrics = metrics.consumer(self.stream, self.durable)
         sub = await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
+        try:
+            await self._consume(sub)
+        finally:
+            # A fetch cut short by cancellation leaves the server's reply to it queued on
+            # the subscription; without unsubscribing, draining the connection would wait
+            # for that reply to be read until its timeout.
+            with contextlib.suppress(NatsError):  # closed or reconnecting: nothing to do
+                await sub.unsubscribe()
+
+    async def _consume(self, sub: JetStreamContext.PullSubscription) -> None:
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)

@@ -29,6 +29,7 @@ WORKER_BITS = 10
 SEQUENCE_BITS = 12
 MAX_WORKER = (1 << WORKER_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+MAX_ID = (1 << 63) - 1  # ids are positive 63-bit numbers (CQL bigint)
 MAX_BACKWARD_MS = 2_000  # wait out a clock step back up to this long, else refuse
 
 

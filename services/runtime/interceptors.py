@@ -2,8 +2,9 @@
 
 Server side, outermost first: OpenTelemetry (from telemetry.py), `ErrorInterceptor`
 (domain errors -> rich status), `AuthInterceptor` (verifies the bearer token, sets the
-principal and the call's deadline for outgoing calls). Client side: `ForwardingInterceptor`
-passes the caller's token and remaining deadline on to the services we call.
+principal and the call's deadline for outgoing calls). Client side: `deadline_interceptors`
+pass the remaining deadline on to the services we call; `caller_token` is the token they
+carry (services/peers/mesh.py).
 """
 
 from __future__ import annotations
@@ -252,16 +253,20 @@ def remaining_deadline() -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def _forwarded(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
-    metadata = aio.Metadata(*(details.metadata or ()))
+def caller_token() -> str | None:
+    """The token of the caller being served (a user's, or this service's own inside
+    `ServiceCredentials.acting()`): what peer calls made now carry."""
     principal = auth.caller_or_none()
-    if principal is not None and "authorization" not in metadata:
-        metadata["authorization"] = f"Bearer {principal.token}"
+    return principal.token if principal is not None else None
+
+
+def _forwarded(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
     timeout = details.timeout
     remaining = remaining_deadline()
-    if remaining is not None:
-        timeout = remaining if timeout is None else min(timeout, remaining)
-    return aio.ClientCallDetails(details.method, timeout, metadata, details.credentials,
+    if remaining is None:
+        return details
+    timeout = remaining if timeout is None else min(timeout, remaining)
+    return aio.ClientCallDetails(details.method, timeout, details.metadata, details.credentials,
                                  details.wait_for_ready)
 
 
@@ -275,6 +280,7 @@ class _ForwardUnaryStream(aio.UnaryStreamClientInterceptor):
         return await continuation(_forwarded(details), request)
 
 
-def forwarding_interceptors() -> list[aio.ClientInterceptor]:
-    """Client interceptors forwarding the caller's token and deadline to peers."""
+def deadline_interceptors() -> list[aio.ClientInterceptor]:
+    """Client interceptors passing the remaining deadline of the call being served on to
+    the peers it calls (the token comes from `caller_token`)."""
     return [_ForwardUnaryUnary(), _ForwardUnaryStream()]

@@ -1,5 +1,6 @@
-"""Prometheus metrics of one process, served on ``http://<host>:<port>/metrics`` when
-``PHOTOMESH_METRICS_PORT`` is set (`MetricsSettings`).
+"""Prometheus metrics of one process, served on ``http://<host>:<metrics_port>/metrics`` when
+its server settings set ``PHOTOMESH_<PROCESS>_METRICS_PORT`` (`ServerSettings.metrics_port`,
+beside the gRPC port of the same process).
 
 * **RED of every RPC** the process serves (`server_interceptors`, installed by the server
   bootstrap): ``grpc_server_started_total``, ``grpc_server_handled_total`` by ``grpc_code``
@@ -39,7 +40,6 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from services.runtime.ids import id_time_ms
 from services.runtime.interceptors import _within, _WrappedHandlers
-from services.runtime.settings import MetricsSettings
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,14 @@ def enabled() -> bool:
     return _State.enabled
 
 
-def serve(settings: MetricsSettings) -> Callable[[], None] | None:
+def serve(host: str, port: int | None) -> Callable[[], None] | None:
     """Start the /metrics endpoint (a thread of its own) when a port is set; returns what
     stops it, or None when metrics are off."""
-    if settings.port is None:
+    if port is None:
         return None
-    server, thread = start_http_server(settings.port, addr=settings.host)
+    server, thread = start_http_server(port, addr=host)
     _State.enabled = True
-    log.info("metrics on http://%s:%d/metrics", settings.host, settings.port)
+    log.info("metrics on http://%s:%d/metrics", host, port)
 
     def stop() -> None:
         _State.enabled = False

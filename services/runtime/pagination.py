@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import time
+from pathlib import Path
 
 from google.protobuf.message import DecodeError
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload, SealedPageToken
@@ -63,6 +64,13 @@ class PageTokens:
                                    mac=self._mac(self._key_id, payload))
         return base64.urlsafe_b64encode(envelope.SerializeToString()).rstrip(b"=").decode()
 
+    def seal_state(self, paging_state: bytes | None, *, scope: str, viewer: str) -> str:
+        """The `next_page_token` resuming a CQL read at `paging_state` ("" at the end)."""
+        if not paging_state:
+            return ""
+        return self.seal(PageTokenPayload(paging_state=paging_state), scope=scope,
+                         viewer=viewer)
+
     def open(self, token: str, *, scope: str, viewer: str) -> PageTokenPayload | None:
         """The cursor of `token`; None for an empty token (the first page)."""
         if not token:
@@ -83,16 +91,15 @@ class PageTokens:
         return cursor
 
 
-def mesh_page_tokens(secret: str | None = None) -> PageTokens:
-    """Page tokens sealed with `secret` or, when None, with a key derived from the mesh's
-    service key (PHOTOMESH_JWT_SERVICE_KEY_PATH): the same on every replica, never known to
-    clients or the edge. Scopes name the service (``graph.ListFollowers/…``), so a token of
-    one service is refused by another."""
-    if secret is None:
-        from services.runtime.settings import AuthSettings, SettingsError, load
+def mesh_page_tokens(service_key_path: Path | None) -> PageTokens:
+    """Page tokens sealed with a key derived from the mesh's service key: the same on every
+    replica, never known to clients or the edge, made per install (no default). Scopes name
+    the service (``graph.ListFollowers/…``), so a token of one service is refused by
+    another."""
+    if service_key_path is None:
+        from services.runtime.settings import SettingsError
 
-        path = load(AuthSettings).service_key_path
-        if path is None:
-            raise SettingsError("set a page-token secret or PHOTOMESH_JWT_SERVICE_KEY_PATH")
-        secret = hashlib.sha256(b"photomesh-page-token-key:" + path.read_bytes()).hexdigest()
-    return PageTokens(secret)
+        raise SettingsError("PHOTOMESH_JWT_SERVICE_KEY_PATH is not set: page tokens are "
+                            "sealed with a key derived from the mesh's service key")
+    secret = hashlib.sha256(b"photomesh-page-token-key:" + service_key_path.read_bytes())
+    return PageTokens(secret.hexdigest())

@@ -41,15 +41,22 @@ def load(cls: type[S]) -> S:
 
 
 def service_config(name: str) -> SettingsConfigDict:
-    """The model config of a service's settings class: prefix ``PHOTOMESH_<NAME>_``."""
+    """The model config of a settings class with prefix ``PHOTOMESH_<NAME>_``."""
     return SettingsConfigDict(env_prefix=f"PHOTOMESH_{name.upper()}_", extra="ignore",
                               frozen=True)
 
 
-class ServerSettings(BaseSettings):
-    """What every gRPC service has. Subclass per service with `service_config(name)`."""
+class ServiceSettings(BaseSettings):
+    """What a service's processes share: its rules' tunables (one class per service, in
+    ``services/<name>/settings.py``, with `service_config(name)`; its workers load it too)."""
 
     model_config = service_config("SERVICE")
+
+
+class ServerSettings(BaseSettings):
+    """One process's gRPC server, prefix ``PHOTOMESH_<PROCESS>_`` (`server_settings`)."""
+
+    model_config = service_config("SERVER")
 
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
@@ -59,6 +66,20 @@ class ServerSettings(BaseSettings):
         default=0.0, ge=0, description="0: connections live on; else clients are asked to "
                                        "reconnect this often, so they spread over replicas "
                                        "added since (calls in flight finish first)")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Prometheus /metrics of this process on host:metrics_port "
+                    "(services/runtime/metrics.py); None: no endpoint, nothing measured")
+
+
+def server_settings_class(process: str, default_port: int) -> type[ServerSettings]:
+    """The ServerSettings of `process`: prefix ``PHOTOMESH_<PROCESS>_``, its default port."""
+    name = process.title().replace("_", "") + "ServerSettings"
+    return type(name, (ServerSettings,), {
+        "model_config": service_config(process),
+        "__annotations__": {"port": int},
+        "port": Field(default=default_port, ge=0, le=65535),
+    })
 
 
 class CqlSettings(BaseSettings):
@@ -130,18 +151,6 @@ class TelemetrySettings(BaseSettings):
                     "a call that arrives sampled stays sampled)")
 
 
-class MetricsSettings(BaseSettings):
-    """Prometheus metrics of the process (services/runtime/metrics.py), served on
-    ``http://<host>:<port>/metrics`` when a port is set."""
-
-    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_METRICS_", extra="ignore",
-                                      frozen=True)
-
-    port: int | None = Field(default=None, ge=1, le=65535,
-                             description="None: no endpoint and no per-RPC metrics")
-    host: str = Field(default="127.0.0.1", description="0.0.0.0 in a pod, for the scraper")
-
-
 class LogSettings(BaseSettings):
     """The process's log lines: JSON objects (with the trace and span id of the call being
     served) or plain text for a person at a terminal."""
@@ -178,4 +187,9 @@ class PeerSettings(BaseSettings):
     story_target: str = "127.0.0.1:50055"
     media_target: str = "127.0.0.1:50056"
     notification_target: str = "127.0.0.1:50057"
+
+    def targets(self) -> dict[str, str]:
+        """Service name -> gRPC target."""
+        return {name.removesuffix("_target"): value
+                for name, value in self.model_dump().items() if name.endswith("_target")}
 

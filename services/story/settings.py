@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServerSettings, service_config
+from services.runtime.settings import ServiceSettings, service_config
 
 
-class StorySettings(ServerSettings):
+class StorySettings(ServiceSettings):
     model_config = service_config("STORY")
 
-    port: int = Field(default=50055, ge=0, le=65535)
     ttl_seconds: int = Field(default=86400, ge=1, le=7 * 86400,
                              description="how long a story stays live (then archived)")
+    clock_offset_seconds: float = Field(
+        default=0.0, ge=0, le=30 * 86400,
+        description="added to the system clock for expiry and the archive job (0 in "
+                    "production; tests run a process a day ahead to see stories expire "
+                    "without waiting)")
     archive_interval_seconds: float = Field(
         default=30.0, gt=0, description="how often the archive job looks for expired stories")
     archive_lookback_seconds: int = Field(
@@ -29,5 +33,3 @@ class StorySettings(ServerSettings):
     social_view_ttl_seconds: int = Field(
         default=3600, ge=10, description="followee ids, relations and user summaries kept "
                                          "by graph events are refilled after this anyway")
-    page_token_secret: str | None = Field(
-        default=None, min_length=8, description="None: derived from the mesh's service key")

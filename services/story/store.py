@@ -7,14 +7,11 @@ from datetime import UTC, datetime
 
 from cassandra.query import BatchStatement, BatchType
 
+from services.runtime.clock import ms_to_datetime
 from services.runtime.cql import CqlStore, applied
 from services.story.model import CloseFriendRecord, StoryRecord, Viewer
 
 EXPIRY_INDEX_RETENTION_SECONDS = 7 * 86400
-
-
-def _ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _ms(value: datetime) -> int:
@@ -62,7 +59,7 @@ class StoryStore:
         ttl = ttl_left(story.expire_ms, now_ms)
         data = story.to_bytes()
         author = uuid.UUID(story.author_id)
-        expire = _ts(story.expire_ms)
+        expire = ms_to_datetime(story.expire_ms)
         await self._batch(
             ("INSERT INTO stories (story_id, author_id, audience, expire_time, data) "
              "VALUES (?, ?, ?, ?, ?) USING TTL ?",
@@ -114,7 +111,7 @@ class StoryStore:
             ("DELETE FROM stories_by_author WHERE author_id = ? AND story_id = ?",
              (author, story.story_id)),
             ("DELETE FROM story_expiry WHERE bucket = ? AND expire_time = ? AND story_id = ?",
-             (self.bucket_of(story.expire_ms), _ts(story.expire_ms), story.story_id)),
+             (self.bucket_of(story.expire_ms), ms_to_datetime(story.expire_ms), story.story_id)),
             ("DELETE FROM story_archive WHERE author_id = ? AND story_id = ?",
              (author, story.story_id)),
         )
@@ -129,7 +126,7 @@ class StoryStore:
     async def expired_in_bucket(self, bucket: int, now_ms: int) -> list[StoryRecord]:
         rows = await self._cql.execute(
             "SELECT data FROM story_expiry WHERE bucket = ? AND expire_time <= ?",
-            (bucket, _ts(now_ms)))
+            (bucket, ms_to_datetime(now_ms)))
         return [StoryRecord.from_bytes(r["data"]) for r in rows]
 
     async def archive(self, story: StoryRecord) -> None:
@@ -159,12 +156,13 @@ class StoryStore:
         viewer = uuid.UUID(viewer_id)
         rows = await self._cql.execute(
             "INSERT INTO story_views (story_id, viewer_id, view_time) VALUES (?, ?, ?) "
-            "IF NOT EXISTS USING TTL ?", (story.story_id, viewer, _ts(now_ms), ttl))
+            "IF NOT EXISTS USING TTL ?", (story.story_id, viewer, ms_to_datetime(now_ms), ttl))
         first = applied(rows)
         view_ms = now_ms if first else _ms(rows[0]["view_time"])
         await self._batch(
             ("INSERT INTO story_viewers_by_time (story_id, view_time, viewer_id) "
-             "VALUES (?, ?, ?) USING TTL ?", (story.story_id, _ts(view_ms), viewer, ttl)),
+             "VALUES (?, ?, ?) USING TTL ?",
+             (story.story_id, ms_to_datetime(view_ms), viewer, ttl)),
             ("INSERT INTO story_seen (viewer_id, story_id) VALUES (?, ?) USING TTL ?",
              (viewer, story.story_id, ttl)),
         )
@@ -203,9 +201,9 @@ class StoryStore:
             return
         await self._batch(
             ("INSERT INTO close_friends (owner_id, friend_id, add_time) VALUES (?, ?, ?)",
-             (owner, friend, _ts(now_ms))),
+             (owner, friend, ms_to_datetime(now_ms))),
             ("INSERT INTO close_friends_by_time (owner_id, add_time, friend_id) "
-             "VALUES (?, ?, ?)", (owner, _ts(now_ms), friend)),
+             "VALUES (?, ?, ?)", (owner, ms_to_datetime(now_ms), friend)),
         )
 
     async def remove_close_friend(self, owner_id: str, friend_id: str) -> None:

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from photomesh.common.v1.media_pb2 import MediaRef
 from photomesh.common.v1.user_pb2 import UserSummary
-from photomesh.media.v1 import media_service_pb2 as media_pb
 
+from services.peers.media import MediaPeer, owned_ready
 from services.peers.social_view import SocialView
 from services.runtime.errors import (
     AlreadyExists,
-    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
 from services.runtime.ids import Snowflake, id_time_ms
+from services.runtime.pagination import PageTokens, page_size
+from services.runtime.validation import request_id_violation, require_id, uuid_violation
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.events import StoryEvents
 from services.story.model import CLOSE_FRIENDS, FOLLOWERS, StoryRecord
-from services.story.peers import MediaPeer
 from services.story.store import StoryStore
-from services.story.validation import MEDIA_ID, REQUEST_ID, TEXT_MAX, check_story_id
 from services.story.views import Views
 
 AUDIENCES = (FOLLOWERS, CLOSE_FRIENDS)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+TEXT_MAX = 500
 
 
 def story_not_found(story_id: int) -> NotFound:
@@ -52,19 +48,12 @@ class StoryView:
     view_count: int  # only for the author, 0 otherwise
 
 
-def _media_ref(media: media_pb.Media) -> MediaRef:
-    ref = MediaRef(media_id=media.media_id, kind=media.kind, width=media.width,
-                   height=media.height, blurhash=media.blurhash, variants=media.variants)
-    if media.HasField("duration"):
-        ref.duration.CopyFrom(media.duration)
-    return ref
-
-
 class Stories:
     def __init__(self, store: StoryStore, cache: StoryCache, events: StoryEvents,
                  graph: SocialView, media: MediaPeer, views: Views, close_friends: CloseFriends,
-                 ids: Snowflake, ttl_seconds: int) -> None:
+                 ids: Snowflake, tokens: PageTokens, ttl_seconds: int, clock: Clock) -> None:
         self._store = store
+        self._tokens = tokens
         self._cache = cache
         self._events = events
         self._graph = graph
@@ -73,18 +62,17 @@ class Stories:
         self._close_friends = close_friends
         self._ids = ids
         self._ttl_ms = ttl_seconds * 1000
+        self._now_ms = clock.now_ms
 
     # --- publishing -----------------------------------------------------------------------
 
     async def create(self, author_id: str, request_id: str, media_id: str, text: str,
                      audience: int) -> StoryView:
         audience = audience or FOLLOWERS
-        violations = []
-        if not REQUEST_ID.match(request_id):
-            violations.append(FieldViolation("request_id", "required: 8-64 chars of "
-                                                           "[A-Za-z0-9_-] (a UUID works)"))
-        if media_id and not MEDIA_ID.match(media_id):
-            violations.append(FieldViolation("media_id", "not a media id"))
+        violations = [v for v in (
+            request_id_violation(request_id),
+            uuid_violation("media_id", media_id, "a media id") if media_id else None)
+            if v is not None]
         if len(text) > TEXT_MAX:
             violations.append(FieldViolation("text", f"at most {TEXT_MAX} characters"))
         if not media_id and not text.strip():
@@ -100,7 +88,7 @@ class Stories:
         if claimed != fingerprint:
             raise AlreadyExists("this request_id was already used for another story",
                                 reason="REQUEST_ID_REUSED", metadata={"request_id": request_id})
-        now = now_ms()
+        now = self._now_ms()
         story = await self._store.live(story_id, now) or await self._store.archived(
             author_id, story_id)
         if story is None:
@@ -119,17 +107,11 @@ class Stories:
         return StoryView(story, await self._summary(author_id), False, 0)
 
     async def _ready_media(self, owner_id: str, media_id: str) -> MediaRef:
-        media = await self._media.get(media_id)
-        if media is None:
+        refs, unknown = owned_ready(owner_id, [media_id], await self._media.items([media_id]))
+        if unknown:
             raise NotFound("the media item does not exist or was deleted",
                            reason="MEDIA_NOT_FOUND", metadata={"media_id": media_id})
-        if media.owner_user_id != owner_id:
-            raise PermissionDenied("the media item belongs to another user",
-                                   reason="MEDIA_NOT_OWNED", metadata={"media_id": media_id})
-        if media.status != media_pb.MEDIA_STATUS_READY:
-            raise FailedPrecondition("the media item is not READY; wait for processing",
-                                     reason="MEDIA_NOT_READY", metadata={"media_id": media_id})
-        return _media_ref(media)
+        return refs[0]
 
     # --- reading --------------------------------------------------------------------------
 
@@ -144,8 +126,8 @@ class Stories:
 
     async def visible_live(self, viewer_id: str, story_id: int) -> StoryRecord:
         """The live story if `viewer_id` may see it; NOT_FOUND (or ACCOUNT_PRIVATE)."""
-        check_story_id(story_id)
-        story = await self._store.live(story_id, now_ms())
+        require_id("story_id", story_id, "a story id")
+        story = await self._store.live(story_id, self._now_ms())
         if story is None:
             raise story_not_found(story_id)
         if story.author_id == viewer_id:
@@ -163,7 +145,7 @@ class Stories:
         return story
 
     async def get(self, viewer_id: str, story_id: int) -> StoryView:
-        check_story_id(story_id)
+        require_id("story_id", story_id, "a story id")
         try:
             story = await self.visible_live(viewer_id, story_id)
         except NotFound:
@@ -191,13 +173,13 @@ class Stories:
     async def mark_seen(self, viewer_id: str, story_id: int) -> None:
         story = await self.visible_live(viewer_id, story_id)
         if story.author_id != viewer_id:  # the author's own looks are not views
-            await self._views.mark(story, viewer_id, now_ms())
+            await self._views.mark(story, viewer_id, self._now_ms())
 
     # --- deleting and the archive ---------------------------------------------------------
 
     async def delete(self, author_id: str, story_id: int) -> None:
-        check_story_id(story_id)
-        story = await self._store.live(story_id, now_ms()) or await self._store.archived(
+        require_id("story_id", story_id, "a story id")
+        story = await self._store.live(story_id, self._now_ms()) or await self._store.archived(
             author_id, story_id)
         if story is None:
             if await self._store.deleted_by(story_id) == author_id:
@@ -210,13 +192,33 @@ class Stories:
         await self._store.delete(story)
         await self._cache.remove_story(story)
 
-    async def archived_page(self, author_id: str, page_size: int, paging_state: bytes | None
-                            ) -> tuple[list[StoryView], bytes | None]:
-        stories, state = await self._store.archive_page(author_id, page_size, paging_state)
-        now = now_ms()
+    async def archived(self, author_id: str, requested_size: int, token: str
+                       ) -> tuple[list[StoryView], str]:
+        """A page of the author's archive and the next page's token."""
+        scope = "story.ListArchivedStories"
+        cursor = self._tokens.open(token, scope=scope, viewer=author_id)
+        stories, state = await self._store.archive_page(
+            author_id, page_size(requested_size), cursor.paging_state or None if cursor else None)
+        now = self._now_ms()
         author = await self._summary(author_id)
         views = []
         for story in stories:
             if not story.live_at(now):
                 views.append(StoryView(story, author, False, 0))  # views expired with it
-        return views, state
+        return views, self._tokens.seal_state(state, scope=scope, viewer=author_id)
+
+    async def viewers(self, author_id: str, story_id: int, requested_size: int, token: str
+                      ) -> tuple[list[tuple[UserSummary, int]], str, int]:
+        """Who saw the author's live story (newest first, with when), the next page's
+        token, and how many saw it."""
+        require_id("story_id", story_id, "a story id")
+        size = page_size(requested_size)
+        scope = f"story.ListStoryViewers/{story_id}"
+        cursor = self._tokens.open(token, scope=scope, viewer=author_id)
+        story = await self.own(author_id, story_id)
+        viewers, state = await self._views.page(story.story_id, size,
+                                                cursor.paging_state or None if cursor else None)
+        summaries = await self.summaries(v.user_id for v in viewers)
+        count = await self._views.count(story.story_id)
+        return ([(summaries[v.user_id], v.view_ms) for v in viewers],
+                self._tokens.seal_state(state, scope=scope, viewer=author_id), count)

@@ -11,17 +11,21 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.peers.social_view import SocialView
 from services.runtime import metrics
+from services.runtime.pagination import PageTokens, page_size
 from services.story.cache import StoryCache
+from services.story.clock import Clock
 from services.story.close_friends import CloseFriends
 from services.story.model import CLOSE_FRIENDS, StoryRecord, StoryRef
 from services.story.store import StoryStore
 from services.story.views import Views
 
 REBUILD_CONCURRENCY = 64
+TRAY = "story.GetStoryTray"
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,11 @@ class TrayEntry:
 
 class Tray:
     def __init__(self, store: StoryStore, cache: StoryCache, graph: SocialView, views: Views,
-                 close_friends: CloseFriends, max_following: int) -> None:
+                 close_friends: CloseFriends, tokens: PageTokens, max_following: int,
+                 clock: Clock) -> None:
         self._store = store
+        self._clock = clock
+        self._tokens = tokens
         self._cache = cache
         self._graph = graph
         self._views = views
@@ -96,9 +103,20 @@ class Tray:
         return [(a, visible[a], seen if a != viewer_id else {r.story_id for r in visible[a]})
                 for a in sorted(visible, key=rank)]
 
-    async def page(self, viewer_id: str, offset: int, page_size: int, now_ms: int
-                   ) -> tuple[list[TrayEntry], bool]:
-        """One page of the tray and whether more follow."""
+    async def page(self, viewer_id: str, requested_size: int, token: str
+                   ) -> tuple[list[TrayEntry], str]:
+        """One page of the tray and the next page's token ("" at the end). Pages are cut by
+        position in the ranking at the time of the read."""
+        size = page_size(requested_size)
+        cursor = self._tokens.open(token, scope=TRAY, viewer=viewer_id)
+        offset = cursor.offset if cursor else 0
+        entries, more = await self._window(viewer_id, offset, size, self._clock.now_ms())
+        next_token = self._tokens.seal(PageTokenPayload(offset=offset + size), scope=TRAY,
+                                       viewer=viewer_id) if more else ""
+        return entries, next_token
+
+    async def _window(self, viewer_id: str, offset: int, page_size: int, now_ms: int
+                      ) -> tuple[list[TrayEntry], bool]:
         ordered = await self.ranked(viewer_id, now_ms)
         window = ordered[offset:offset + page_size]
         wanted = [r.story_id for _, refs, _ in window for r in refs]

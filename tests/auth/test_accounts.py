@@ -11,7 +11,7 @@ import pytest
 from photomesh.auth.v1 import auth_service_pb2 as pb
 from photomesh.auth.v1 import auth_service_pb2_grpc as pb_grpc
 
-from tests.helpers import error_info, field_violations, new_username, register
+from tests.helpers import error_info, field_violations, new_username, register, retry_info
 
 PASSWORD = "correct horse battery"
 
@@ -116,7 +116,10 @@ async def test_repeated_failed_logins_are_rate_limited_with_retry_info(auth) -> 
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     info = error_info(err.value)
     assert info.reason == "RATE_LIMITED"
-    assert 0 < int(info.metadata["retry_after_seconds"]) <= 300  # the window's remainder
+    retry_after = int(info.metadata["retry_after_seconds"])
+    assert 0 < retry_after <= 300  # the window's remainder
+    # The standard detail a client acts on without reading ErrorInfo's metadata.
+    assert retry_info(err.value).retry_delay.ToSeconds() == retry_after
 
 
 async def test_refresh_rotates_and_a_replayed_token_revokes_the_family(auth) -> None:

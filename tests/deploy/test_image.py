@@ -98,6 +98,9 @@ def _distribution_closure(requirements: list[str]) -> set[str]:
     return seen
 
 
+OWN_PACKAGES = ("services", "photomesh", "photomesh_client")  # copied into the image
+
+
 def test_the_image_dependencies_cover_every_import_of_the_services() -> None:
     """The image installs pyproject's `dependencies` only (not `tools`, not `dev`): every
     third-party module services/ imports must come from them."""
@@ -111,7 +114,7 @@ def test_the_image_dependencies_cover_every_import_of_the_services() -> None:
                      and node.level == 0 else [])
             for name in names:
                 top = name.split(".")[0]
-                if top in sys.stdlib_module_names or top in ("services", "photomesh"):
+                if top in sys.stdlib_module_names or top in OWN_PACKAGES:
                     continue
                 dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(top, [])}
                 if not dists & installed:

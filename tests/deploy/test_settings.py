@@ -128,15 +128,16 @@ def test_the_code_analysis_sees_what_each_process_loads() -> None:
     post, graph, fanout = reads("post"), reads("graph"), reads("feed_fanout")
     assert {"PHOTOMESH_SNOWFLAKE_WORKER_ID", "PHOTOMESH_GRAPH_TARGET", "PHOTOMESH_POST_PORT",
             "PHOTOMESH_NATS_URL", "PHOTOMESH_JWT_PUBLIC_KEY_PATH"} <= post.keys()
-    assert "PHOTOMESH_MINIO_ENDPOINT" not in post and "PHOTOMESH_GRAPH_TARGET" not in graph
+    assert "PHOTOMESH_MINIO_ENDPOINT" not in post and "PHOTOMESH_MINIO_ENDPOINT" not in graph
     assert "PHOTOMESH_FEED_CELEBRITY_THRESHOLD" in fanout  # loads FeedSettings ...
     assert "PHOTOMESH_FEED_PORT" not in fanout  # ... but not the feed server's own fields
+    assert "PHOTOMESH_FEED_FANOUT_PORT" in fanout
     worker = reads("media_worker")
     assert {"PHOTOMESH_MEDIA_WORKER_PORT", "PHOTOMESH_MEDIA_FFMPEG_THREADS"} <= worker.keys()
     assert "PHOTOMESH_MEDIA_PORT" not in worker
     assert set(reads("migrations")) == {n for n in post if n.startswith("PHOTOMESH_CQL_")}
-    assert isinstance(post["PHOTOMESH_POST_PAGE_TOKEN_SECRET"], Setting)
-    assert post["PHOTOMESH_POST_PAGE_TOKEN_SECRET"].secret
+    assert isinstance(post["PHOTOMESH_JWT_SERVICE_KEY_PATH"], Setting)
+    assert not post["PHOTOMESH_JWT_SERVICE_KEY_PATH"].secret  # a path to a mounted Secret
 
 
 def test_services_read_the_environment_only_through_settings_classes() -> None:

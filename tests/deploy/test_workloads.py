@@ -53,11 +53,17 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
 
 
 def test_every_process_is_scraped_on_the_port_it_serves_metrics_on(overlay: Rendered) -> None:
-    for doc, _, main, _ in _processes(overlay):
+    for doc, _, main, process in _processes(overlay):
         name = doc["metadata"]["name"]
         env = container_env(main, overlay.configmaps)
-        port = int(env["PHOTOMESH_METRICS_PORT"].value or 0)
-        assert env["PHOTOMESH_METRICS_HOST"].value == "0.0.0.0", name
+        own, _ = env_contract.classes_read(process)
+        assert own is not None
+        # The process's own server settings: /metrics beside gRPC, on the same host.
+        port = int(env[env_contract.env_name(own, "metrics_port",
+                                             own.model_fields["metrics_port"])].value or 0)
+        assert port > 0, name
+        assert env[env_contract.env_name(own, "host", own.model_fields["host"])].value == \
+            "0.0.0.0", name
         assert {"name": "metrics", "containerPort": port} in main["ports"], name
         annotations = doc["spec"]["template"]["metadata"]["annotations"]
         assert annotations == {"prometheus.io/scrape": "true",

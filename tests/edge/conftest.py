@@ -7,15 +7,17 @@ import json
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.backends.envoy import EnvoyBackend
+from infra.backends.envoy import EnvoyBackend, private_edge
 from infra.contracts import DESCRIPTOR_SET
+from infra.edge import EdgeSettings
 from infra.install import ensure_grpcurl, ensure_npm_packages
 from infra.settings import InfraSettings
 from tests.edge.http import request
@@ -129,3 +131,19 @@ def account(edge: EnvoyBackend) -> Account:
 def request_account(edge: EnvoyBackend) -> Account:
     """A second fresh user (for tests that need two)."""
     return make_account(edge)
+
+
+@contextmanager
+def another_edge(settings: InfraSettings, name: str, mesh_env: Mapping[str, str],
+                 limits: EdgeSettings) -> Iterator[EnvoyBackend]:
+    """One more private edge beside the session's `edge`, for the mesh whose environment is
+    `mesh_env`: its own run dir (config, pid and log named apart from the session edge's)
+    holding a copy of the mesh's JWT key pair, so the same tokens verify."""
+    run_dir = settings.run_dir / f"edge-{name}"
+    keys = run_dir / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    for pem in ("jwt_private.pem", "jwt_public.pem"):
+        shutil.copy2(settings.run_dir / "keys" / pem, keys / pem)
+    with private_edge(settings.model_copy(update={"run_dir": run_dir}), mesh_env,
+                      limits) as envoy:
+        yield envoy

@@ -46,10 +46,25 @@ async def test_limit_per_user(edge: EnvoyBackend, account: Account) -> None:
 
 def test_other_users_and_spoofed_headers_have_their_own_bucket(
         edge: EnvoyBackend, account: Account, request_account: Account) -> None:
-    for _ in range(LIMIT + 1):
-        _get(edge, account.access_token)
+    statuses = {_get(edge, account.access_token) for _ in range(LIMIT + 1)}
+    assert statuses <= {404, 429}  # the media id does not exist: 404 until limited
     assert _get(edge, account.access_token) == 429
     # Another user naming the exhausted user in the edge's identity header is still
-    # counted as themselves: the edge drops that header and sets it from the token.
-    assert _get(edge, request_account.access_token,
-                {"x-photomesh-user": account.user_id}) != 429
+    # counted as themselves: the edge drops that header and sets it from the token. Their
+    # call goes through to the media service, which does not know the id.
+    spoofed = request(edge.settings.envoy_port, "GET", f"/v1/media/{uuid.uuid4()}",
+                      token=request_account.access_token,
+                      headers={"x-photomesh-user": account.user_id})
+    assert spoofed.status == 404, spoofed.body
+    assert spoofed.json()["details"][0]["reason"] == "MEDIA_NOT_FOUND"
+
+
+def test_a_spoofed_identity_on_anonymous_routes_spends_nobody_s_budget(
+        edge: EnvoyBackend, account: Account) -> None:
+    # Anonymous routes run without a verified token: a copy of the identity header the
+    # client sent must never reach the limiter, or anyone could drain another user's bucket.
+    for _ in range(LIMIT + 1):
+        keys = request(edge.settings.envoy_port, "GET", "/v1/auth/jwks",
+                       headers={"x-photomesh-user": account.user_id})
+        assert keys.status == 200, keys.body
+    assert _get(edge, account.access_token) == 404

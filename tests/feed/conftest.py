@@ -5,14 +5,17 @@ and the timeline layer in-process on the run's CQL keyspace and Redis prefix."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from infra import services as mesh_services
 from infra.sandbox import Mesh, RunNames
+from services.feed.cache import TimelineCache
 from services.feed.settings import FeedSettings
+from services.feed.store import TimelineStore
 from services.feed.timelines import Timelines
-from services.feed.wiring import timelines_from
+from services.feed.wiring import timeline_layers, timelines_from
 from services.runtime.backends import open_backends
 from services.runtime.settings import load
 from tests.otlp_collector import OtlpCollector
@@ -48,11 +51,26 @@ def feed_mesh(mesh: Mesh, names: RunNames, collector: OtlpCollector,
     yield mesh
 
 
+@dataclass
+class TimelineLayers:
+    """The timeline layer in this process, and the CQL store and Redis cache under it (each
+    checked on its own); `timelines.deliver(...)` etc. go to the layer."""
+
+    timelines: Timelines
+    store: TimelineStore
+    cache: TimelineCache
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.timelines, name)
+
+
 @pytest.fixture
 async def timelines(feed_mesh: Mesh, feed_settings_env: dict[str, str],
-                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Timelines]:
+                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TimelineLayers]:
     """The timeline layer in this process, with the feed processes' settings."""
     for key, value in feed_settings_env.items():
         monkeypatch.setenv(key, value)
     async with open_backends("feed", cql=True, redis=True, nats=True) as backends:
-        yield timelines_from(load(FeedSettings), backends, live=True)
+        settings = load(FeedSettings)
+        store, cache = timeline_layers(settings, backends)
+        yield TimelineLayers(timelines_from(settings, backends, live=True), store, cache)

@@ -3,7 +3,9 @@ ranked mode, profile feeds and privacy, input validation."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 
 import grpc
 import pytest
@@ -88,23 +90,41 @@ async def test_the_ranked_mode_puts_the_author_the_viewer_engages_with_first(
 
 
 async def test_ranked_pages_walk_one_snapshot(world: World) -> None:
-    author, viewer = await world.users(2)
+    author, viewer, *likers = await world.users(4)
     await world.follow([viewer], author)
-    posts = await world.posts_of(author, 5)
+    posts = await world.posts_of(author, 6)
     await world.wait_in_feed(viewer, posts[-1].post_id)
-    await eventually(lambda: world.home_ids(viewer), lambda ids: len(ids) == 5)
-    seen: list[int] = []
-    token = ""
-    while True:
-        page = await world.home(viewer, page_size=2, page_token=token,
-                                mode=fpb.FEED_MODE_RANKED)
-        seen += [i.post.post_id for i in page.items]
+    await eventually(lambda: world.home_ids(viewer), lambda ids: len(ids) == 6)
+
+    def ranked(page_token: str = "") -> Awaitable[fpb.GetHomeFeedResponse]:
+        return world.home(viewer, page_size=2, page_token=page_token,
+                          mode=fpb.FEED_MODE_RANKED)
+
+    first = await ranked()
+    walked = list(first.items)
+    # Between pages the ranking's inputs all move: every post not on the first page gets
+    # likes (a fresh ranking would put them first), a new post arrives, one post is deleted.
+    rest = [p.post_id for p in posts if p.post_id not in {i.post.post_id for i in walked}]
+    await asyncio.gather(*(world.posts.LikePost(ppb.LikePostRequest(post_id=post_id),
+                                                metadata=liker.md)
+                           for post_id in rest for liker in likers))
+    newer = await world.post(author, "arrives while paging")
+    await world.wait_in_feed(viewer, newer.post_id)
+    deleted = rest[-1]
+    await world.posts.DeletePost(ppb.DeletePostRequest(post_id=deleted), metadata=author.md)
+    await world.wait_in_feed(viewer, deleted, present=False)
+
+    token = first.next_page_token
+    while token:
+        page = await ranked(token)
+        walked += page.items
         token = page.next_page_token
-        if not token:
-            break
-    assert sorted(seen) == sorted(p.post_id for p in posts)
+    seen = [i.post.post_id for i in walked]
+    assert len(seen) == len(set(seen)), f"a post came twice: {seen}"
+    assert set(seen) == {p.post_id for p in posts} - {deleted}  # nothing skipped, nothing new
+    scores = [i.score for i in walked]
+    assert scores == sorted(scores, reverse=True), "pages left the first page's ranking"
     with pytest.raises(grpc.aio.AioRpcError) as err:  # a ranked token in the other mode
-        first = await world.home(viewer, page_size=2, mode=fpb.FEED_MODE_RANKED)
         await world.home(viewer, page_token=first.next_page_token)
     assert error_info(err.value).reason == "PAGE_TOKEN_INVALID"
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 
+from minio import Minio
+from minio.error import S3Error
 from photomesh.common.v1 import media_pb2 as common_pb
 from photomesh.media.v1 import media_service_pb2 as media_pb
 from PIL import Image
@@ -70,11 +73,15 @@ async def test_jpeg_gets_every_rendition_without_metadata(media_target, user, di
 async def test_large_image_is_never_upscaled(media_target, user) -> None:
     media_id = await upload_media(media_target, user, jpeg_bytes(200, 100), "image/jpeg")
     media = await wait_for_status(media_target, user, media_id)
-    for variant in media.variants:
-        if variant.name == V.VARIANT_NAME_THUMBNAIL:
-            assert (variant.width, variant.height) == (100, 100)
-        else:
-            assert (variant.width, variant.height) == (200, 100)
+    sizes = {V.VARIANT_NAME_THUMBNAIL: (100, 100), V.VARIANT_NAME_SMALL: (200, 100),
+             V.VARIANT_NAME_MEDIUM: (200, 100), V.VARIANT_NAME_LARGE: (200, 100)}
+    # Every rendition is there (none skipped for being larger than the source) …
+    assert set(by_name(media)) == {(n, f) for n in sizes
+                                   for f in (V.MEDIA_FORMAT_JPEG, V.MEDIA_FORMAT_WEBP)} | {
+        (V.VARIANT_NAME_ORIGINAL, V.MEDIA_FORMAT_JPEG)}
+    # … and none is larger than the 200x100 source (the thumbnail is its largest square).
+    assert {(v.name, v.format): (v.width, v.height) for v in media.variants} == {
+        key: sizes.get(key[0], (200, 100)) for key in by_name(media)}
 
 
 async def test_png_exif_orientation_is_applied(media_target, user, direct) -> None:
@@ -102,10 +109,32 @@ async def test_png_exif_orientation_is_applied(media_target, user, direct) -> No
 async def test_raw_upload_is_not_public_and_is_removed(media_target, user, mesh) -> None:
     media_id = await upload_media(media_target, user, jpeg_bytes(300, 200), "image/jpeg")
     await wait_for_status(media_target, user, media_id)
-    bucket = mesh.env["PHOTOMESH_MINIO_BUCKET"]
-    url = f"http://{mesh.env['PHOTOMESH_MINIO_ENDPOINT']}/{bucket}/uploads/{media_id}"
+    env = mesh.env
+    bucket, key = env["PHOTOMESH_MINIO_BUCKET"], f"uploads/{media_id}"
+    # Anonymous reads of uploads/ are refused whether or not the object exists (a public
+    # prefix answers 404 for a missing object, as m/ does).
+    url = f"http://{env['PHOTOMESH_MINIO_ENDPOINT']}/{bucket}/{key}"
     status, _, _ = await asyncio.to_thread(http_get, url)
-    assert status in (403, 404)
+    assert status == 403
+    # The raw bytes themselves are deleted once the renditions are stored (asked with the
+    # store's own credentials; the worker removes them right after marking the item READY).
+    store = Minio(env["PHOTOMESH_MINIO_ENDPOINT"], access_key=env["PHOTOMESH_MINIO_ACCESS_KEY"],
+                  secret_key=env["PHOTOMESH_MINIO_SECRET_KEY"], secure=False)
+
+    async def raw_object_code() -> str:
+        try:
+            await asyncio.to_thread(store.stat_object, bucket, key)
+        except S3Error as err:
+            return str(err.code)
+        return "present"
+
+    deadline = time.monotonic() + 20
+    while True:
+        code = await raw_object_code()
+        if code != "present" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert code == "NoSuchKey"
 
 
 async def test_corrupt_and_truncated_files_fail_and_the_worker_goes_on(media_target,

@@ -12,15 +12,14 @@ from redis.asyncio import Redis
 from services.notification.cache import InboxCache
 from services.notification.inbox import Inbox
 from services.notification.store import InboxStore
-from services.peers.graph import GraphPeer
-from services.peers.social_view import SocialView, social_view
+from services.peers.mesh import Peers
+from services.peers.social_view import SocialView
 from services.runtime.auth import ServiceCredentials
 from services.runtime.cache import KeySpace, connect_redis
 from services.runtime.cql import CqlStore
 from services.runtime.events import EventBus
-from services.runtime.grpc_clients import peer_channel
 from services.runtime.ids import Snowflake
-from services.runtime.settings import CqlSettings, NatsSettings, RedisSettings, load
+from services.runtime.settings import CqlSettings, NatsSettings, PeerSettings, RedisSettings, load
 
 TEST_WORKER_ID = 1000  # ids made in the test process never collide with the services'
 
@@ -64,11 +63,11 @@ def make_inbox(cql, redis, keys, ids) -> Callable[..., Inbox]:
 async def view(mesh, redis, keys) -> AsyncIterator[SocialView]:
     """A social view with the notification service's keys, asking the run's graph as the
     notification service."""
-    channel = peer_channel(mesh.target("graph"))
     credentials = ServiceCredentials.load(
         "notification", Path(mesh.env["PHOTOMESH_JWT_SERVICE_KEY_PATH"]))
-    yield social_view(redis, load(RedisSettings), "notification", GraphPeer(channel, credentials))
-    await channel.close()
+    peers = Peers(PeerSettings(graph_target=mesh.target("graph")), credentials)
+    yield peers.social_view(redis, load(RedisSettings), "notification")
+    await peers.close()
 
 
 @pytest.fixture(scope="session")

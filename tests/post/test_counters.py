@@ -19,7 +19,10 @@ from services.post.__main__ import recounter
 from services.post.cache import Counter
 from services.post.counters import Counters
 from services.post.like_sets import LikeSets
-from services.post.store import LikeRow, PostStore
+from services.post.model import LikeRow
+from services.post.store.comments import CommentRows
+from services.post.store.likes import LikeRows
+from services.post.store.posts import PostRows
 from services.runtime.cache import KeySpace, connect_redis
 from services.runtime.cql import CqlStore
 from services.runtime.ids import Snowflake
@@ -29,10 +32,10 @@ ids = Snowflake(1001)
 
 
 @pytest.fixture(scope="module")
-async def store(mesh) -> AsyncIterator[PostStore]:
+async def store(mesh) -> AsyncIterator[LikeRows]:
     cql = await CqlStore.connect(load(CqlSettings))
     await cql.use_keyspace()
-    yield PostStore(cql)
+    yield LikeRows(cql)
     await cql.close()
 
 
@@ -54,13 +57,13 @@ class Process:
 class Mesh:
     """Two processes sharing one key space; every count made in CQL is counted."""
 
-    def __init__(self, redis: Redis, store: PostStore, slow: float = 0.0,
+    def __init__(self, redis: Redis, store: LikeRows, slow: float = 0.0,
                  page_size: int = 5000) -> None:
         self.store = store
         self.cql_counts = 0
         self.pages = 0
         self.keys = KeySpace(load(RedisSettings), f"post-{uuid.uuid4().hex[:8]}")
-        recount = recounter(store)
+        recount = recounter(PostRows(store._cql), CommentRows(store._cql), store)
 
         async def counted(counter: Counter) -> int:
             self.cql_counts += 1
@@ -85,7 +88,7 @@ class Mesh:
         return sum(p.counters.recounts for p in self.processes)
 
 
-async def _post_with_likes(store: PostStore, n: int) -> tuple[int, list[str]]:
+async def _post_with_likes(store: LikeRows, n: int) -> tuple[int, list[str]]:
     post_id, users = ids.next_id(), [str(uuid.uuid4()) for _ in range(n)]
     for user in users:
         await store.insert_like(post_id, LikeRow(ids.next_id(), user, datetime.now(UTC)))
@@ -164,7 +167,7 @@ async def test_a_cold_like_set_is_built_once_for_all_readers(redis, store) -> No
     assert mesh.rebuilds == 1
 
 
-async def _like(process: Process, store: PostStore, post_id: int, user: str) -> None:
+async def _like(process: Process, store: LikeRows, post_id: int, user: str) -> None:
     """What LikePost does, without the event."""
     counter = cache.likes(post_id)
     hold = await process.sets.acquire(counter, user, like=True)
@@ -181,7 +184,7 @@ async def _like(process: Process, store: PostStore, post_id: int, user: str) -> 
     await store.mark_like_published(post_id, user)
 
 
-async def _unlike(process: Process, store: PostStore, post_id: int, user: str) -> None:
+async def _unlike(process: Process, store: LikeRows, post_id: int, user: str) -> None:
     hold = await process.sets.acquire(cache.likes(post_id), user, like=False)
     try:
         found = await store.get_like(post_id, user)

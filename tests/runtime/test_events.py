@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from nats.js.api import ConsumerInfo
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -27,18 +28,34 @@ def _provider() -> TracerProvider:
     return provider
 
 
-async def _bus(run_env) -> EventBus:
-    bus = await EventBus.connect(load(NatsSettings), "test")
+async def _bus(run_env, **settings: object) -> EventBus:
+    """A bus on this run's names; `settings` override NatsSettings fields."""
+    bus = await EventBus.connect(load(NatsSettings).model_copy(update=settings), "test")
     await bus.ensure_stream("post")
     await bus.ensure_stream("post")  # declaring twice is harmless
     return bus
 
 
+async def _settled(bus: EventBus, durable: str, timeout: float = 10.0) -> ConsumerInfo:
+    """The consumer's state once nothing is pending or awaiting an ack (acks travel
+    asynchronously); its last state if that never happens within `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await bus.js.consumer_info(bus.stream_name("post"), durable)
+        if (info.num_pending, info.num_ack_pending) == (0, 0) or \
+                asyncio.get_running_loop().time() > deadline:
+            return info
+        await asyncio.sleep(0.1)
+
+
 async def test_a_failed_handler_gets_the_event_again_and_acks_after_success(run_env) -> None:
-    bus = await _bus(run_env)
+    # A one-second ack wait: an event left unacknowledged would come back within the test.
+    ack_wait = 1.0
+    bus = await _bus(run_env, ack_wait_seconds=ack_wait)
     seen: list[tuple[str, int]] = []
     done = asyncio.Event()
     event_id = uuid.uuid4().hex
+    durable = f"retry_{event_id[:8]}"
 
     async def handler(event: events_pb2.PostCreatedEvent, delivery: Delivery) -> None:
         if event.event_id != event_id:
@@ -48,7 +65,7 @@ async def test_a_failed_handler_gets_the_event_again_and_acks_after_success(run_
             raise RuntimeError("store briefly down")
         done.set()
 
-    consumer = Consumer(bus, domain="post", durable=f"retry_{event_id[:8]}",
+    consumer = Consumer(bus, domain="post", durable=durable,
                         events=["created"], message_type=events_pb2.PostCreatedEvent,
                         handler=handler, backoff_seconds=(0.2,))
     task = asyncio.create_task(consumer.run())
@@ -56,12 +73,18 @@ async def test_a_failed_handler_gets_the_event_again_and_acks_after_success(run_
         await bus.publish("post", "created", events_pb2.PostCreatedEvent(event_id=event_id),
                           msg_id=event_id)
         await asyncio.wait_for(done.wait(), 15)
-        await asyncio.sleep(1.0)  # nothing further may arrive once acknowledged
+        info = await _settled(bus, durable)
+        # Past another ack wait: an unacknowledged event would have been redelivered.
+        await asyncio.sleep(ack_wait * 1.5)
+        later = await bus.js.consumer_info(bus.stream_name("post"), durable)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await bus.close()
     assert seen == [(event_id, 1), (event_id, 2)]
+    assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)
+    assert info.ack_floor.stream_seq == info.delivered.stream_seq  # all acknowledged
+    assert (later.num_ack_pending, later.num_redelivered) == (0, 0)
 
 
 async def test_a_retried_publish_is_stored_once(run_env) -> None:

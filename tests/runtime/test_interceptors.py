@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc import aio
 
+from services.peers.mesh import peer_channel
 from services.runtime.auth import (
     ServiceCredentials,
     TokenVerifier,
@@ -15,7 +16,6 @@ from services.runtime.auth import (
     require_service,
 )
 from services.runtime.errors import FieldViolation, InvalidArgument
-from services.runtime.grpc_clients import peer_channel
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
 from tests.helpers import bearer, error_info, field_violations, signed_token
 

@@ -19,7 +19,7 @@ from services.runtime.cql import CqlStore
 from services.runtime.ids import WorkerIdLapsed, id_time_ms
 from services.runtime.settings import CqlSettings, load
 from services.runtime.worker_ids import TABLE, LeaseLost, NoFreeWorkerId, WorkerIdLease
-from tests.runtime.test_lifecycle import _wait_serving
+from tests.helpers import wait_serving
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ async def test_a_service_with_a_leased_id_holds_it_while_serving_and_frees_it_on
         stderr=asyncio.subprocess.DEVNULL)
     store = await CqlStore.connect(load(CqlSettings))
     try:
-        await _wait_serving(f"127.0.0.1:{port}", proc)
+        await wait_serving(f"127.0.0.1:{port}", proc)
         held = [h for h in (await _holders(store)).values() if h and f"/{proc.pid}/" in h]
         assert len(held) == 1
         os.kill(proc.pid, signal.SIGTERM)

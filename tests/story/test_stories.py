@@ -7,9 +7,10 @@ import uuid
 
 import grpc
 import pytest
+from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 from photomesh.story.v1 import story_service_pb2 as pb
 
-from tests.graph_support import Users, block, follow, graph_stub, make_private
+from tests.graph_support import Users, approve, block, follow, graph_stub, make_private
 from tests.helpers import error_info, field_violations
 
 FOLLOWERS = pb.STORY_AUDIENCE_FOLLOWERS
@@ -149,7 +150,7 @@ async def test_close_friends_stories_reach_only_close_friends(stories, channel_t
 
 
 async def test_private_accounts_and_blocks_hide_stories(stories, channel_to) -> None:
-    author, stranger, blocked = await Users.register(channel_to("auth"), 3)
+    author, stranger, blocked, follower = await Users.register(channel_to("auth"), 4)
     graph = graph_stub(channel_to("graph"))
     story = await post_story(stories, author)
     # A public account's story: anyone may open it.
@@ -159,11 +160,29 @@ async def test_private_accounts_and_blocks_hide_stories(stories, channel_to) -> 
         await stories.GetStory(pb.GetStoryRequest(story_id=story.story_id),
                                metadata=blocked.md)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
     await make_private(graph, author)
-    with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stories.MarkStorySeen(pb.MarkStorySeenRequest(story_id=story.story_id),
-                                    metadata=stranger.md)
-    assert error_info(err.value).reason == "ACCOUNT_PRIVATE"
+    # A stranger, even one whose follow request is pending, neither opens the story nor
+    # finds it in their tray.
+    assert await follow(graph, stranger, author.user_id) == gpb.RELATIONSHIP_STATUS_REQUESTED
+    for call in (stories.GetStory(pb.GetStoryRequest(story_id=story.story_id),
+                                  metadata=stranger.md),
+                 stories.MarkStorySeen(pb.MarkStorySeenRequest(story_id=story.story_id),
+                                       metadata=stranger.md)):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert error_info(err.value).reason == "ACCOUNT_PRIVATE"
+    assert author.user_id not in {e.author.user_id for e in await tray(stories, stranger)}
+
+    # An approved follower does both (so the checks above are not vacuous).
+    await follow(graph, follower, author.user_id)
+    await approve(graph, author, follower.user_id)
+    got = await stories.GetStory(pb.GetStoryRequest(story_id=story.story_id),
+                                 metadata=follower.md)
+    assert got.story.story_id == story.story_id
+    assert [s.story_id for e in await tray(stories, follower) for s in e.stories
+            if e.author.user_id == author.user_id] == [story.story_id]
 
 
 async def test_views_are_exact_under_concurrent_viewers(stories, channel_to) -> None:
