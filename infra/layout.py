@@ -3,8 +3,9 @@
 A mesh runs each service and worker as `replicas` processes (instances). Instance r of a
 service listens on its gRPC port (`./photomesh up`: its default port in
 services/processes.py, plus `REPLICA_PORT_STEP` per replica after the first:
-post on 50053 and 50153) and serves /metrics on another (the gRPC port plus
-`service_metrics_offset`). Each instance has its own Snowflake worker id.
+post on 50053 and 50153) and, when metrics are on (`InfraSettings.metrics_offset`: with
+`--observability` or an offset set), serves /metrics on another (the gRPC port plus that
+offset). Each instance has its own Snowflake worker id.
 
 Peers reach every instance of a service through one target, ``PHOTOMESH_<NAME>_TARGET``:
 ``127.0.0.1:50053`` for one, ``ipv4:127.0.0.1:50053,127.0.0.1:50153`` for several, which
@@ -113,7 +114,7 @@ def planned(settings: InfraSettings, replicas: int | None = None,
         raise ValueError(f"replicas must be 1..{MAX_REPLICAS}, got {replicas}")
     base = {name: port + settings.service_port_offset for name, port in SERVICE_PORTS.items()}
     base.update(ports or {})
-    metrics = settings.service_metrics_offset
+    metrics = settings.metrics_offset
     instances = []
     for replica in range(1, replicas + 1):
         for name in SERVICES:

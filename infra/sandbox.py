@@ -153,14 +153,16 @@ def _drop_bucket(bucket: str, env: Mapping[str, str]) -> None:
 @contextmanager
 def private_mesh(settings: InfraSettings, run_dir: Path, kind: str = "bench",
                  extra: Mapping[str, str] | None = None, *, replicas: int = 1,
-                 backend_env: Mapping[str, str] | None = None) -> Iterator[Mesh]:
+                 backend_env: Mapping[str, str] | None = None,
+                 metrics: bool = False) -> Iterator[Mesh]:
     """A whole private mesh for a benchmark or script: the backends must be running
     (``./photomesh up``, or another set whose addresses `backend_env` gives, e.g. the
-    cluster profile's); the services run from this checkout and stop afterwards."""
+    cluster profile's); the services run from this checkout and stop afterwards. No
+    /metrics unless `metrics` (a benchmark measures the mesh as it runs uncollected)."""
     names = RunNames(kind=kind)
     settings = settings.model_copy(update={"run_dir": run_dir})
     overrides = {**(backend_env or {}), **names.overrides(), **(extra or {})}
-    mesh = start_mesh(settings, overrides, replicas=replicas)
+    mesh = start_mesh(settings, overrides, replicas=replicas, metrics=metrics)
     try:
         yield mesh
     finally:

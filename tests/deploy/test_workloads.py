@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from infra.k8s import env_contract
 from infra.k8s.env_contract import container_env, process_of
+from infra.k8s.manifests import REPO
 from infra.services import SERVICE_PORTS
 from tests.deploy.conftest import Rendered
 
@@ -191,3 +194,20 @@ def test_prod_scales_and_keeps_every_deployment_available(rendered_overlays) -> 
         assert labels["app.kubernetes.io/name"] == name and name in budgets, name
         assert budgets[name]["spec"]["maxUnavailable"] == 1
         assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+
+
+def test_the_scrape_config_finds_pods_by_the_annotations_they_carry(overlay: Rendered) -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "photomesh-pods")
+    sources = {tuple(r.get("source_labels", ())): r for r in job["relabel_configs"]}
+    keep = sources[("__meta_kubernetes_pod_annotation_prometheus_io_scrape",)]
+    assert (keep["action"], keep["regex"]) == ("keep", "true")
+    assert sources[("__meta_kubernetes_pod_annotation_prometheus_io_path",)][
+        "target_label"] == "__metrics_path__"
+    assert sources[("__meta_kubernetes_pod_ip",
+                    "__meta_kubernetes_pod_annotation_prometheus_io_port")][
+        "target_label"] == "__address__"
+    namespaces = {doc["metadata"]["namespace"] for doc in overlay.of_kind("Deployment")}
+    assert namespaces <= set(job["kubernetes_sd_configs"][0]["namespaces"]["names"])
+    edge = overlay.get("Deployment", "edge")["spec"]["template"]["metadata"]["annotations"]
+    assert edge["prometheus.io/scrape"] == "true"
