@@ -124,12 +124,27 @@ def planned(settings: InfraSettings, replicas: int | None = None,
     return Layout(settings.host, tuple(instances))
 
 
+def free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct free ports: each is held open until all are chosen, so none is
+    handed out twice (one port at a time, the kernel may give the same one again)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def free(settings: InfraSettings, replicas: int = 1, metrics: bool = True) -> Layout:
-    """A layout on free ports (a test or benchmark mesh)."""
-    instances = [Instance(name, replica, free_port(settings.host),
-                          free_port(settings.host) if metrics else None,
-                          _worker_id(name, replica))
-                 for replica in range(1, replicas + 1) for name in SERVICES]
+    """A layout on free ports (a test or benchmark mesh), all of them distinct."""
+    names = [(name, replica) for replica in range(1, replicas + 1) for name in SERVICES]
+    ports = iter(free_ports(settings.host, len(names) * (2 if metrics else 1)))
+    instances = [Instance(name, replica, next(ports), next(ports) if metrics else None,
+                          _worker_id(name, replica)) for name, replica in names]
     return Layout(settings.host, tuple(instances))
 
 
