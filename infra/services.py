@@ -167,6 +167,9 @@ def process_env(settings: InfraSettings, service: str,
     existing = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in existing if p not in paths])
     env["PYTHONUNBUFFERED"] = "1"
+    # Processes are started by fork + exec only (subprocess, spawn pools): gRPC's fork
+    # handlers have nothing to do, and skipping them writes a non-JSON line to the log.
+    env["GRPC_ENABLE_FORK_SUPPORT"] = "false"
     env.update(service_env(settings, overrides, service=service, ports=ports, layout=layout,
                            instance=instance))
     return env
