@@ -86,6 +86,9 @@ async def test_every_process_serves_its_endpoint(mesh: Mesh) -> None:
 
 async def test_a_post_shows_fan_out_events_media_jobs_and_caches(mesh: Mesh,
                                                                   channel_to) -> None:
+    def every(name: str) -> list[str]:  # the work may land on any replica
+        return [mesh.metrics_url(name, i.replica) for i in mesh.layout.of(name)]
+
     world = World(channel_to)
     author, reader = await world.users(2)
     await world.follow([reader], author)
@@ -94,7 +97,7 @@ async def test_a_post_shows_fan_out_events_media_jobs_and_caches(mesh: Mesh,
                      lambda page: any(i.post.post_id == post.post_id for i in page.items),
                      what="the post in the follower's feed")
 
-    worker = await asyncio.to_thread(scrape, mesh.metrics_url("feed_fanout"))
+    worker = await asyncio.to_thread(scrape_all, every("feed_fanout"))
     assert value(worker, "photomesh_fanout_rows_total") >= 1
     assert value(worker, "photomesh_fanout_lag_seconds_count") >= 1
     assert value(worker, "photomesh_jetstream_messages_total", durable="feed_post_created",
@@ -107,12 +110,12 @@ async def test_a_post_shows_fan_out_events_media_jobs_and_caches(mesh: Mesh,
     assert pending and all(v >= 0 for v in pending)
     assert value(worker, "photomesh_redis_command_seconds_count") >= 1
 
-    media = await asyncio.to_thread(scrape, mesh.metrics_url("media_worker"))
+    media = await asyncio.to_thread(scrape_all, every("media_worker"))
     assert value(media, "photomesh_media_jobs_total", kind="image", outcome="ready") >= 1
     assert value(media, "photomesh_media_job_seconds_count", kind="image") >= 1
 
-    feed = await asyncio.to_thread(scrape, mesh.metrics_url("feed"))
+    feed = await asyncio.to_thread(scrape_all, every("feed"))
     assert value(feed, "photomesh_cache_lookups_total", cache="feed_timeline") >= 1
     assert value(feed, "photomesh_cache_lookups_total", cache="feed_post_cards") >= 1
-    post_side = await asyncio.to_thread(scrape, mesh.metrics_url("post"))
+    post_side = await asyncio.to_thread(scrape_all, every("post"))
     assert value(post_side, "photomesh_jetstream_publish_seconds_count") >= 1
