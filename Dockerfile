@@ -44,7 +44,8 @@ FROM ${PYTHON_IMAGE} AS service
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app:/app/clients/python \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    GRPC_ENABLE_FORK_SUPPORT=false
 RUN groupadd --system --gid 10001 photomesh \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
             --shell /usr/sbin/nologin photomesh

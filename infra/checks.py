@@ -4,12 +4,16 @@
 2. generated code is current (`gen --check`), `buf lint`, `buf breaking` against main,
 3. ruff, mypy --strict over the client layer (clients/python/photomesh_client) and
    the web app's TypeScript (`tsc --noEmit`, strict),
-4. pytest against the real backends (its fixtures start them, or reuse running ones).
-Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`).
+4. pytest against the real backends (its fixtures start them, or reuse running ones);
+5. with no arguments (CI), REPLICA_SUBSET again against a mesh of two processes of every
+   service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS).
+Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`); to run any tests
+against replicas: `PHOTOMESH_TEST_REPLICAS=2 ./photomesh test tests/feed`.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +23,21 @@ from infra.progress import say, step
 REPO = Path(__file__).resolve().parent.parent
 LINTED = ["services", "infra", "tests", "bench", "clients/python/photomesh_client"]
 CLIENT_PROJECT = REPO / "clients" / "python"  # mypy reads its [tool.mypy] there
+#: Tests that cover every service and worker, through peers and through the edge, run again
+#: with two processes of each (about 4 minutes on a loaded 2-core machine).
+REPLICA_SUBSET = [
+    "tests/runtime/test_replicas.py", "tests/runtime/test_metrics.py",
+    "tests/edge/test_grpc.py", "tests/edge/test_rest.py",
+    "tests/auth/test_accounts.py", "tests/graph/test_follows.py", "tests/post/test_posts.py",
+    "tests/feed/test_home_feed.py", "tests/story/test_stories.py",
+    "tests/media/test_uploads.py", "tests/notification/test_delivery.py",
+]
+REPLICAS = "2"
 
 
-def _run(argv: list[str], cwd: Path = REPO) -> int:
+def _run(argv: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) -> int:
     say("$ " + " ".join(argv))
-    return subprocess.call(argv, cwd=cwd)
+    return subprocess.call(argv, cwd=cwd, env=env)
 
 
 def main(argv: list[str]) -> int:
@@ -57,6 +71,11 @@ def main(argv: list[str]) -> int:
             return 1
     with step("pytest"):
         code = _run([sys.executable, "-m", "pytest", *argv])
+    if code != 0 or argv:
+        return code
+    with step(f"pytest, {REPLICAS} processes of every service and worker (a subset)"):
+        env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS)
+        code = _run([sys.executable, "-m", "pytest", "-q", *REPLICA_SUBSET], env=env)
     return code
 
 

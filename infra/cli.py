@@ -63,7 +63,8 @@ def _endpoints(settings: InfraSettings) -> str:
                  else f"DEAD (was pid {svc.dead_pid})" if svc.dead_pid else "stopped")
         rss = stack.rss_mb(svc.pid) if svc.pid else None
         rows.append((f"svc {svc.name}", state, str(svc.pid or "-"),
-                     f"{rss:.0f}M" if rss is not None else "-", f"grpc://{svc.target}"))
+                     f"{rss:.0f}M" if rss is not None else "-",
+                     f"grpc://{svc.target}" + (f"  {svc.metrics}" if svc.metrics else "")))
     from infra.backends.envoy import EnvoyBackend
 
     envoy = EnvoyBackend(settings)
@@ -78,29 +79,58 @@ def _running(settings: InfraSettings, backends: list[str], with_services: bool) 
 
     names = [name for name in stack.any_running(settings) if name in backends]
     if with_services:
-        names += [f"svc-{name}" for name in services.SERVICES
-                  if services.service_process(settings, name).is_running()]
+        names += [f"svc-{name}" + ("" if replica == 1 else f"-{replica}")
+                  for name in services.SERVICES
+                  for replica in services.running_replicas(settings, name)]
     return names
+
+
+def _refresh_edge(settings: InfraSettings) -> None:
+    """A running edge of ours whose routes no longer match the layout (other replicas) is
+    restarted with a new config."""
+    from infra import stack
+
+    envoy = stack.backend(settings, "envoy")
+    if envoy.external or not envoy.process.is_running():
+        return
+    config = envoy.config_path  # type: ignore[attr-defined]
+    before = config.read_text() if config.exists() else ""
+    envoy.render_config()  # type: ignore[attr-defined]
+    if config.read_text() != before:
+        say("the edge routes to other replicas now: restarting it")
+        envoy.stop()
 
 
 # --- commands --------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from infra import layout as layouts
     from infra import services, stack
     from infra.process import ProcessError
     from infra.progress import step
 
     started_at = time.monotonic()
     settings = _settings()
+    if args.replicas:
+        settings = settings.model_copy(update={"replicas": args.replicas})
+    if args.observability:
+        settings = settings.model_copy(update={"observability": True})
     only = _only(args)
     try:
-        chosen = stack.select(only)
+        chosen = stack.select(only, settings.observability)
+        layout = layouts.planned(settings)
     except ValueError as e:
         say(str(e))
         return 2
     servers = [name for name in chosen if name != "ffmpeg"]
     running = _running(settings, servers, not args.no_services)
-    expected = len(servers) + (0 if args.no_services else len(services.SERVICES))
+    saved = layouts.saved(settings)
+    if not args.no_services and saved is not None and saved != layout and \
+            any(name.startswith("svc-") for name in running):
+        print(f"photomesh runs {saved.replicas} replica(s) of each service: "
+              f"`./photomesh down` first, or `up --replicas {saved.replicas}`", file=sys.stderr)
+        return 2
+    expected = len(servers) + (0 if args.no_services else len(layout.instances))
     if running and len(running) >= expected:
         print("photomesh is already running (see `./photomesh status`): "
               f"{', '.join(running)}", file=sys.stderr)
@@ -110,18 +140,28 @@ def cmd_up(args: argparse.Namespace) -> int:
         say(f"already running, kept: {', '.join(running)}")
     try:
         stack.install_all(settings, only)
+        if not args.no_services:
+            layouts.save(settings, layout)  # the edge routes to these instances
+            if "envoy" in chosen:
+                _refresh_edge(settings)
         with step("starting backends"):
             stack.start_backends(settings, only)
         if not args.no_services:
             with step("applying CQL schema migrations"):
                 say(services.migrate(settings))
-            with step("starting services"):
-                services.start_services(settings)
+            with step(f"starting services ({layout.replicas} replica(s) each)"):
+                services.start_services(settings, layout=layout)
     except (ProcessError, ValueError) as e:
         say(f"up failed: {e}")
         say("what did start is still running: `./photomesh status`, `./photomesh down`")
         return 1
     print(_endpoints(settings))
+    if settings.observability:
+        from infra.backends.jaeger import JaegerBackend
+
+        jaeger = JaegerBackend(settings)
+        print(f"traces: Jaeger at {jaeger.ui_url()} (query API: {jaeger.ui_url()}/api/traces"
+              f"?service=photomesh-post); every service and the edge export to it")
     print(f"photomesh up in {time.monotonic() - started_at:.1f}s")
     return 0
 
@@ -176,8 +216,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     settings = _settings()
     name = args.name
-    if name in services.SERVICES:
-        name = f"svc-{name}"
+    service, _, replica = name.partition("#")
+    if service in services.SERVICES:
+        name = services.service_process(settings, service, int(replica or 1)).name
     elif name not in stack.NAMES and not name.startswith("svc-"):
         print(f"unknown name {args.name!r}: one of {', '.join(stack.NAMES + services.SERVICES)}",
               file=sys.stderr)
@@ -317,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="install what is missing, start backends and services")
     up.add_argument("--only", help=only_help)
     up.add_argument("--no-services", action="store_true", help="start the backends only")
+    up.add_argument("--observability", action="store_true",
+                    help="also start Jaeger (traces from every service and the edge) and "
+                         "print its URL; or PHOTOMESH_OBSERVABILITY=true")
+    up.add_argument("--replicas", type=int, help="processes of every service and worker "
+                    "(default PHOTOMESH_REPLICAS, 1); the edge and peers balance over them")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop our services, then our backends")
@@ -334,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                    ).set_defaults(func=cmd_migrate)
 
     logs = sub.add_parser("logs", help="tail the log of a backend or service")
-    logs.add_argument("name", help="backend (nats, redis, ...) or service (auth, feed, ...)")
+    logs.add_argument("name", help="backend (nats, redis, ...) or service (auth, feed, ...; "
+                      "post#2 for a second replica)")
     logs.add_argument("-n", "--lines", type=int, default=40)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=cmd_logs)

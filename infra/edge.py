@@ -100,6 +100,14 @@ class EdgeSettings(BaseSettings):
     health_check_interval_seconds: float = Field(default=2.0, gt=0)
     #: More replicas per service, e.g. ``{"post": ["10.0.0.5:50053"]}`` (JSON).
     replicas: dict[str, list[str]] = Field(default_factory=dict)
+    #: OTLP/gRPC collector (``host:port``) of the edge's spans; None: no tracing at the edge.
+    #: With one, the edge starts a trace for `trace_sample_percent` of the requests that
+    #: come without one (W3C traceparent, which it passes on to the services).
+    otel_endpoint: str | None = None
+    trace_sample_percent: float = Field(default=10.0, ge=0.0, le=100.0)
+    #: A listener serving Envoy's Prometheus stats (/stats/prometheus) on every address
+    #: (the admin listener stays on loopback); 0: none.
+    stats_port: int = Field(default=0, ge=0, le=65535)
 
     # Callers without a token (sign-up, sign-in, refresh, media reads): per client address.
     anonymous_rate_limit_requests: int = Field(
@@ -143,17 +151,19 @@ class Upstreams:
 def upstreams_from_env(env: Mapping[str, str], contracts: Contracts | None = None
                        ) -> Upstreams:
     """Upstreams from a mesh's PHOTOMESH_* service environment (`infra.services.service_env`
-    for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): one replica per
-    service that has a contract and of the introspection process, MinIO, and the media
-    bucket."""
-    def replica(name: str) -> tuple[str, int]:
-        return env[f"PHOTOMESH_{name.upper()}_HOST"], int(env[f"PHOTOMESH_{name.upper()}_PORT"])
+    for `./photomesh up`, `Mesh.env` for a test or benchmark mesh): every instance of each
+    service that has a contract and of the introspection process (its
+    PHOTOMESH_<NAME>_TARGET, infra/layout.py), MinIO, and the media bucket."""
+    from infra.layout import target_addresses
+
+    def instances(name: str) -> list[tuple[str, int]]:
+        return target_addresses(env[f"PHOTOMESH_{name.upper()}_TARGET"])
 
     names = sorted({s.mesh_name for s in (contracts or Contracts()).services})
-    return Upstreams({name: [replica(name)] for name in names},
+    return Upstreams({name: instances(name) for name in names},
                      _host_port(env["PHOTOMESH_MINIO_ENDPOINT"]),
                      env.get("PHOTOMESH_MINIO_BUCKET", DEFAULT_MEDIA_BUCKET),
-                     [replica(INTROSPECTION)])
+                     instances(INTROSPECTION))
 
 
 def jwks(public_key_pem: bytes) -> dict[str, Any]:
@@ -543,6 +553,7 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         path_with_escaped_slashes_action="REJECT_REQUEST",
         stream_idle_timeout=_seconds(settings.stream_idle_timeout_seconds),
         http2_protocol_options={"max_concurrent_streams": 1000},
+        **_tracing(settings),
         route_config={
             "name": "edge",
             "max_direct_response_body_size_bytes": 4 << 20,
@@ -586,6 +597,16 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
              "typed_config": _typed("extensions.filters.http.router.v3.Router")},
         ],
     )
+    edge_listener = {
+        "name": "edge",
+        "address": _address(host, port),
+        "per_connection_buffer_limit_bytes": 1 << 20,
+        "filter_chains": [{
+            "filters": [{"name": "envoy.filters.network.http_connection_manager",
+                         "typed_config": hcm}],
+            **({"transport_socket": _tls_socket(*tls)} if tls else {}),
+        }],
+    }
     replicas = {name: list(endpoints) for name, endpoints in upstreams.services.items()}
     replicas[INTROSPECTION] = list(upstreams.introspection)
     for name, extra in settings.replicas.items():
@@ -595,18 +616,10 @@ def edge_config(*, host: str, port: int, admin_port: int, upstreams: Upstreams,
         "node": {"id": "photomesh-edge", "cluster": "photomesh-edge"},
         "admin": {"address": _address(admin_host, admin_port)},
         "static_resources": {
-            "listeners": [{
-                "name": "edge",
-                "address": _address(host, port),
-                "per_connection_buffer_limit_bytes": 1 << 20,
-                "filter_chains": [{
-                    "filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                 "typed_config": hcm}],
-                    **({"transport_socket": _tls_socket(*tls)} if tls else {}),
-                }],
-            }],
+            "listeners": [edge_listener, *_stats_listener(host, settings)],
             "clusters": [*(_service_cluster(name, endpoints, settings)
                            for name, endpoints in replicas.items()),
+                         *_telemetry_clusters(admin_host or host, admin_port, settings),
                          _minio_cluster(upstreams.minio),
                          {"name": PREFLIGHT_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
                           "load_assignment": {"cluster_name": PREFLIGHT_CLUSTER,
@@ -625,6 +638,67 @@ def _tls_socket(cert: Path, key: Path) -> dict[str, Any]:
             "tls_certificates": [{"certificate_chain": {"filename": str(cert)},
                                   "private_key": {"filename": str(key)}}],
         })}
+
+
+OTEL_CLUSTER = "otel_collector"
+ADMIN_CLUSTER = "envoy_admin"
+
+
+def _tracing(settings: EdgeSettings) -> dict[str, Any]:
+    """The connection manager's tracing: OpenTelemetry spans over OTLP/gRPC, W3C trace
+    context to the services (which continue the trace: parent-based sampling)."""
+    if settings.otel_endpoint is None:
+        return {}
+    return {"tracing": {
+        "random_sampling": {"value": settings.trace_sample_percent},
+        "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": _typed(
+            "config.trace.v3.OpenTelemetryConfig",
+            grpc_service={"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
+            service_name="photomesh-edge")},
+    }}
+
+
+def _telemetry_clusters(admin_host: str, admin_port: int, settings: EdgeSettings
+                        ) -> list[dict[str, Any]]:
+    clusters = []
+    if settings.otel_endpoint is not None:
+        host, port = _host_port(settings.otel_endpoint)
+        clusters.append({
+            "name": OTEL_CLUSTER, **_discovery([host]), "connect_timeout": "1s",
+            "typed_extension_protocol_options": {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _typed(
+                    "extensions.upstreams.http.v3.HttpProtocolOptions",
+                    explicit_http_config={"http2_protocol_options": {}})},
+            "load_assignment": {"cluster_name": OTEL_CLUSTER, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": _address(host, port)}}]}]}})
+    if settings.stats_port:
+        clusters.append({
+            "name": ADMIN_CLUSTER, "type": "STATIC", "connect_timeout": "1s",
+            "load_assignment": {"cluster_name": ADMIN_CLUSTER, "endpoints": [{"lb_endpoints": [
+                {"endpoint": {"address": _address(admin_host, admin_port)}}]}]}})
+    return clusters
+
+
+def _stats_listener(host: str, settings: EdgeSettings) -> list[dict[str, Any]]:
+    """GET /stats/prometheus (only that) from the admin listener, for the scraper."""
+    if not settings.stats_port:
+        return []
+    hcm = _typed(
+        "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="stats", codec_type="AUTO",
+        route_config={"name": "stats", "virtual_hosts": [{
+            "name": "stats", "domains": ["*"], "routes": [
+                {"match": {"path": "/stats/prometheus", "headers": [
+                    {"name": ":method", "string_match": {"exact": "GET"}}]},
+                 "route": {"cluster": ADMIN_CLUSTER}},
+                {"match": {"prefix": "/"},
+                 "direct_response": {"status": 404, "body": {"inline_string": "no route\n"}}}]}]},
+        http_filters=[{"name": "envoy.filters.http.router",
+                       "typed_config": _typed("extensions.filters.http.router.v3.Router")}])
+    return [{"name": "stats", "address": _address(host, settings.stats_port),
+             "filter_chains": [{"filters": [
+                 {"name": "envoy.filters.network.http_connection_manager",
+                  "typed_config": hcm}]}]}]
 
 
 def _host_port(text: str) -> tuple[str, int]:

@@ -241,3 +241,56 @@ def ensure_chromium() -> Path:
     if not CHROMIUM.exists():
         raise ProcessError(f"apt-get installed chromium but {CHROMIUM} is missing")
     return CHROMIUM
+
+
+# --- the trace viewer (./photomesh up --observability) ---------------------------------------
+
+JAEGER_MODULE = "github.com/jaegertracing/jaeger"
+#: Jaeger v2 (cmd/jaeger, an OpenTelemetry Collector distribution with Jaeger's storage and
+#: query extensions). Its module's v1-numbered tags carry the v2 binary: v1.76.0 is v2.13.
+JAEGER_VERSION = "v1.76.0"
+
+
+def ensure_jaeger(settings: InfraSettings) -> Path:
+    """Jaeger v2 (pinned), built once into cache_dir/tools/jaeger-<version>/.
+
+    `go install ...@version` refuses Jaeger's module (its go.mod has a replace directive),
+    so the pinned module is fetched with `go mod download` (checksum-verified against the
+    Go checksum database) and built with its own go.mod and go.sum. The web UI's assets
+    come from a separate JavaScript project that no package registry carries: this binary
+    serves Jaeger's placeholder page at the UI URL, and the whole query API behind it.
+    """
+    import json
+
+    gobin = settings.cache_dir / "tools" / f"jaeger-{JAEGER_VERSION}"
+    binary = gobin / "jaeger"
+    if binary.exists() and os.access(binary, os.X_OK):
+        return binary
+    gobin.mkdir(parents=True, exist_ok=True)
+    log_path = settings.cache_dir / "logs" / "jaeger-build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false")
+    with step(f"building Jaeger {JAEGER_VERSION} (first run only; several minutes, log: "
+              f"{log_path})"), open(log_path, "w") as log:
+        fetched = subprocess.run([_go(), "mod", "download", "-json",
+                                  f"{JAEGER_MODULE}@{JAEGER_VERSION}"], env=env,
+                                 capture_output=True, text=True, check=False, cwd=gobin)
+        log.write(fetched.stdout + fetched.stderr)
+        if fetched.returncode != 0:
+            raise ProcessError(f"go mod download {JAEGER_MODULE}@{JAEGER_VERSION} failed; "
+                               f"see {log_path}")
+        source = json.loads(fetched.stdout)["Dir"]
+        partial = gobin / "jaeger.partial"
+        proc = subprocess.Popen([_go(), "build", "-trimpath", "-o", str(partial),
+                                 "./cmd/jaeger"], cwd=source, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        started = time.monotonic()
+        while proc.poll() is None:
+            time.sleep(STILL_BUILDING_EVERY)
+            if proc.poll() is None:
+                say(f"still building jaeger ({time.monotonic() - started:.0f}s)")
+        if proc.returncode != 0:
+            raise ProcessError(f"building jaeger failed (exit {proc.returncode}); see "
+                               f"{log_path}")
+        partial.rename(binary)
+    return binary

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra import layout as layouts
 from infra import services as mesh_services
+from infra.layout import Layout
+from infra.layout import free_port as free_port  # re-exported
 from infra.settings import InfraSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -65,27 +61,44 @@ class RunNames:
 
 @dataclass
 class Mesh:
-    """The service processes of one run: `target(name)` is where each listens."""
+    """The service processes of one run: `target(name)` is where each service's first
+    instance listens, `balanced_target(name)` reaches every instance (infra/layout.py)."""
 
     settings: InfraSettings
-    ports: dict[str, int]
+    layout: Layout
     env: dict[str, str]
 
+    @property
+    def ports(self) -> dict[str, int]:
+        return self.layout.ports()
+
     def target(self, name: str) -> str:
-        return f"{self.settings.host}:{self.ports[name]}"
+        return f"{self.layout.host}:{self.layout.first(name).port}"
+
+    def balanced_target(self, name: str) -> str:
+        return self.layout.target(name)
+
+    def metrics_url(self, name: str, replica: int = 1) -> str:
+        port = self.layout.of(name)[replica - 1].metrics_port
+        if port is None:
+            raise ValueError(f"{name} of this mesh has no metrics endpoint")
+        return f"http://{self.layout.host}:{port}/metrics"
 
     def stop(self) -> None:
         mesh_services.stop_services(self.settings)
 
 
 def start_mesh(settings: InfraSettings, overrides: Mapping[str, str],
-               names: list[str] | None = None) -> Mesh:
-    """Migrate, then start `names` (default all) from this checkout on free ports, each
-    SERVING before this returns. `settings.run_dir` should be private to the run."""
-    ports = {name: free_port() for name in mesh_services.SERVICES}
+               names: list[str] | None = None, *, replicas: int = 1,
+               metrics: bool = True) -> Mesh:
+    """Migrate, then start `names` (default all), `replicas` processes each, from this
+    checkout on free ports, each SERVING before this returns. `settings.run_dir` should be
+    private to the run."""
+    layout = layouts.free(settings, replicas, metrics)
     mesh_services.migrate(settings, overrides)
-    mesh_services.start_services(settings, names, overrides=overrides, ports=ports)
-    return Mesh(settings, ports, mesh_services.service_env(settings, overrides, ports=ports))
+    mesh_services.start_services(settings, names, overrides=overrides, layout=layout)
+    return Mesh(settings, layout, mesh_services.service_env(settings, overrides,
+                                                            layout=layout))
 
 
 def drop_run_state(names: RunNames, env: Mapping[str, str]) -> None:
@@ -109,7 +122,9 @@ def drop_run_state(names: RunNames, env: Mapping[str, str]) -> None:
     async def drop_streams() -> None:
         import nats
 
-        nc = await nats.connect(env["PHOTOMESH_NATS_URL"])
+        from services.runtime.events import server_urls
+
+        nc = await nats.connect(server_urls(env["PHOTOMESH_NATS_URL"]))
         js = nc.jetstream()
         for info in await js.streams_info():
             if info.config.name.startswith(f"{names.stream_prefix}_"):
@@ -137,13 +152,17 @@ def _drop_bucket(bucket: str, env: Mapping[str, str]) -> None:
 
 @contextmanager
 def private_mesh(settings: InfraSettings, run_dir: Path, kind: str = "bench",
-                 extra: Mapping[str, str] | None = None) -> Iterator[Mesh]:
+                 extra: Mapping[str, str] | None = None, *, replicas: int = 1,
+                 backend_env: Mapping[str, str] | None = None,
+                 metrics: bool = False) -> Iterator[Mesh]:
     """A whole private mesh for a benchmark or script: the backends must be running
-    (``./photomesh up``); the services run from this checkout and stop afterwards."""
+    (``./photomesh up``, or another set whose addresses `backend_env` gives, e.g. the
+    cluster profile's); the services run from this checkout and stop afterwards. No
+    /metrics unless `metrics` (a benchmark measures the mesh as it runs uncollected)."""
     names = RunNames(kind=kind)
     settings = settings.model_copy(update={"run_dir": run_dir})
-    overrides = {**names.overrides(), **(extra or {})}
-    mesh = start_mesh(settings, overrides)
+    overrides = {**(backend_env or {}), **names.overrides(), **(extra or {})}
+    mesh = start_mesh(settings, overrides, replicas=replicas, metrics=metrics)
     try:
         yield mesh
     finally:

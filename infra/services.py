@@ -1,4 +1,5 @@
-"""The Python services, one process each (`python -m services.<name>`), and their environment.
+"""The Python services (`python -m services.<name>`, one process per instance: replicas
+and ports in infra/layout.py) and their environment.
 
 `service_env` turns InfraSettings into the PHOTOMESH_* variables the services read (the
 classes in services/runtime/settings.py); test fixtures reuse it with their own keyspace and
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -16,6 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import layout as layouts
+from infra.layout import SERVICE_PORTS as SERVICE_PORTS  # re-exported
+from infra.layout import SERVICES as SERVICES  # re-exported
+from infra.layout import Instance, Layout
 from infra.process import ManagedProcess, ProcessError
 from infra.progress import say
 from infra.settings import InfraSettings
@@ -23,12 +29,8 @@ from services.processes import INTROSPECTION, PROCESSES
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Process name -> default gRPC port (workers serve only health on theirs), from the one
-#: declaration of the processes (services/processes.py). Start order is this order.
-SERVICE_PORTS: dict[str, int] = {p.name: p.port for p in PROCESSES}
-#: Process name -> the module it runs.
+#: Process name -> the module it runs (services/processes.py).
 MODULES: dict[str, str] = {p.name: p.module for p in PROCESSES}
-SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 CQL_KEYSPACE = "photomesh"
 START_TIMEOUT = 60.0  # seconds until a service must answer SERVING
@@ -99,27 +101,42 @@ def _ensure_key_pair(keys: Path, name: str) -> tuple[Path, Path]:
 
 # --- environment -----------------------------------------------------------------------------
 
+def _layout(settings: InfraSettings, ports: Mapping[str, int] | None,
+            layout: Layout | None) -> Layout:
+    """`layout` as given; else one instance per service at `ports`; else the run dir's."""
+    if layout is not None:
+        return layout
+    if ports is not None:
+        return layouts.single(settings, ports)
+    return layouts.current(settings)
+
+
 def service_env(
     settings: InfraSettings,
     overrides: Mapping[str, str] | None = None,
     *,
     service: str | None = None,
     ports: Mapping[str, int] | None = None,
+    layout: Layout | None = None,
+    instance: Instance | None = None,
 ) -> dict[str, str]:
     """The PHOTOMESH_* variables for a service process (not the rest of os.environ).
 
     Every service gets the backend addresses, every service's PHOTOMESH_<NAME>_HOST/_PORT
-    and PHOTOMESH_<NAME>_TARGET (so they can dial each other), the JWT public key and the
-    services' public keys; `service=<name>` (a process of SERVICES) also gets that
-    process's own service key, only `service="auth"` PHOTOMESH_AUTH_PRIVATE_KEY_PATH, and
-    only `service="introspection"` the list of every other process it watches
-    (PHOTOMESH_INTROSPECTION_TARGETS). `ports` replaces some or all of SERVICE_PORTS (ports
-    and targets stay consistent); `overrides` is applied last, e.g.
+    (its first instance) and PHOTOMESH_<NAME>_TARGET (every instance: infra/layout.py), the
+    JWT public key and the services' public keys; `service=<name>` (a process of SERVICES)
+    also gets that process's own service key, only `service="auth"`
+    PHOTOMESH_AUTH_PRIVATE_KEY_PATH, and only `service="introspection"` every instance of
+    every other process it watches (PHOTOMESH_INTROSPECTION_TARGETS).
+    The instances are `layout`, or one per service at `ports` (defaults for the rest), or
+    the run dir's (`./photomesh up`). With `instance`, that process's own port, metrics
+    port and Snowflake worker id, which `overrides` (shared by every instance) never
+    replace; otherwise `overrides` is applied last, e.g.
     ``{"PHOTOMESH_CQL_KEYSPACE": "photomesh_test"}``.
     """
     s = settings
     private_path, public_path = ensure_jwt_keys(s)
-    all_ports = {**SERVICE_PORTS, **(ports or {})}
+    mesh = _layout(s, ports, layout)
     env = {
         # A list field in pydantic-settings: JSON.
         "PHOTOMESH_CQL_CONTACT_POINTS": json.dumps([s.host]),
@@ -133,29 +150,39 @@ def service_env(
         "PHOTOMESH_JWT_PUBLIC_KEY_PATH": str(public_path),
         "PHOTOMESH_JWT_SERVICE_PUBLIC_KEYS_PATH": str(ensure_service_keys(s)),
     }
-    for name, port in all_ports.items():
+    if s.observability:  # spans to the run's Jaeger (infra/backends/jaeger.py)
+        env["PHOTOMESH_OTEL_ENDPOINT"] = f"{s.host}:{s.jaeger_otlp_port}"
+        env["PHOTOMESH_OTEL_SAMPLE_RATIO"] = str(s.trace_sample_ratio)
+    for name in SERVICES:
         upper = name.upper()
-        env[f"PHOTOMESH_{upper}_HOST"] = s.host
-        env[f"PHOTOMESH_{upper}_PORT"] = str(port)
-        env[f"PHOTOMESH_{upper}_TARGET"] = f"{s.host}:{port}"
+        env[f"PHOTOMESH_{upper}_HOST"] = mesh.host
+        env[f"PHOTOMESH_{upper}_PORT"] = str(mesh.first(name).port)
+        env[f"PHOTOMESH_{upper}_TARGET"] = mesh.target(name)
     if service == "auth":
         env["PHOTOMESH_AUTH_PRIVATE_KEY_PATH"] = str(private_path)
     if service in SERVICES:
         env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(service_key_path(s, service))
     if service == INTROSPECTION:
         env["PHOTOMESH_INTROSPECTION_TARGETS"] = json.dumps(
-            {name: [f"{s.host}:{port}"] for name, port in all_ports.items()
-             if name != INTROSPECTION})
-    if service in all_ports:
+            {name: [f"{mesh.host}:{i.port}" for i in mesh.of(name)]
+             for name in SERVICES if name != INTROSPECTION and mesh.of(name)})
+    own: dict[str, str] = {}
+    if service in SERVICES:
         # Each process makes its own Snowflake ids (services/runtime/ids.py).
-        env["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(list(all_ports).index(service))
-    env.update(overrides or {})
-    return env
+        this = instance or mesh.first(service)
+        own[f"PHOTOMESH_{service.upper()}_PORT"] = str(this.port)
+        own["PHOTOMESH_SNOWFLAKE_WORKER_ID"] = str(this.worker_id)
+        if this.metrics_port is not None:  # on the process's own host (PHOTOMESH_<P>_HOST)
+            own[f"PHOTOMESH_{service.upper()}_METRICS_PORT"] = str(this.metrics_port)
+    # An instance of a layout keeps its own port and id whatever the shared overrides say.
+    return {**env, **own, **(overrides or {}), **(own if instance is not None else {})}
 
 
 def process_env(settings: InfraSettings, service: str,
                 overrides: Mapping[str, str] | None = None,
-                ports: Mapping[str, int] | None = None) -> dict[str, str]:
+                ports: Mapping[str, int] | None = None, *,
+                layout: Layout | None = None,
+                instance: Instance | None = None) -> dict[str, str]:
     """The whole environment of a service process: ours on top of os.environ.
 
     PYTHONPATH keeps what the caller has and gains the repo and the generated client
@@ -166,14 +193,35 @@ def process_env(settings: InfraSettings, service: str,
     existing = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in existing if p not in paths])
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(service_env(settings, overrides, service=service, ports=ports))
+    # Processes are started by fork + exec only (subprocess, spawn pools): gRPC's fork
+    # handlers have nothing to do, and skipping them writes a non-JSON line to the log.
+    env["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+    env.update(service_env(settings, overrides, service=service, ports=ports, layout=layout,
+                           instance=instance))
     return env
 
 
 # --- processes -------------------------------------------------------------------------------
 
-def service_process(settings: InfraSettings, name: str) -> ManagedProcess:
-    return ManagedProcess(f"svc-{name}", settings.pid_dir, settings.log_dir)
+def service_process(settings: InfraSettings, name: str, replica: int = 1) -> ManagedProcess:
+    """The process of a service's instance (pid and log file ``svc-<name>[-<replica>]``)."""
+    suffix = "" if replica == 1 else f"-{replica}"
+    return ManagedProcess(f"svc-{name}{suffix}", settings.pid_dir, settings.log_dir)
+
+
+def instance_process(settings: InfraSettings, instance: Instance) -> ManagedProcess:
+    return service_process(settings, instance.service, instance.replica)
+
+
+def running_replicas(settings: InfraSettings, name: str) -> list[int]:
+    """Replica numbers of `name` whose pid file points at a live process of ours."""
+    found = []
+    for path in sorted(settings.pid_dir.glob(f"svc-{name}*.pid")):
+        rest = path.stem.removeprefix(f"svc-{name}")
+        replica = 1 if rest == "" else int(rest[1:]) if re.fullmatch(r"-\d+", rest) else None
+        if replica is not None and service_process(settings, name, replica).is_running():
+            found.append(replica)
+    return sorted(found)
 
 
 def service_module(name: str) -> str:
@@ -232,52 +280,64 @@ def start_services(
     *,
     overrides: Mapping[str, str] | None = None,
     ports: Mapping[str, int] | None = None,
+    layout: Layout | None = None,
     timeout: float = START_TIMEOUT,
 ) -> list[str]:
-    """Start the services not yet running (all at once), then wait until each is SERVING.
+    """Start the instances not yet running (all at once), then wait until each is SERVING.
 
-    Run `migrate` first: each service only checks its schema at start-up, so seven
-    processes never race to create the same tables. Returns the names started; raises
-    ProcessError naming every service that did not come up (with its log tail).
+    The instances are `layout`'s (saved in the run dir for later commands), or one per
+    service at `ports`, or the run dir's saved layout (else `./photomesh up`'s). Run
+    `migrate` first: each service only checks its schema at start-up, so the processes
+    never race to create the same tables. Returns the instances started (``post``,
+    ``post#2``); raises ProcessError naming every one that did not come up (with its log
+    tail).
     """
-    return _start_batch(settings, list(names or SERVICES), overrides, ports, timeout)
+    if layout is not None:
+        layouts.save(settings, layout)
+    mesh = _layout(settings, ports, layout)
+    wanted = list(names or SERVICES)
+    instances = [i for i in mesh.instances if i.service in wanted]
+    return _start_batch(settings, mesh, instances, overrides, timeout)
 
 
-def _start_batch(settings: InfraSettings, names: list[str],
-                 overrides: Mapping[str, str] | None, ports: Mapping[str, int] | None,
-                 timeout: float) -> list[str]:
+def _start_batch(settings: InfraSettings, mesh: Layout, instances: list[Instance],
+                 overrides: Mapping[str, str] | None, timeout: float) -> list[str]:
     from infra.backends.base import port_open
 
-    all_ports = {**SERVICE_PORTS, **(ports or {})}
     started: list[str] = []
-    for name in names:
-        proc = service_process(settings, name)
+    for instance in instances:
+        proc = instance_process(settings, instance)
         if proc.is_running():
             continue
-        if port_open(settings.host, all_ports[name], timeout=0.2):
-            raise ProcessError(f"service {name}: port {settings.host}:{all_ports[name]} is in "
-                               f"use by a process that is not ours; free it or set "
-                               f"PHOTOMESH_{name.upper()}_PORT")
-        proc.start(service_argv(name), env=process_env(settings, name, overrides, ports),
-                   cwd=REPO, marker=f"-m {service_module(name)}")
-        started.append(name)
+        for port, what in ((instance.port, "PORT"), (instance.metrics_port, "METRICS")):
+            if port is not None and port_open(mesh.host, port, timeout=0.2):
+                raise ProcessError(
+                    f"service {instance.label}: port {mesh.host}:{port} is in use by a "
+                    f"process that is not ours; free it or move the services "
+                    f"(PHOTOMESH_SERVICE_PORT_OFFSET, PHOTOMESH_SERVICE_METRICS_OFFSET; "
+                    f"{what})")
+        env = process_env(settings, instance.service, overrides, layout=mesh,
+                          instance=instance)
+        proc.start(service_argv(instance.service), env=env, cwd=REPO,
+                   marker=f"-m {service_module(instance.service)}")
+        started.append(instance.label)
 
-    def wait(name: str) -> tuple[str, float, str | None]:
+    def wait(instance: Instance) -> tuple[Instance, float, str | None]:
         t0 = time.monotonic()
         try:
-            wait_serving(f"{settings.host}:{all_ports[name]}", service_process(settings, name),
-                         timeout, what=f"service {name}")
+            wait_serving(f"{mesh.host}:{instance.port}", instance_process(settings, instance),
+                         timeout, what=f"service {instance.label}")
         except ProcessError as e:
-            return name, time.monotonic() - t0, str(e)
-        return name, time.monotonic() - t0, None
+            return instance, time.monotonic() - t0, str(e)
+        return instance, time.monotonic() - t0, None
 
     failures = []
-    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        for name, took, error in pool.map(wait, names):
+    with ThreadPoolExecutor(max_workers=max(1, len(instances))) as pool:
+        for instance, took, error in pool.map(wait, instances):
             if error is not None:
                 failures.append(error)
-            elif name in started:
-                say(f"service {name} SERVING on {settings.host}:{all_ports[name]} "
+            elif instance.label in started:
+                say(f"service {instance.label} SERVING on {mesh.host}:{instance.port} "
                     f"({took:.1f}s)")
     if failures:
         raise ProcessError("\n\n".join(failures))
@@ -285,11 +345,13 @@ def _start_batch(settings: InfraSettings, names: list[str],
 
 
 def stop_services(settings: InfraSettings, names: Iterable[str] | None = None) -> list[str]:
-    """Stop our service processes (reverse order, by pid file). Returns the names stopped."""
+    """Stop every running instance of `names` (default all; reverse order, by pid file).
+    Returns the instances stopped (``post``, ``post#2``)."""
     stopped = []
     for name in reversed(list(names or SERVICES)):
-        if service_process(settings, name).stop(timeout=15.0):
-            stopped.append(name)
+        for replica in reversed(running_replicas(settings, name)):
+            if service_process(settings, name, replica).stop(timeout=15.0):
+                stopped.append(name if replica == 1 else f"{name}#{replica}")
     return stopped
 
 
@@ -299,18 +361,25 @@ class ServiceStatus:
     pid: int | None
     target: str
     serving: bool
+    metrics: str | None = None
     dead_pid: int | None = None  # ours, gone without being stopped
 
 
-def service_status(settings: InfraSettings,
-                   ports: Mapping[str, int] | None = None) -> list[ServiceStatus]:
-    all_ports = {**SERVICE_PORTS, **(ports or {})}
+def service_status(settings: InfraSettings, layout: Layout | None = None
+                   ) -> list[ServiceStatus]:
+    """Every instance of the run dir's layout: pid, address, health, metrics URL."""
+    mesh = layout or layouts.current(settings)
     rows = []
-    for name in SERVICES:
-        proc = service_process(settings, name)
+    for instance in mesh.instances:
+        proc = instance_process(settings, instance)
         pid = proc.pid()
-        target = f"{settings.host}:{all_ports[name]}"
-        rows.append(ServiceStatus(name, pid, target,
+        dead_pid = proc.died() if pid is None else None
+        if pid is None and dead_pid is None and instance.replica > 1:
+            continue  # replicas that were not asked for
+        target = f"{mesh.host}:{instance.port}"
+        metrics = (f"http://{mesh.host}:{instance.metrics_port}/metrics"
+                   if instance.metrics_port else None)
+        rows.append(ServiceStatus(instance.label, pid, target,
                                   serving=pid is not None and grpc_serving(target, 0.5),
-                                  dead_pid=proc.died() if pid is None else None))
+                                  metrics=metrics, dead_pid=dead_pid))
     return rows

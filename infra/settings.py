@@ -12,6 +12,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: /metrics of each service process at its gRPC port plus this, with `up --observability`.
+OBSERVABILITY_METRICS_OFFSET = 2000
+
 
 def _default_cache() -> Path:
     return Path.home() / ".cache" / "photomesh"
@@ -64,6 +67,33 @@ class InfraSettings(BaseSettings):
     # Envoy (edge)
     envoy_port: int = 18080
     envoy_admin_port: int = 19901
+
+    # Jaeger v2 (`up --observability`): OTLP in, the query API and UI out
+    observability: bool = False
+    jaeger_otlp_port: int = 14317
+    jaeger_ui_port: int = 16686
+    jaeger_query_grpc_port: int = 16685
+    jaeger_health_port: int = 13133
+    jaeger_max_traces: int = Field(default=50_000, ge=100)
+    trace_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0,
+                                      description="share of traces kept with observability")
+
+    # The Python services (infra/layout.py): processes per service and worker, their ports
+    # (services/processes.py's plus this offset; replicas 100 apart) and each one's /metrics
+    # port (its gRPC port plus the metrics offset). Metrics cost nothing while nobody
+    # collects them: no endpoint (and nothing measured) unless an offset is set or
+    # `observability` is on, which serves them at the default offset.
+    replicas: int = Field(default=1, ge=1, le=9)
+    service_port_offset: int = Field(default=0, ge=0, le=9000)
+    service_metrics_offset: int = Field(default=0, ge=0, le=9000,
+                                        description="0: none (2000 with observability)")
+
+    @property
+    def metrics_offset(self) -> int:
+        """The /metrics offset in use (0: no endpoint)."""
+        if self.service_metrics_offset or not self.observability:
+            return self.service_metrics_offset
+        return OBSERVABILITY_METRICS_OFFSET
 
     @property
     def bin_dir(self) -> Path:

@@ -25,8 +25,12 @@ BACKENDS: dict[str, str] = {
     "minio": "infra.backends.minio:MinioBackend",
     "envoy": "infra.backends.envoy:EnvoyBackend",
     "ffmpeg": "infra.backends.ffmpeg:FfmpegBackend",
+    "jaeger": "infra.backends.jaeger:JaegerBackend",
 }
 NAMES: tuple[str, ...] = tuple(BACKENDS)
+#: Started only when asked for (`up --observability`, or by name with `--only`); stopped
+#: and shown whenever they run.
+OPTIONAL: frozenset[str] = frozenset({"jaeger"})
 
 #: Seconds from start to healthy before giving up; Cassandra (a JVM) is the slow one.
 START_TIMEOUTS: dict[str, float] = {"cassandra": 240.0}
@@ -34,10 +38,11 @@ DEFAULT_START_TIMEOUT = 60.0
 EXTERNAL_TIMEOUT = 10.0
 
 
-def select(only: Iterable[str] | None = None) -> list[str]:
-    """Backend names in start order, restricted to `only` (unknown names are an error)."""
+def select(only: Iterable[str] | None = None, optional: bool = False) -> list[str]:
+    """Backend names in start order, restricted to `only` (unknown names are an error);
+    the OPTIONAL ones only if named or `optional`."""
     if only is None:
-        return list(NAMES)
+        return [name for name in NAMES if optional or name not in OPTIONAL]
     wanted = set(only)
     if unknown := wanted - set(NAMES):
         raise ValueError(f"unknown backend(s): {', '.join(sorted(unknown))} "
@@ -52,7 +57,8 @@ def backend(settings: InfraSettings, name: str) -> Backend:
 
 
 def backends(settings: InfraSettings, only: Iterable[str] | None = None) -> list[Backend]:
-    return [backend(settings, name) for name in select(only)]
+    """`only`, or every backend the settings use (Jaeger with `observability`)."""
+    return [backend(settings, name) for name in select(only, settings.observability)]
 
 
 def is_server(b: Backend) -> bool:
@@ -130,7 +136,7 @@ def start_backends(settings: InfraSettings, only: Iterable[str] | None = None) -
 def stop_backends(settings: InfraSettings, only: Iterable[str] | None = None) -> list[str]:
     """Stop our backend processes (by pid file), last started first. Returns names stopped."""
     stopped = []
-    for name in reversed(select(only)):
+    for name in reversed(select(only, optional=True)):
         b = backend(settings, name)
         if not b.external and b.stop():
             stopped.append(name)
@@ -184,7 +190,12 @@ def rss_mb(pid: int) -> float | None:
 
 def status(settings: InfraSettings, only: Iterable[str] | None = None) -> list[BackendStatus]:
     rows = []
-    for b in backends(settings, only):
+    chosen = backends(settings, only)
+    for name in OPTIONAL - {b.name for b in chosen}:
+        extra = backend(settings, name)  # shown while it runs, asked for or not
+        if only is None and extra.process.is_running():
+            chosen.append(extra)
+    for b in chosen:
         if not is_server(b):
             rows.append(BackendStatus(b.name, "tool", None, b.endpoint(), b.healthy(), None))
         elif b.external:

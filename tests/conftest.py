@@ -8,6 +8,7 @@ to an in-test OTLP collector.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -72,6 +73,11 @@ async def collector() -> AsyncIterator[OtlpCollector]:
     await receiver.stop()
 
 
+#: Processes per service and worker of the test mesh (`./photomesh test` runs a subset of
+#: the tests again with 2: infra/checks.py REPLICA_SUBSET).
+REPLICAS_VARIABLE = "PHOTOMESH_TEST_REPLICAS"
+
+
 @pytest.fixture(scope="session")
 def edge_ports() -> tuple[int, int]:
     """The test edge's port and admin port, chosen before the mesh starts: the media URLs
@@ -84,12 +90,14 @@ def edge_ports() -> tuple[int, int]:
 @pytest.fixture(scope="session")
 def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir: Path,
          backends: InfraSettings, edge_ports: tuple[int, int]) -> Iterator[Mesh]:
-    """Every service as its own process on free ports, SERVING before tests begin."""
+    """Every service as its own process (PHOTOMESH_TEST_REPLICAS processes each, default
+    one) on free ports, SERVING before tests begin."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     running = start_mesh(settings, {
         **names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
         "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0",
-        "PHOTOMESH_MEDIA_PUBLIC_BASE_URL": f"http://{settings.host}:{edge_ports[0]}/media"})
+        "PHOTOMESH_MEDIA_PUBLIC_BASE_URL": f"http://{settings.host}:{edge_ports[0]}/media"},
+        replicas=int(os.environ.get(REPLICAS_VARIABLE, "1")))
     yield running
     running.stop()
 
@@ -112,24 +120,28 @@ def edge_dead_replica() -> int:
 
 
 @pytest.fixture(scope="session")
-def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path,
+def edge(mesh: Mesh, backends: InfraSettings, test_run_dir: Path, collector: OtlpCollector,
          edge_dead_replica: int, edge_ports: tuple[int, int]) -> Iterator[EnvoyBackend]:
-    """A private Envoy edge (free ports) for the test mesh, generated from the contracts;
+    """A private Envoy edge (free ports) for the test mesh, generated from the contracts,
+    starting a trace for every request (spans to the run's collector, like the services');
     `edge.endpoint()` is its URL, `edge.settings.envoy_port` its port."""
     settings = backends.model_copy(update={"run_dir": test_run_dir})
     limits = EdgeSettings(**TEST_EDGE,
-                          replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]})
+                          replicas={"auth": [f"{settings.host}:{edge_dead_replica}"]},
+                          otel_endpoint=collector.endpoint, trace_sample_percent=100.0)
     with private_edge(settings, mesh.env, limits, ports=edge_ports) as envoy:
         yield envoy
 
 
 @pytest.fixture
 async def channel_to(mesh: Mesh) -> AsyncIterator:
-    """`channel_to("post")` opens a channel to a service of the mesh (closed after the test)."""
+    """`channel_to("post")` opens a channel to a service of the mesh, balanced round-robin
+    over its replicas as peers dial it (closed after the test)."""
     opened: list[aio.Channel] = []
 
     def open_channel(name: str) -> aio.Channel:
-        channel = aio.insecure_channel(mesh.target(name))
+        channel = aio.insecure_channel(mesh.balanced_target(name),
+                                       options=[("grpc.lb_policy_name", "round_robin")])
         opened.append(channel)
         return channel
 

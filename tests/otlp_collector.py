@@ -24,6 +24,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, sink: list[ReceivedSpan], arrived: asyncio.Condition) -> None:
         self._sink = sink
         self._arrived = arrived
+        self.forward: trace_service_pb2_grpc.TraceServiceStub | None = None
 
     async def Export(self, request: trace_service_pb2.ExportTraceServiceRequest,
                      context: aio.ServicerContext
@@ -38,6 +39,8 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
                         span.parent_span_id.hex(), span.kind))
         async with self._arrived:
             self._arrived.notify_all()
+        if self.forward is not None:  # as a collector's pipeline would, unchanged
+            await self.forward.Export(request, timeout=5)
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
@@ -46,12 +49,18 @@ class OtlpCollector:
         self.spans: list[ReceivedSpan] = []
         self._arrived = asyncio.Condition()
         self._server: aio.Server | None = None
+        self._service = _TraceService(self.spans, self._arrived)
+        self._forward_channel: aio.Channel | None = None
         self.endpoint = ""
+
+    def forward_to(self, endpoint: str) -> None:
+        """From now on, pass every export on to another OTLP/gRPC receiver (Jaeger)."""
+        self._forward_channel = aio.insecure_channel(endpoint)
+        self._service.forward = trace_service_pb2_grpc.TraceServiceStub(self._forward_channel)
 
     async def start(self) -> None:
         self._server = aio.server()
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(
-            _TraceService(self.spans, self._arrived), self._server)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self._service, self._server)
         port = self._server.add_insecure_port("127.0.0.1:0")
         await self._server.start()
         self.endpoint = f"127.0.0.1:{port}"
@@ -59,6 +68,8 @@ class OtlpCollector:
     async def stop(self) -> None:
         if self._server is not None:
             await self._server.stop(0)
+        if self._forward_channel is not None:
+            await self._forward_channel.close()
 
     async def wait_for(self, trace_id: str, service: str, timeout: float = 15.0
                        ) -> list[ReceivedSpan]:

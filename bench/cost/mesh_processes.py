@@ -23,11 +23,11 @@ BACKENDS = ("cassandra", "redis", "nats", "minio")
 def mesh_pids(mesh: Mesh, edge: EnvoyBackend, backends: InfraSettings | None = None,
               say: Callable[[str], None] | None = None) -> dict[str, int]:
     pids: dict[str, int] = {}
-    for name in mesh_services.SERVICES:
-        pid = mesh_services.service_process(mesh.settings, name).pid()
+    for instance in mesh.layout.instances:
+        pid = mesh_services.instance_process(mesh.settings, instance).pid()
         if pid is None:
-            raise RuntimeError(f"service {name} of the private mesh is not running")
-        pids[name] = pid
+            raise RuntimeError(f"service {instance.label} of the private mesh is not running")
+        pids[instance.label] = pid
     edge_pid = edge.process.pid()
     if edge_pid is None:
         raise RuntimeError("the private edge is not running")
@@ -49,7 +49,7 @@ def restart_services(mesh: Mesh, edge: EnvoyBackend, extra: Mapping[str, str]) -
     with `extra` settings on top; back when the edge routes to each again."""
     mesh_services.stop_services(mesh.settings)
     mesh_services.start_services(mesh.settings, overrides={**mesh.env, **extra},
-                                 ports=mesh.ports)
+                                 layout=mesh.layout)
     edge.wait_routable(60.0)
 
 

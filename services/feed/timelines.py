@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from services.feed.cache import TimelineCache
 from services.feed.live import LiveUpdates
 from services.feed.store import TimelineStore
-from services.runtime import telemetry
+from services.runtime import metrics, telemetry
 from services.runtime.ids import id_time_ms, min_id_at
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,7 @@ class Timelines:
         """Up to `limit` timeline ids older than `before`, newest first: from Redis, and
         past its end from the CQL store. Rebuilds the cache of a cold user first."""
         cached, ids, complete = await self._cache.read(user_id, before, limit)
+        metrics.cache_lookups("feed_timeline", int(cached), int(not cached))
         if not cached:
             await self.rebuild(user_id)
             cached, ids, complete = await self._cache.read(user_id, before, limit)

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import resource
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -42,6 +43,7 @@ from services.media.objects import UPLOAD_PREFIX, MediaObjects
 from services.media.settings import MediaSettings
 from services.media.store import MediaStore
 from services.media.videos import VideoLimits, transcode_video
+from services.runtime import metrics
 from services.runtime.errors import NotFound
 from services.runtime.events import Delivery
 
@@ -129,21 +131,26 @@ class Transcoder:
             return
         if media.status is not Status.PROCESSING:
             return
+        started = time.monotonic()
+        kind = media.kind.name.lower()
         try:
             outcome = await self._transcode(media)
         except MediaFailure as failure:
             await self._fail(media, failure.reason, failure.message)
+            metrics.media_job(kind, "failed", failure.reason.name, time.monotonic() - started)
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if delivery.attempt < self._max_deliver:
+                metrics.media_job(kind, "retried", type(exc).__name__)
                 raise  # redelivered with backoff
             log.exception("media %s: giving up after %d attempts", media.media_id,
                           delivery.attempt)
             await self._fail(media, FailureReason.PROCESSING_ERROR,
                              f"processing failed after {delivery.attempt} attempts "
                              f"({type(exc).__name__})")
+            metrics.media_job(kind, "failed", FailureReason.PROCESSING_ERROR.name)
             return
         if not await self._store.mark_ready(media.media_id, outcome):
             current = await self._store.get(media.media_id)
@@ -152,6 +159,7 @@ class Transcoder:
                 await self._objects.delete_prefix(f"m/{media.media_id}/")
                 return
         await self._objects.delete([media.upload_key])
+        metrics.media_job(kind, "ready", "", time.monotonic() - started)
         ready = await self._store.get(media.media_id)
         if ready is not None and not ready.deleted:
             await self._publish_outcome(ready)

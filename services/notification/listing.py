@@ -36,6 +36,7 @@ from services.notification.cache import WATERMARK, CachedPage, Stored, decode, e
 from services.notification.inbox import Inbox
 from services.notification.model import read
 from services.peers.social_view import SocialView
+from services.runtime import metrics
 from services.runtime.pagination import PageTokens, page_size
 
 SCOPE = "notification.ListNotifications/v2"
@@ -95,6 +96,8 @@ class Listing:
             cached = await self._cached(user_id, below, floor, size + 1)
         except RedisError:
             cached = None
+        metrics.cache_lookups("notification_inbox", int(cached is not None),
+                              int(cached is None))
         if cached is None:  # Redis unavailable: the CQL store alone
             watermark = await self._inbox.store.read_mark(user_id)
             above = watermark if floor == WATERMARK else (floor or 0)

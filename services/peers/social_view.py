@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 from services.peers.audience import Audience, Relation, audience_of
 from services.peers.epochs import Epochs
 from services.peers.graph import GraphPeer
+from services.runtime import metrics
 from services.runtime.cache import KeySpace
 from services.runtime.events import Consumer, Delivery, EventBus
 from services.runtime.settings import RedisSettings
@@ -205,6 +206,8 @@ class SocialView:
                 summaries[author] = UserSummary.FromString(data)
             else:
                 sum_missing[author] = (_version(version), author_epoch)
+        metrics.cache_lookups("social_view_relations", len(relations), len(rel_missing))
+        metrics.cache_lookups("social_view_summaries", len(summaries), len(sum_missing))
         loaded_rel, loaded_sum = await asyncio.gather(
             self._load_relations(viewer_id, rel_missing, reads, now),
             self._load_summaries(sum_missing, now))
@@ -286,6 +289,7 @@ class SocialView:
                 found[user_id] = UserSummary.FromString(data)
             else:
                 missing[user_id] = (_version(version), current or b"0")
+        metrics.cache_lookups("social_view_summaries", len(found), len(missing))
         found.update(await self._load_summaries(missing, now))
         return found
 

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from services.post.model import Mention, PostRecord
 from services.post.store.posts import PostRows
+from services.runtime import metrics
 from services.runtime.cache import KeySpace
 from services.runtime.clock import ms_to_datetime
 
@@ -113,6 +114,7 @@ class PostBodies:
                 missing.append(post_id)
             else:
                 found[post_id] = _decode(post_id, raw)
+        metrics.cache_lookups("post_bodies", len(found), len(missing))
         if missing:
             read = await self._store.get_posts(missing)
             found.update(read)

@@ -32,13 +32,14 @@ from grpc import aio
 
 from services.peers.mesh import Peers
 from services.processes import Process, process
-from services.runtime import telemetry
+from services.runtime import logs, metrics, telemetry
 from services.runtime.auth import ServiceCredentials, TokenVerifier
 from services.runtime.backends import Backends, open_backends
 from services.runtime.pagination import PageTokens, mesh_page_tokens
 from services.runtime.server import ServiceDefinition, create_server, run, serve
 from services.runtime.settings import (
     AuthSettings,
+    LogSettings,
     PeerSettings,
     ServerSettings,
     ServiceSettings,
@@ -160,6 +161,8 @@ async def process_context(name: str, settings_cls: type[S], needs: Needs
     settings = load(settings_cls)
     server = load(server_settings_class(name, me.port))
     auth_settings = load(AuthSettings)
+    # Before the backends connect: their clients are timed only while metrics are on.
+    stop_metrics = metrics.serve(server.host, server.metrics_port)
     peers = Peers(load(PeerSettings), _credentials(name, auth_settings))
     try:
         async with open_backends(me.service, cql=needs.cql, redis=needs.redis,
@@ -169,10 +172,13 @@ async def process_context(name: str, settings_cls: type[S], needs: Needs
                           mesh_page_tokens(auth_settings.service_key_path))
     finally:
         await peers.close()
+        if stop_metrics is not None:
+            stop_metrics()
 
 
 async def run_process(name: str, settings_cls: type[S], needs: Needs,
                       build: Callable[[Context[S]], Awaitable[Built]]) -> None:
+    logs.configure(name, load(LogSettings))
     provider = telemetry.setup_tracing(name, load(TelemetrySettings))
     try:
         async with process_context(name, settings_cls, needs) as ctx:
@@ -188,7 +194,7 @@ async def run_process(name: str, settings_cls: type[S], needs: Needs,
                 streams = StreamGuard(backends.redis, backends.redis_settings,
                                       load(StreamSettings))
             running = await create_server(built.definition, ctx.server, verifier, streams)
-            print(f"{name} ready on {ctx.server.host}:{running.port}", flush=True)
+            log.info("%s ready on %s:%d", name, ctx.server.host, running.port)
             try:
                 await serve(running, ctx.server.grace_seconds,
                             [*built.background, *ctx.backends.background()])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,7 @@ from cassandra.cluster import (
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import PreparedStatement, Statement, dict_factory
 
+from services.runtime import metrics
 from services.runtime.settings import CqlSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,21 @@ class CqlStore:
         self.session = session
         self.settings = settings
         self._prepared: dict[str, PreparedStatement] = {}
+        self._metered = metrics.enabled()  # statement latency, when metrics are on
+
+    async def _result(self, statement: Any, future: ResponseFuture) -> Any:
+        """The future's result once it is in (timed by statement when metered)."""
+        if not self._metered:
+            await _await_response(future)
+            return future.result()
+        started = time.perf_counter()
+        try:
+            await _await_response(future)
+        except Exception as exc:
+            metrics.cql_observe(statement, time.perf_counter() - started, exc)
+            raise
+        metrics.cql_observe(statement, time.perf_counter() - started)
+        return future.result()
 
     @classmethod
     async def connect(cls, settings: CqlSettings, *, keyspace: str | None = None) -> CqlStore:
@@ -103,8 +120,7 @@ class CqlStore:
             query = await self.prepare(query)
         future = self.session.execute_async(query, params, timeout=timeout or
                                             self.settings.request_timeout_seconds)
-        await _await_response(future)
-        return list(future.result().current_rows)
+        return list((await self._result(query, future)).current_rows)
 
     async def execute_page(self, query: str | PreparedStatement, params: Params, *,
                            page_size: int, paging_state: bytes | None
@@ -115,8 +131,7 @@ class CqlStore:
         bound.fetch_size = page_size
         future = self.session.execute_async(bound, paging_state=paging_state,
                                             timeout=self.settings.request_timeout_seconds)
-        await _await_response(future)
-        result = future.result()
+        result = await self._result(stmt, future)
         return list(result.current_rows), result.paging_state
 
     async def execute_raw(self, cql: str) -> list[Row]:

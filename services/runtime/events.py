@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from services.runtime import telemetry
+from services.runtime import metrics, telemetry
 from services.runtime.settings import NatsSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ class Delivery:
     attempt: int
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers of a NATS URL setting: one URL, or several separated by commas (the
+    nodes of a cluster; the client also learns the others from the one it reaches)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 class EventBus:
     """One NATS connection with its JetStream context, named from settings."""
 
@@ -59,8 +66,9 @@ class EventBus:
 
     @classmethod
     async def connect(cls, settings: NatsSettings, name: str) -> EventBus:
-        nc = await nats.connect(settings.url, name=f"photomesh-{name}", max_reconnect_attempts=-1,
-                                connect_timeout=5, drain_timeout=DRAIN_TIMEOUT_SECONDS)
+        nc = await nats.connect(server_urls(settings.url), name=f"photomesh-{name}",
+                                max_reconnect_attempts=-1, connect_timeout=5,
+                                drain_timeout=DRAIN_TIMEOUT_SECONDS)
         return cls(nc, settings)
 
     def stream_name(self, domain: str) -> str:
@@ -101,8 +109,11 @@ class EventBus:
             headers = telemetry.inject_headers({"Nats-Msg-Id": msg_id,
                                                 "Content-Type": "application/x-protobuf",
                                                 "Photomesh-Type": message.DESCRIPTOR.full_name})
+            started = time.perf_counter()
+            stream = self.stream_name(domain)
             ack = await self.js.publish(subject, message.SerializeToString(), headers=headers,
-                                        stream=self.stream_name(domain))
+                                        stream=stream)
+            metrics.published(stream, time.perf_counter() - started)
         return int(ack.seq)
 
     async def close(self) -> None:
@@ -147,6 +158,7 @@ class Consumer(Generic[M]):
         self.backoff = list(backoff_seconds)
         self.inactive_threshold = inactive_threshold_seconds
         self.concurrency = max(1, concurrency)
+        self._metrics = metrics.consumer(self.stream, self.durable)
 
     async def declare(self) -> None:
         """Create or update the durable consumer (idempotent)."""
@@ -163,6 +175,7 @@ class Consumer(Generic[M]):
 
     async def run(self) -> None:
         await self.declare()
+        self._metrics = metrics.consumer(self.stream, self.durable)
         sub = await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
         try:
             await self._consume(sub)
@@ -178,11 +191,14 @@ class Consumer(Generic[M]):
             try:
                 msgs = await sub.fetch(self.batch, timeout=1.0)
             except (TimeoutError, NatsTimeoutError):  # nats-py raises both
+                self._metrics.pending(0)  # nothing left to deliver
                 continue
             except NatsError as exc:  # reconnecting: unacknowledged messages come back
                 log.warning("%s: fetch failed, retrying: %r", self.durable, exc)
                 await asyncio.sleep(1.0)
                 continue
+            if msgs and msgs[-1].metadata is not None:
+                self._metrics.pending(msgs[-1].metadata.num_pending)
             if self.concurrency == 1:
                 for msg in msgs:
                     await self._handle(msg)
@@ -204,12 +220,15 @@ class Consumer(Generic[M]):
                         "messaging.consumer.group.name": self.durable,
                         "messaging.delivery.attempt": attempt}) if telemetry.active() \
             else nullcontext(None)
+        self._metrics.started(msg.metadata.timestamp if msg.metadata else None)
+        started = time.perf_counter()
         with telemetry.extracted(headers), traced as span:
             try:
                 event = self.decode(msg.data)
             except (DecodeError, ValueError):
                 log.error("%s: undecodable %s message dropped", self.durable, msg.subject)
                 await msg.term()
+                self._metrics.handled("dropped")
                 return
             heartbeat = asyncio.ensure_future(self._keep_alive(msg))
             try:
@@ -224,10 +243,12 @@ class Consumer(Generic[M]):
                 log.warning("%s: handling %s failed (attempt %d), retry in %.1fs: %r",
                             self.durable, msg.subject, attempt, delay, exc)
                 await msg.nak(delay=delay)
+                self._metrics.handled("retried", time.perf_counter() - started)
                 return
             finally:
                 heartbeat.cancel()
             await msg.ack()
+            self._metrics.handled("acked", time.perf_counter() - started)
 
     async def _keep_alive(self, msg: Msg) -> None:
         """Extend the ack deadline of `msg` while its handler runs."""

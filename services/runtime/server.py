@@ -19,7 +19,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import telemetry
+from services.runtime import metrics, telemetry
 from services.runtime.auth import TokenVerifier
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
 from services.runtime.settings import ServerSettings
@@ -75,6 +75,7 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
     server = aio.server(
         interceptors=[
             *telemetry.server_interceptors(),  # type: ignore[list-item]
+            *metrics.server_interceptors(),
             ErrorInterceptor(definition.domain),
             AuthInterceptor(verifier, definition.public_methods),
             *([StreamInterceptor(streams)] if streams is not None else []),
@@ -142,7 +143,8 @@ async def serve(running: RunningServer, grace: float,
 
 
 def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run a service's async main on uvloop with readable logs."""
+    """Run a service's async main on uvloop. Plain-text logs until the service configures
+    its own (services/runtime/logs.py, from LogSettings)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     grpc_log = logging.getLogger("grpc")

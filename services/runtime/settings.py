@@ -66,6 +66,10 @@ class ServerSettings(BaseSettings):
         default=0.0, ge=0, description="0: connections live on; else clients are asked to "
                                        "reconnect this often, so they spread over replicas "
                                        "added since (calls in flight finish first)")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Prometheus /metrics of this process on host:metrics_port "
+                    "(services/runtime/metrics.py); None: no endpoint, nothing measured")
 
 
 def server_settings_class(process: str, default_port: int) -> type[ServerSettings]:
@@ -145,6 +149,16 @@ class TelemetrySettings(BaseSettings):
         default=0.1, ge=0.0, le=1.0,
         description="share of the traces this process starts that are kept (parent-based: "
                     "a call that arrives sampled stays sampled)")
+
+
+class LogSettings(BaseSettings):
+    """The process's log lines: JSON objects (with the trace and span id of the call being
+    served) or plain text for a person at a terminal."""
+
+    model_config = SettingsConfigDict(env_prefix="PHOTOMESH_LOG_", extra="ignore", frozen=True)
+
+    format: Literal["json", "text"] = "json"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class AuthSettings(BaseSettings):

@@ -15,6 +15,7 @@ from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 from photomesh.common.v1.user_pb2 import UserSummary
 
 from services.peers.social_view import SocialView
+from services.runtime import metrics
 from services.runtime.pagination import PageTokens, page_size
 from services.story.cache import StoryCache
 from services.story.clock import Clock
@@ -121,6 +122,7 @@ class Tray:
         wanted = [r.story_id for _, refs, _ in window for r in refs]
         bodies = await self._cache.bodies(wanted)
         missing = [a for a, refs, _ in window if any(r.story_id not in bodies for r in refs)]
+        metrics.cache_lookups("story_tray_authors", len(window) - len(missing), len(missing))
         for stories in (await self._rebuild(missing, now_ms)).values():
             bodies.update((s.story_id, s) for s in stories)
         summaries = await self._graph.summaries(a for a, _, _ in window)

@@ -24,7 +24,9 @@ def test_every_upstream_is_a_service_of_the_overlay(overlay: Rendered) -> None:
     services = {s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]}
                 for s in overlay.of_kind("Service")}
     clusters = _config(overlay)["static_resources"]["clusters"]
-    upstreams = [c for c in clusters if c["load_assignment"]["endpoints"]]
+    # Every upstream but the admin listener on the pod's own loopback (stats for the scraper).
+    upstreams = [c for c in clusters if c["load_assignment"]["endpoints"]
+                 and c["name"] != "envoy_admin"]
     assert {c["name"] for c in upstreams} >= {"svc_auth", "svc_post", "svc_feed", "minio"}
     for cluster in upstreams:
         assert cluster["type"] == "STRICT_DNS"
@@ -88,3 +90,15 @@ def test_the_committed_files_are_what_render_makes(tmp_path: Path) -> None:
     for name in k8s_edge.FILES:
         assert (tmp_path / name).read_bytes() == (k8s_edge.GENERATED / name).read_bytes(), \
             f"deploy/base/edge/generated/{name} is stale: run `./photomesh gen`"
+
+
+def test_envoy_stats_are_served_where_the_pod_says(overlay: Rendered) -> None:
+    config = _config(overlay)
+    pod = overlay.get("Deployment", "edge")["spec"]["template"]
+    annotations = pod["metadata"]["annotations"]
+    stats = next(listener for listener in config["static_resources"]["listeners"]
+                 if listener["name"] == "stats")
+    port = stats["address"]["socket_address"]["port_value"]
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/stats/prometheus"
+    assert {"name": "metrics", "containerPort": port} in pod["spec"]["containers"][0]["ports"]

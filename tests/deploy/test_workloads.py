@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from infra.edge import INTROSPECTION_HEALTH_NAME
 from infra.k8s import env_contract
 from infra.k8s.edge import service_name
 from infra.k8s.env_contract import container_env, process_of
+from infra.k8s.manifests import REPO
 from infra.services import SERVICE_PORTS
 from services.processes import INTROSPECTION, PROCESSES
 from tests.deploy.conftest import Rendered
@@ -46,7 +49,7 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
         assert own is not None
         port = int(env[env_contract.env_name(own, "port", own.model_fields["port"])].value or 0)
         assert port == SERVICE_PORTS[process]
-        assert main["ports"] == [{"name": "grpc", "containerPort": port}]
+        assert main["ports"][0] == {"name": "grpc", "containerPort": port}
         # The introspection process's "" is the whole mesh's health: it is probed for its own.
         own_health = ({"service": INTROSPECTION_HEALTH_NAME} if process == INTROSPECTION
                       else {})
@@ -57,6 +60,26 @@ def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) ->
         live = main["livenessProbe"]
         assert live["periodSeconds"] * live["failureThreshold"] >= \
             doc["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+
+
+def test_every_process_is_scraped_on_the_port_it_serves_metrics_on(overlay: Rendered) -> None:
+    for doc, _, main, process in _processes(overlay):
+        name = doc["metadata"]["name"]
+        env = container_env(main, overlay.configmaps)
+        own, _ = env_contract.classes_read(process)
+        assert own is not None
+        # The process's own server settings: /metrics beside gRPC, on the same host.
+        port = int(env[env_contract.env_name(own, "metrics_port",
+                                             own.model_fields["metrics_port"])].value or 0)
+        assert port > 0, name
+        assert env[env_contract.env_name(own, "host", own.model_fields["host"])].value == \
+            "0.0.0.0", name
+        assert {"name": "metrics", "containerPort": port} in main["ports"], name
+        annotations = doc["spec"]["template"]["metadata"]["annotations"]
+        assert annotations == {"prometheus.io/scrape": "true",
+                               "prometheus.io/port": str(port),
+                               "prometheus.io/path": "/metrics"}, name
+        assert env["PHOTOMESH_LOG_FORMAT"].value == "json", name
 
 
 def test_grace_period_is_the_prestop_wait_plus_the_runtime_drain(overlay: Rendered) -> None:
@@ -193,3 +216,20 @@ def test_prod_scales_and_keeps_every_deployment_available(rendered_overlays) -> 
         assert labels["app.kubernetes.io/name"] == name and name in budgets, name
         assert budgets[name]["spec"]["maxUnavailable"] == 1
         assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+
+
+def test_the_scrape_config_finds_pods_by_the_annotations_they_carry(overlay: Rendered) -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "photomesh-pods")
+    sources = {tuple(r.get("source_labels", ())): r for r in job["relabel_configs"]}
+    keep = sources[("__meta_kubernetes_pod_annotation_prometheus_io_scrape",)]
+    assert (keep["action"], keep["regex"]) == ("keep", "true")
+    assert sources[("__meta_kubernetes_pod_annotation_prometheus_io_path",)][
+        "target_label"] == "__metrics_path__"
+    assert sources[("__meta_kubernetes_pod_ip",
+                    "__meta_kubernetes_pod_annotation_prometheus_io_port")][
+        "target_label"] == "__address__"
+    namespaces = {doc["metadata"]["namespace"] for doc in overlay.of_kind("Deployment")}
+    assert namespaces <= set(job["kubernetes_sd_configs"][0]["namespaces"]["names"])
+    edge = overlay.get("Deployment", "edge")["spec"]["template"]["metadata"]["annotations"]
+    assert edge["prometheus.io/scrape"] == "true"

@@ -147,8 +147,9 @@ async def replicas(mesh: Mesh, backends: InfraSettings, test_run_dir
                               ScriptedReplica(hold))
     for replica in (flaky, broken, holding):
         await replica.start()
-    env = {**mesh.env, "PHOTOMESH_POST_PORT": str(flaky.port),
-           "PHOTOMESH_MEDIA_PORT": str(holding.port)}
+    # The edge routes to each service's target (every instance: infra/layout.py).
+    env = {**mesh.env, "PHOTOMESH_POST_TARGET": f"127.0.0.1:{flaky.port}",
+           "PHOTOMESH_MEDIA_TARGET": f"127.0.0.1:{holding.port}"}
     limits = EdgeSettings(replicas={"graph": [f"127.0.0.1:{broken.port}"]},
                           max_grpc_timeout_seconds=CAP_SECONDS,
                           health_check_interval_seconds=0.5,

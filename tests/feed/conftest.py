@@ -45,7 +45,7 @@ def feed_mesh(mesh: Mesh, names: RunNames, collector: OtlpCollector,
     with FEED_TEST_SETTINGS."""
     mesh_services.stop_services(mesh.settings, FEED_PROCESSES)
     mesh_services.start_services(
-        mesh.settings, FEED_PROCESSES, ports=mesh.ports,
+        mesh.settings, FEED_PROCESSES, layout=mesh.layout,
         overrides={**names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
                    **feed_settings_env})
     yield mesh
