@@ -125,7 +125,7 @@ def _writes_as_generator(behavior: Behavior) -> Behavior:
     return stream
 
 
-class _WrappingInterceptor(aio.ServerInterceptor):
+class WrappingInterceptor(aio.ServerInterceptor):
     """A server interceptor that wraps each method's handler once (not per call): its
     subclass says how, in `_wrap(method, handler)`."""
 
@@ -148,7 +148,7 @@ class _WrappingInterceptor(aio.ServerInterceptor):
         return wrapped
 
 
-class ErrorInterceptor(_WrappingInterceptor):
+class ErrorInterceptor(WrappingInterceptor):
     """Turns exceptions into gRPC status: DomainError with ErrorInfo, backend failures as
     UNAVAILABLE, anything else INTERNAL (logged). Never lets UNKNOWN escape."""
 
@@ -191,7 +191,7 @@ class ErrorInterceptor(_WrappingInterceptor):
         return _within(handler, translated)
 
 
-class AuthInterceptor(_WrappingInterceptor):
+class AuthInterceptor(WrappingInterceptor):
     """Verifies the bearer token of every non-public method and sets the principal.
 
     The principal and the call's deadline live in context variables while the handler runs,

@@ -29,7 +29,7 @@ import datetime
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -39,7 +39,7 @@ from grpc import aio
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from services.runtime.ids import id_time_ms
-from services.runtime.interceptors import _within, _WrappedHandlers
+from services.runtime.interceptors import WrappingInterceptor, _within
 
 log = logging.getLogger(__name__)
 
@@ -142,19 +142,9 @@ def _rpc_type(handler: grpc.RpcMethodHandler) -> str:
     return "server_stream" if handler.response_streaming else "unary"
 
 
-class RedInterceptor(aio.ServerInterceptor):
+class RedInterceptor(WrappingInterceptor):
     """Rate, errors (by final gRPC code) and duration of every RPC. Installed outside the
     error interceptor, so it sees the status a caller gets."""
-
-    def __init__(self) -> None:
-        self._wrapped = _WrappedHandlers()
-
-    async def intercept_service(self, continuation: Callable[..., Awaitable[Any]],
-                                details: grpc.HandlerCallDetails) -> Any:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return self._wrapped.wrap(details.method, handler, self._wrap)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service, _, name = method.lstrip("/").rpartition("/")
