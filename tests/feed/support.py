@@ -22,6 +22,11 @@ T = TypeVar("T")
 POLL_TIMEOUT = 20.0
 
 
+#: What the read model promises (post_cards.py, README "Read models"): an event is applied
+#: within this many seconds of the write it reports (milliseconds when the machine is quiet).
+APPLIED_WITHIN = 5.0
+
+
 async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool],
                      timeout: float = POLL_TIMEOUT, what: str = "condition") -> T:
     """Call `probe` until `accept` holds for its result; fail after `timeout` seconds."""

@@ -17,14 +17,10 @@ from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 from photomesh.post.v1 import post_service_pb2 as ppb
 
 from infra.sandbox import Mesh
-from tests.feed.support import World, eventually
+from tests.feed.support import APPLIED_WITHIN, World, eventually
 from tests.graph_support import block, make_private
 from tests.private_service import private_service
 from tests.tcp_proxy import proxied
-
-#: What the read model promises (post_cards.py): an event is applied within this many
-#: seconds of the write it reports (milliseconds when the machine is quiet).
-APPLIED_WITHIN = 5.0
 
 
 @pytest.fixture
