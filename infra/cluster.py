@@ -155,6 +155,9 @@ class LocalCluster:
             "PHOTOMESH_NATS_REPLICAS": "3",
             "PHOTOMESH_REDIS_URL": f"redis://{host}:{c.redis_port}/0",
             "PHOTOMESH_MINIO_ENDPOINT": f"{host}:{c.minio_port}",
+            # media URLs through the profile's own edge
+            "PHOTOMESH_MEDIA_PUBLIC_BASE_URL":
+                f"http://{self.base.edge_host}:{c.envoy_port}/media",
         }
 
     # --- lifecycle ---------------------------------------------------------------------

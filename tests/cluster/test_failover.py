@@ -89,9 +89,7 @@ def cluster_mesh(cluster: LocalCluster) -> Iterator[Mesh]:
     settings = cluster.infra_settings().model_copy(
         update={"run_dir": cluster.settings.run_dir / "mesh"})
     # Media URLs name the profile's edge (not started here); the test reads MinIO itself.
-    edge = {"PHOTOMESH_MEDIA_PUBLIC_BASE_URL":
-            f"http://{settings.host}:{cluster.settings.envoy_port}/media"}
-    mesh = start_mesh(settings, {**cluster.backend_env(), **RunNames().overrides(), **edge})
+    mesh = start_mesh(settings, {**cluster.backend_env(), **RunNames().overrides()})
     try:
         yield mesh
     finally:

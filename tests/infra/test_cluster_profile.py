@@ -43,6 +43,9 @@ def test_the_profile_is_apart_from_the_single_node_backends() -> None:
         env["PHOTOMESH_MINIO_ENDPOINT"]
     for port in (single.nats_port, single.redis_port, single.minio_port):
         assert f":{port}" not in elsewhere
+    assert env["PHOTOMESH_MEDIA_PUBLIC_BASE_URL"].endswith(
+        f":{cluster.settings.envoy_port}/media") and cluster.settings.envoy_port != \
+        single.envoy_port
     for node in cluster.nodes:
         assert node.backend.settings.run_dir.is_relative_to(RUN), node.label
     profile_settings = cluster.infra_settings()
