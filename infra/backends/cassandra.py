@@ -16,11 +16,13 @@ import string
 import struct
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.backends.base import Backend, port_open
 from infra.process import ProcessError
 from infra.progress import say, step
+from infra.settings import InfraSettings
 
 #: pom.xml, cassandra.yaml.in, logback.xml, jvm17-server.options
 ASSETS = Path(__file__).resolve().parent.parent / "cassandra"
@@ -103,8 +105,27 @@ def cql_probe(host: str, port: int, timeout: float = 2.0) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Ring:
+    """This node's place in a cluster of several (infra/cluster.py): its token, the seeds
+    (``host:storage_port``) and the cluster's name. Hints are on in a cluster, and replicas
+    are waited for longer (write and LWT timeouts 5 s instead of 2 s and 1 s)."""
+
+    initial_token: str
+    seeds: tuple[str, ...]
+    cluster_name: str = "photomesh-cluster"
+
+
 class CassandraBackend(Backend):
     name = "cassandra"
+
+    def __init__(self, settings: InfraSettings, ring: Ring | None = None) -> None:
+        super().__init__(settings)
+        self.ring = ring
+
+    @property
+    def initial_token(self) -> str:
+        return self.ring.initial_token if self.ring else _INITIAL_TOKEN
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -210,8 +231,16 @@ class CassandraBackend(Backend):
             # unused (no internode TLS) but must not collide with the default 7001 of another node
             ssl_storage_port=s.cassandra_storage_port + 1,
             data_dir=self.data_dir,
-            initial_token=_INITIAL_TOKEN,
+            initial_token=self.initial_token,
             memtable_mb=max(32, self._heap_mb() // 8),
+            cluster_name=self.ring.cluster_name if self.ring else "photomesh-dev",
+            seeds=",".join(self.ring.seeds if self.ring
+                           else (f"{s.host}:{s.cassandra_storage_port}",)),
+            hinted_handoff="true" if self.ring else "false",
+            # Replicas answer a coordinator over loopback, but three JVMs share two cores
+            # (GC and scheduling pauses of seconds): a cluster's nodes wait longer for them.
+            write_timeout_ms=5000 if self.ring else 2000,
+            cas_timeout_ms=5000 if self.ring else 1000,
         )
         (self.conf_dir / "cassandra.yaml").write_text(yaml)
         shutil.copyfile(ASSETS / "logback.xml", self.conf_dir / "logback.xml")
@@ -239,7 +268,7 @@ class CassandraBackend(Backend):
             f"-Dcassandra.storagedir={self.data_dir}",
             f"-Dcassandra.logdir={self.cassandra_log_dir}",
             f"-Dlogback.configurationFile={(conf / 'logback.xml').as_uri()}",
-            f"-Dcassandra.initial_token={_INITIAL_TOKEN}",
+            f"-Dcassandra.initial_token={self.initial_token}",
             f"-Dcassandra.triggers_dir={conf / 'triggers'}",
             "-Dcassandra-foreground=yes",
             # explicit, sorted jar list (stable across runs); config files are passed by URL

@@ -24,7 +24,8 @@ NOTIFY_STREAM = "PHOTOMESH_MINIO_EVENTS"
 
 
 class MinioBackend(Backend):
-    """`minio server` with one drive under run_dir/data/minio.
+    """`minio server` with one drive under run_dir/data/minio, or (`drives` > 1) erasure-coded
+    over that many drives under it (the cluster profile, infra/cluster.py).
 
     Server-side configuration is given as environment: `notification_env` is the NATS
     bucket-notification target the media service needs; `extra_env` adds or overrides
@@ -35,9 +36,15 @@ class MinioBackend(Backend):
     package = "github.com/minio/minio"
 
     def __init__(self, settings: InfraSettings,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, drives: int = 1) -> None:
+        """`drives` > 1: objects are erasure-coded across that many drives (directories
+        ``drive1`` .. under `data_path`), MinIO's default parity (EC:2 for 4 drives: any
+        one drive may be lost for writes, two for reads)."""
         super().__init__(settings)
         self.extra_env = dict(extra_env or {})
+        if drives < 1:
+            raise ValueError(f"MinIO needs at least one drive, not {drives}")
+        self.drives = drives
 
     @property
     def external(self) -> bool:
@@ -50,6 +57,12 @@ class MinioBackend(Backend):
     @property
     def data_path(self) -> Path:
         return self.settings.data_dir / "minio"
+
+    @property
+    def drive_paths(self) -> list[Path]:
+        if self.drives == 1:
+            return [self.data_path]
+        return [self.data_path / f"drive{i}" for i in range(1, self.drives + 1)]
 
     def ports(self) -> dict[str, int]:
         return {"PHOTOMESH_MINIO_PORT": self.settings.minio_port,
@@ -107,20 +120,24 @@ class MinioBackend(Backend):
             # call the edge may upload (web app, clients/web/src/components/upload.ts).
             "MINIO_API_CORS_ALLOW_ORIGIN": ",".join(EdgeSettings().cors_allowed_origins),
             **self.notification_env(),
+            # Several drives on one filesystem (this machine's root one): MinIO refuses
+            # drives on the root disk unless told what size a root disk is at most.
+            **({"MINIO_ROOTDRIVE_THRESHOLD_SIZE": "1B"} if self.drives > 1 else {}),
             **self.extra_env,
         }
 
     def argv(self) -> list[str]:
         s = self.settings
         return [
-            str(self.binary), "server", str(self.data_path),
+            str(self.binary), "server", *map(str, self.drive_paths),
             "--address", f"{s.host}:{s.minio_port}",
             "--console-address", f"{s.host}:{s.minio_console_port}",
             "--quiet",
         ]
 
     def start(self) -> None:
-        self.data_path.mkdir(parents=True, exist_ok=True)
+        for drive in self.drive_paths:
+            drive.mkdir(parents=True, exist_ok=True)
         self.notify_queue_dir.mkdir(parents=True, exist_ok=True)
         self.process.start(self.argv(), env=self.server_env(), marker=str(self.data_path))
 

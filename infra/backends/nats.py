@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from infra.backends.base import Backend, http_status
 from infra.install import go_install
+from infra.settings import InfraSettings
+
+
+@dataclass(frozen=True)
+class Routes:
+    """This server's place in a NATS cluster (infra/cluster.py): its name, its cluster
+    listener's port and every server's route URL (its own included)."""
+
+    server_name: str
+    cluster_port: int
+    routes: tuple[str, ...]
+    cluster_name: str = "photomesh"
 
 
 class NatsBackend(Backend):
@@ -15,6 +28,10 @@ class NatsBackend(Backend):
 
     name = "nats"
     package = "github.com/nats-io/nats-server/v2"
+
+    def __init__(self, settings: InfraSettings, routes: Routes | None = None) -> None:
+        super().__init__(settings)
+        self.routes = routes
 
     @property
     def external(self) -> bool:
@@ -54,14 +71,19 @@ class NatsBackend(Backend):
 
     def argv(self) -> list[str]:
         s = self.settings
+        cluster = [] if self.routes is None else [
+            "--cluster_name", self.routes.cluster_name,
+            "--cluster", f"nats://{s.host}:{self.routes.cluster_port}",
+            "--routes", ",".join(self.routes.routes)]
         return [
             str(self.binary),
             "--addr", s.host,
             "--port", str(s.nats_port),
             "--http_port", str(s.nats_monitor_port),
-            "--server_name", "photomesh",
+            "--server_name", self.routes.server_name if self.routes else "photomesh",
             "--jetstream",
             "--store_dir", str(self.store_dir),
+            *cluster,
         ]
 
     def start(self) -> None:

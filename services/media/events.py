@@ -17,7 +17,7 @@ from photomesh.media.v1 import events_pb2
 from services.media.messages import PublicUrls, media_ref
 from services.media.model import Media
 from services.media.settings import MediaSettings
-from services.runtime.events import EventBus
+from services.runtime.events import EventBus, declared
 
 DOMAIN = "media"
 UPLOADED, READY, FAILED = "uploaded", "ready", "failed"
@@ -71,13 +71,17 @@ async def ensure_streams(bus: EventBus, settings: MediaSettings) -> None:
         name=settings.minio_events_stream, subjects=[settings.minio_events_subject],
         storage=api.StorageType.FILE, retention=api.RetentionPolicy.LIMITS,
         num_replicas=bus.settings.replicas, max_age=86400.0, duplicate_window=120.0)
-    try:
-        await bus.js.stream_info(config.name)
-    except NotFoundError:
+
+    async def declare() -> None:
         try:
-            await bus.js.add_stream(config)
-        except BadRequestError:  # another process declared it meanwhile
             await bus.js.stream_info(config.name)
+        except NotFoundError:
+            try:
+                await bus.js.add_stream(config)
+            except BadRequestError:  # another process declared it meanwhile
+                await bus.js.stream_info(config.name)
+
+    await declared(f"stream {config.name}", declare)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext, api
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -39,6 +39,29 @@ M = TypeVar("M", bound=Message)
 # At stop, subscriptions drain at most this long (then the connection closes): a process
 # must stop well within its orchestrator's grace even while NATS is unreachable.
 DRAIN_TIMEOUT_SECONDS = 3
+# Declaring streams and consumers (idempotent) is retried this long while JetStream does not
+# answer in time: a clustered JetStream places each R3 stream through its meta leader, and
+# every process of a mesh declares its streams at once when it starts.
+DECLARE_PATIENCE_SECONDS = 90.0
+
+T = TypeVar("T")
+
+
+async def declared(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """`call()` (an idempotent JetStream declaration), again while JetStream times out or
+    says it is unavailable, for up to DECLARE_PATIENCE_SECONDS."""
+    deadline = time.monotonic() + DECLARE_PATIENCE_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return await call()
+        except (NatsTimeoutError, ServiceUnavailableError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("declaring %s: JetStream did not answer (%s); again in %.1fs",
+                        what, type(exc).__name__, pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 8.0)
 
 
 @dataclass(frozen=True)
@@ -89,11 +112,15 @@ class EventBus:
             max_age=max_age_seconds,
             duplicate_window=120.0,
         )
-        try:
-            await self.js.stream_info(name)
-            await self.js.update_stream(config)
-        except NotFoundError:
-            await self.js.add_stream(config)
+
+        async def declare() -> None:
+            try:
+                await self.js.stream_info(name)
+                await self.js.update_stream(config)
+            except NotFoundError:
+                await self.js.add_stream(config)
+
+        await declared(f"stream {name}", declare)
         return name
 
     async def publish(self, domain: str, event: str, message: Message, *,
@@ -171,7 +198,8 @@ class Consumer(Generic[M]):
             filter_subjects=self.subjects,
             inactive_threshold=self.inactive_threshold,
         )
-        await self.bus.js.add_consumer(self.stream, config)
+        await declared(f"consumer {self.durable} of {self.stream}",
+                       lambda: self.bus.js.add_consumer(self.stream, config))
 
     async def run(self) -> None:
         await self.declare()
