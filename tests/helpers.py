@@ -7,14 +7,18 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from photomesh.auth.v1 import auth_service_pb2 as auth_pb
 from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
+
+D = TypeVar("D", bound=Message)
 
 
 def new_username(prefix: str = "u") -> str:
@@ -33,14 +37,19 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
 
 
+def _required_detail(err: grpc.RpcError, kind: type[D]) -> D:
+    """The `kind` detail of a failed call (fails the test if absent)."""
+    for detail in _details(err):
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
+    raise AssertionError(f"no {kind.DESCRIPTOR.name} in {err!r}")
+
+
 def error_info(err: grpc.RpcError) -> error_details_pb2.ErrorInfo:
     """The ErrorInfo detail of a failed call (fails the test if absent)."""
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError(f"no ErrorInfo in {err!r}")
+    return _required_detail(err, error_details_pb2.ErrorInfo)
 
 
 def field_violations(err: grpc.RpcError) -> dict[str, str]:
@@ -54,12 +63,7 @@ def field_violations(err: grpc.RpcError) -> dict[str, str]:
 
 def retry_info(err: grpc.RpcError) -> error_details_pb2.RetryInfo:
     """The RetryInfo detail of a failed call (fails the test if absent)."""
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError(f"no RetryInfo in {err!r}")
+    return _required_detail(err, error_details_pb2.RetryInfo)
 
 
 def _details(err: grpc.RpcError) -> list:

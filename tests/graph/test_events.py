@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from photomesh.graph.v1 import events_pb2 as ev
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
-from tests.graph_support import Users, approve, block, follow, graph_stub, make_private
+from tests.graph_support import Users, approve, block, follow, make_private
 from tests.helpers import stream_messages
-
-
-@pytest.fixture
-def graph(channel_to):
-    return graph_stub(channel_to("graph"))
 
 
 async def messages(mesh, event: str, want: int = 1, match=lambda m: True) -> list:

@@ -7,28 +7,15 @@ import asyncio
 import uuid
 
 import grpc
-import pytest
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
 from services.graph.cache import FOLLOWERS, FollowCounts
 from services.runtime.cache import KeySpace, connect_redis
 from services.runtime.settings import RedisSettings, load
 from tests.graph.test_follows import counts, follower_ids
-from tests.graph_support import Users, approve, block, follow, graph_stub, make_private
+from tests.graph_support import approve, block, follow, make_private
 
 FOLLOWING = gpb.RELATIONSHIP_STATUS_FOLLOWING
-
-
-@pytest.fixture
-def graph(channel_to):
-    return graph_stub(channel_to("graph"))
-
-
-@pytest.fixture
-def users(channel_to):
-    async def make(count: int):
-        return await Users.register(channel_to("auth"), count)
-    return make
 
 
 async def _relationship(graph, viewer, target_id: str) -> int:

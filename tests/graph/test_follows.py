@@ -11,11 +11,9 @@ import redis.asyncio as aioredis
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
 from tests.graph_support import (
-    Users,
     approve,
     block,
     follow,
-    graph_stub,
     make_private,
 )
 from tests.helpers import error_info, field_violations
@@ -23,18 +21,6 @@ from tests.helpers import error_info, field_violations
 FOLLOWING = gpb.RELATIONSHIP_STATUS_FOLLOWING
 REQUESTED = gpb.RELATIONSHIP_STATUS_REQUESTED
 NONE = gpb.RELATIONSHIP_STATUS_NONE
-
-
-@pytest.fixture
-def graph(channel_to):
-    return graph_stub(channel_to("graph"))
-
-
-@pytest.fixture
-def users(channel_to):
-    async def make(count: int):
-        return await Users.register(channel_to("auth"), count)
-    return make
 
 
 async def counts(graph, viewer, user_id: str) -> tuple[int, int]:

@@ -13,18 +13,12 @@ from tests.graph_support import (
     approve,
     block,
     follow,
-    graph_stub,
     make_private,
     service_metadata,
 )
 from tests.helpers import error_info
 
 S = gpb.RelationshipStatus
-
-
-@pytest.fixture
-def graph(channel_to):
-    return graph_stub(channel_to("graph"))
 
 
 async def test_batch_check_following_answers_every_status(graph, channel_to, mesh) -> None:

@@ -12,15 +12,10 @@ from photomesh.auth.v1 import auth_service_pb2 as apb
 from photomesh.auth.v1 import auth_service_pb2_grpc as agrpc
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
-from tests.graph_support import Users, block, graph_stub, service_metadata
+from tests.graph_support import Users, block, service_metadata
 from tests.helpers import error_info, field_violations, new_username, register
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def graph(channel_to):
-    return graph_stub(channel_to("graph"))
 
 
 async def test_registration_creates_the_profile(graph, channel_to) -> None:
