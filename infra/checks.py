@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from infra.layout import PORT_BLOCK_VARIABLE
 from infra.progress import say, step
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ REPLICA_SUBSET = [
     "tests/media/test_uploads.py", "tests/notification/test_delivery.py",
 ]
 REPLICAS = "2"
+#: Each session's own ports (below the kernel's ephemeral range and the backends' ports).
+MAIN_PORTS, SUBSET_PORTS = "30000-32699", "27000-29199"
 
 
 def _run(argv: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) -> int:
@@ -87,7 +90,8 @@ def main(argv: list[str]) -> int:
 def _both_sessions(subset_log: Path) -> int:
     with step(f"pytest, and beside it a subset with {REPLICAS} processes of every service "
               f"and worker (its output: {subset_log.name}, shown when it ends)"):
-        env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS)
+        env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS,
+                   **{PORT_BLOCK_VARIABLE: SUBSET_PORTS})
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                 *REPLICA_SUBSET]
         say("$ " + " ".join(argv) + f" > {subset_log.name}")
@@ -95,7 +99,8 @@ def _both_sessions(subset_log: Path) -> int:
             subset = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log,
                                       stderr=subprocess.STDOUT)
         try:
-            code = _run([sys.executable, "-m", "pytest"])
+            code = _run([sys.executable, "-m", "pytest"],
+                        env=dict(os.environ, **{PORT_BLOCK_VARIABLE: MAIN_PORTS}))
         finally:
             subset_code = subset.wait()
         say(f"the replica subset ({subset_log.name}):")

@@ -19,6 +19,8 @@ The layout a run dir's processes were started with is saved there (``layout.json
 from __future__ import annotations
 
 import json
+import os
+import random
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -36,9 +38,31 @@ MAX_REPLICAS = 9
 MULTI_ADDRESS_SCHEME = "ipv4:"
 
 
+#: A test session's own block of ports, ``lo-hi``, for sessions started side by side
+#: (infra/checks.py): its free ports are drawn from the block, so two sessions never hand
+#: out the same one (from the kernel's pool, a port chosen by one while its process was
+#: still starting could be handed to the other).
+PORT_BLOCK_VARIABLE = "PHOTOMESH_TEST_PORT_BLOCK"
+
+
+def _bind_free(sock: socket.socket, host: str) -> None:
+    block = os.environ.get(PORT_BLOCK_VARIABLE)
+    if not block:
+        sock.bind((host, 0))
+        return
+    low, high = (int(end) for end in block.split("-"))
+    for port in random.sample(range(low, high + 1), high + 1 - low):
+        try:
+            sock.bind((host, port))
+            return
+        except OSError:
+            continue
+    raise OSError(f"no free port left in {PORT_BLOCK_VARIABLE}={block}")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind((host, 0))
+        _bind_free(s, host)
         return int(s.getsockname()[1])
 
 
@@ -132,7 +156,7 @@ def free_ports(host: str, count: int) -> list[int]:
         for _ in range(count):
             sock = socket.socket()
             held.append(sock)
-            sock.bind((host, 0))
+            _bind_free(sock, host)
         return [int(sock.getsockname()[1]) for sock in held]
     finally:
         for sock in held:

@@ -50,3 +50,13 @@ def test_no_metrics_endpoint_unless_observability_or_an_offset(tmp_path: Path) -
 
     offset = layouts.planned(_settings(tmp_path, service_metrics_offset=3000))
     assert offset.first("feed").metrics_port == 50054 + 3000
+
+
+def test_a_session_with_a_port_block_takes_its_free_ports_only_from_it(monkeypatch) -> None:
+    """Sessions started side by side (./photomesh test) each draw from their own block."""
+    from infra.layout import PORT_BLOCK_VARIABLE, free_port, free_ports
+
+    monkeypatch.setenv(PORT_BLOCK_VARIABLE, "25900-25919")
+    ports = free_ports("127.0.0.1", 20)
+    assert sorted(ports) == list(range(25900, 25920))
+    assert 25900 <= free_port() <= 25919
