@@ -160,7 +160,7 @@ class Profiles:
                 if not await self._store.update_profile(viewer, row.version, changed,
                                                         changed_paths):
                     continue
-                row = dataclasses.replace(row, **changed, version=row.version + 1,  # type: ignore[arg-type]
+                row = dataclasses.replace(row, **changed, version=row.version + 1,
                                           changed_paths=tuple(changed_paths))
             # else nothing new: a retry, or a no-op; republish the current version's event
             if "private" in changes and not changes["private"]:
