@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from photomesh.graph.v1 import social_graph_service_pb2 as pb
 
+from services.graph.avatars import Avatars
 from services.graph.cache import FollowCounts
 from services.graph.events import DOMAIN, GraphEvents
 from services.graph.listing import Listing
@@ -29,7 +30,8 @@ async def build(ctx: Context[GraphSettings]) -> Built:
     events = GraphEvents(backends.events, Epochs(backends.redis, keys))
     relations = Relations(store, counts, events)
     listing = Listing(store, counts, ctx.page_tokens)
-    profiles = Profiles(store, listing, relations, events, ctx.page_tokens)
+    profiles = Profiles(store, listing, relations, events, ctx.page_tokens,
+                        Avatars(ctx.peers.media))
     return Built(definition(NAME, pb, "SocialGraphService",
                             SocialGraphServicer(profiles, relations, listing)), domain=profiles)
 

@@ -21,7 +21,8 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from photomesh.graph.v1 import events_pb2 as ev
 
-from services.graph.store import now_ms
+from services.graph.messages import summary_pb
+from services.graph.store import ProfileRow, now_ms
 from services.peers.epochs import Epochs
 from services.runtime.events import EventBus
 
@@ -88,9 +89,12 @@ class GraphEvents:
             event_id=event_id, event_time=_time(now_ms()), blocker_user_id=blocker,
             blocked_user_id=blocked), blocker, blocked)
 
-    async def profile_updated(self, user_id: str, version: int,
-                              changed_paths: list[str]) -> None:
+    async def profile_updated(self, profile: ProfileRow) -> None:
+        """`profile` as its change left it (version and changed paths included): the event
+        carries the summary after the change, so every copy is replaced from it."""
+        user_id, version = profile.user_id, profile.version
         msg_id, event_id = self._ids(f"profile_updated:{user_id}:{version}")
         await self._publish("profile_updated", msg_id, ev.ProfileUpdatedEvent(
             event_id=event_id, event_time=_time(now_ms()), user_id=user_id,
-            changed_paths=changed_paths), user_id)
+            changed_paths=list(profile.changed_paths), version=version,
+            user=summary_pb(profile), avatar_media_id=profile.avatar_media_id), user_id)

@@ -10,12 +10,14 @@ lists or content.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from photomesh.common.v1.page_token_pb2 import PageTokenPayload
 
 from services.graph import validation
+from services.graph.avatars import Avatars
 from services.graph.events import GraphEvents
 from services.graph.listing import Listing
 from services.graph.relations import Relations, Status, status_of, user_not_found
@@ -55,12 +57,13 @@ class ProfileView:
 
 class Profiles:
     def __init__(self, store: GraphStore, listing: Listing, relations: Relations,
-                 events: GraphEvents, tokens: PageTokens) -> None:
+                 events: GraphEvents, tokens: PageTokens, avatars: Avatars) -> None:
         self._store = store
         self._listing = listing
         self._relations = relations
         self._events = events
         self._tokens = tokens
+        self._avatars = avatars
 
     # --- creation ------------------------------------------------------------------------
 
@@ -138,22 +141,32 @@ class Profiles:
     async def update(self, viewer: str, paths: Sequence[str], values: Mapping[str, object]
                      ) -> ProfileView:
         changes = self._validated(paths, values)
+        avatar_urls: dict[str, str] = {"": ""}  # media id -> avatar URL, asked once per call
         for _ in range(UPDATE_ATTEMPTS):
             row = await self._store.profile(viewer)
             if row is None:
                 raise user_not_found(viewer)
+            avatar = changes.get("avatar_media_id")
+            if isinstance(avatar, str):
+                if avatar == row.avatar_media_id and (row.avatar_url or not avatar):
+                    avatar_urls[avatar] = row.avatar_url
+                elif avatar not in avatar_urls:
+                    avatar_urls[avatar] = await self._avatars.url_of(viewer, avatar)
+                changes["avatar_url"] = avatar_urls[avatar]
             changed = {c: v for c, v in changes.items() if getattr(row, c) != v}
             if changed:
+                changed_paths = sorted({"avatar_media_id" if c == "avatar_url" else c
+                                        for c in changed})
                 if not await self._store.update_profile(viewer, row.version, changed,
-                                                        sorted(changed)):
+                                                        changed_paths):
                     continue
-                version, changed_paths = row.version + 1, sorted(changed)
-            else:  # nothing new: a retry, or a no-op; republish the current version's event
-                version, changed_paths = row.version, list(row.changed_paths)
+                row = dataclasses.replace(row, **changed, version=row.version + 1,
+                                          changed_paths=tuple(changed_paths))
+            # else nothing new: a retry, or a no-op; republish the current version's event
             if "private" in changes and not changes["private"]:
                 await self._relations.approve_all(viewer)
-            if version > 1:
-                await self._events.profile_updated(viewer, version, changed_paths)
+            if row.version > 1:
+                await self._events.profile_updated(row)
             return await self.get(viewer, viewer)
         raise Unavailable("the profile changed concurrently; retry", reason="BACKEND_UNAVAILABLE")
 

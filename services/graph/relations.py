@@ -133,13 +133,26 @@ class Relations:
         return await self._store.compare_and_set(relation.user_id, relation.other_id,
                                                  expect, values)
 
+    @staticmethod
+    def _pairs(follower: str, followee: str) -> list[tuple[str, str]]:
+        return [(cache.FOLLOWING, follower), (cache.FOLLOWERS, followee)]
+
+    async def _begin_count(self, follower: str, followee: str) -> None:
+        """Before the list rows of a follow's start or end are written (cache.py)."""
+        try:
+            await self._counts.begin(self._pairs(follower, followee))
+        except Exception as exc:  # noqa: BLE001 - best effort; the keys' TTL bounds drift
+            log.warning("could not mark follow counts of %s/%s busy: %r", follower, followee,
+                        exc)
+
     async def _count(self, follower: str, followee: str, delta: int) -> None:
         await self._counts.add([(cache.FOLLOWING, follower, delta),
                                 (cache.FOLLOWERS, followee, delta)])
 
     async def _forget_counts(self, follower: str, followee: str) -> None:
+        """The change's effect on the counts is unknown: set them aside for one rebuild."""
         try:
-            await self._counts.forget([(cache.FOLLOWING, follower), (cache.FOLLOWERS, followee)])
+            await self._counts.forget(self._pairs(follower, followee))
         except Exception as exc:  # noqa: BLE001 - best effort; the keys' TTL bounds drift
             log.warning("could not drop follow counts of %s/%s: %r", follower, followee, exc)
 
@@ -195,6 +208,8 @@ class Relations:
 
     async def _after_follow(self, follower: str, followee: str, since: int, *, counted: bool,
                             approved: bool = False) -> None:
+        if counted:
+            await self._begin_count(follower, followee)
         try:
             await self._store.write(
                 self._store.put_entry(FOLLOWING, follower, since, followee),
@@ -257,8 +272,9 @@ class Relations:
             values["ended_following_since"] = since
         if not await self._commit(rel, values):
             return False
-        await self._drop_follow_rows(follower, followee, since)
+        await self._begin_count(follower, followee)
         try:
+            await self._drop_follow_rows(follower, followee, since)
             await self._count(follower, followee, -1)
         except BaseException:
             await self._forget_counts(follower, followee)
@@ -355,18 +371,27 @@ class Relations:
                 if rel.requested_at is not None:
                     drops.append(self._store.drop_entry(REQUESTS, target, rel.requested_at,
                                                         viewer))
-                if drops:
-                    await self._store.write(*drops)
-                if not await self._commit(rel, {"blocking_since": at, "following_since": None,
-                                                "requested_at": None}):
-                    continue
-                removed_following = rel.following_since is not None
-                if removed_following:
-                    try:
-                        await self._count(viewer, target, -1)
-                    except BaseException:
+                following = rel.following_since is not None
+                if following:
+                    await self._begin_count(viewer, target)
+                try:
+                    if drops:
+                        await self._store.write(*drops)
+                    committed = await self._commit(rel, {"blocking_since": at,
+                                                         "following_since": None,
+                                                         "requested_at": None})
+                    if following:
+                        if committed:
+                            await self._count(viewer, target, -1)
+                        else:  # rows dropped, the follow perhaps not ended: recount
+                            await self._forget_counts(viewer, target)
+                except BaseException:
+                    if following:
                         await self._forget_counts(viewer, target)
-                        raise
+                    raise
+                if not committed:
+                    continue
+                removed_following = following
             await self._store.write(self._store.put_entry(BLOCKS, viewer, at, target),
                                     self._store.mirror(target, viewer, "blocked_by_since", at))
             removed_follower = await self._end_inbound(target, viewer)

@@ -9,31 +9,25 @@ ListFollowingIds for mesh services and for a user asking about themself.
 from __future__ import annotations
 
 from grpc import aio
-from photomesh.common.v1 import user_pb2
 from photomesh.graph.v1 import social_graph_service_pb2 as pb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as pb_grpc
 
 from services.graph.listing import Listing, Page
+from services.graph.messages import summary_pb as _summary
 from services.graph.profiles import Profiles, ProfileView
 from services.graph.relations import Relations, Status
-from services.graph.store import ProfileRow
 from services.runtime.auth import caller_name, current_caller, current_principal, require_service
 from services.runtime.clock import timestamp_from_ms
 
 _STATUS = {s: pb.RelationshipStatus.Value(f"RELATIONSHIP_STATUS_{s.value}") for s in Status}
 
 
-def _summary(row: ProfileRow) -> user_pb2.UserSummary:
-    # avatar_url stays empty until the media service resolves avatar variants.
-    return user_pb2.UserSummary(user_id=row.user_id, username=row.username,
-                                display_name=row.display_name, private=row.private)
-
-
 def _profile(view: ProfileView) -> pb.Profile:
     row = view.row
     profile = pb.Profile(user_id=row.user_id, username=row.username,
                          display_name=row.display_name, bio=row.bio,
-                         avatar_media_id=row.avatar_media_id, private=row.private,
+                         avatar_media_id=row.avatar_media_id, avatar_url=row.avatar_url,
+                         private=row.private,
                          follower_count=view.follower_count,
                          following_count=view.following_count,
                          create_time=timestamp_from_ms(row.created_ms),

@@ -96,6 +96,7 @@ class ProfileRow:
     version: int
     changed_paths: tuple[str, ...]
     created_ms: int
+    avatar_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,14 @@ class ListEntry:
 
 
 _PROFILE_COLUMNS = ("user_id, username, display_name, bio, avatar_media_id, private, version, "
-                    "changed_paths, created_at")
+                    "changed_paths, created_at, avatar_url")
 
 
 def _profile(row: Row) -> ProfileRow:
     return ProfileRow(str(row["user_id"]), row["username"] or "", row["display_name"] or "",
                       row["bio"] or "", row["avatar_media_id"] or "", bool(row["private"]),
                       int(row["version"] or 0), tuple(row["changed_paths"] or ()),
-                      to_ms(row["created_at"]) or 0)
+                      to_ms(row["created_at"]) or 0, row.get("avatar_url") or "")
 
 
 def _relation(user_id: str, other_id: str, row: Row | None) -> Relation:

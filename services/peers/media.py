@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from photomesh.common.v1.media_pb2 import MediaRef
 from photomesh.media.v1 import media_service_pb2 as media_pb
 
+from services.runtime.auth import ServiceCredentials
 from services.runtime.errors import FailedPrecondition, PermissionDenied
 
 
@@ -28,16 +29,27 @@ def _ref(item: media_pb.Media) -> MediaRef:
 
 
 class MediaPeer:
-    def __init__(self, stub: object) -> None:
+    def __init__(self, stub: object, credentials: ServiceCredentials | None = None) -> None:
         self._stub = stub
+        self._credentials = credentials
 
     async def items(self, media_ids: Sequence[str]) -> dict[str, MediaItem]:
-        """The items that exist among `media_ids`, as the caller (forwarded) may see them."""
+        """The items that exist among `media_ids`, as the caller (forwarded) may see them
+        (a user: only their own)."""
         reply = await self._stub.BatchGetMedia(  # type: ignore[attr-defined]
             media_pb.BatchGetMediaRequest(media_ids=list(dict.fromkeys(media_ids))))
         return {item.media_id: MediaItem(item.owner_user_id,
                                          item.status == media_pb.MEDIA_STATUS_READY, _ref(item))
                 for item in reply.media}
+
+    async def items_of_any_owner(self, media_ids: Sequence[str]) -> dict[str, MediaItem]:
+        """The items that exist among `media_ids`, whoever owns them, asked as this service:
+        so `owned_ready` can tell another user's item (MEDIA_NOT_OWNED) from a missing one.
+        Only for checks that then apply `owned_ready`; never shown as they are."""
+        if self._credentials is None:
+            raise RuntimeError("MediaPeer.items_of_any_owner needs the process's credentials")
+        with self._credentials.acting():
+            return await self.items(media_ids)
 
 
 def owned_ready(owner_id: str, media_ids: Sequence[str], found: dict[str, MediaItem]

@@ -58,7 +58,7 @@ class Peers:
             Targets(services=settings.targets()), token=caller_token, timeout=TIMEOUT_SECONDS,
             retry=RETRY, interceptors=mesh_interceptors(), options=CHANNEL_OPTIONS)
         self.graph = GraphPeer(self.client.graph, credentials)
-        self.media = MediaPeer(self.client.media)
+        self.media = MediaPeer(self.client.media, credentials)
         self.post = PostPeer(self.client.post)
 
     def social_view(self, redis: Redis, redis_settings: RedisSettings, owner: str, *,

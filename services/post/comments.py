@@ -87,7 +87,8 @@ class Comments:
         if existing is not None:
             if not existing.published:  # the first attempt stopped half-way: finish it
                 await self._counters.settle(_counters_of(existing),
-                                            op=f"comment.created:{existing.comment_id}")
+                                            op=f"comment.created:{existing.comment_id}",
+                                            written_ms=id_time_ms(existing.comment_id))
                 await self._publish(post, existing, replied)
             return await self._fresh_view(existing)
         mentions = await resolve_mentions(self._view.graph, parsed.usernames)
@@ -187,7 +188,7 @@ class Comments:
         op = f"comment.deleted:{comment_id}"
         comment = None if ref.deleted else await self._store.get_comment(post_id, comment_id)
         if comment is None:  # a repeat: rebuild counts only if the first did not count it
-            await self._counters.settle(falling, op=op)
+            await self._counters.settle(falling, op=op, written_ms=ref.deleted_ms)
             return
         replies = [] if comment.parent_id else await self._store.reply_ids(post_id, comment_id)
         await self._counters.begin(falling)

@@ -20,7 +20,8 @@ doubles a concurrent change.
 When the outcome of a write is unknown (its CQL call failed) the value is moved aside to
 ``o`` (`invalidate`): readers get it while one rebuild runs. A retried create or delete
 whose first attempt may have stopped half-way calls `settle`, which does the same only if
-that attempt's commit is not recorded: repeating a finished call changes nothing cached.
+that attempt's commit is not recorded, and never once that attempt is older than a cached
+value lives: repeating a finished call changes nothing cached, however old it is.
 One rebuild runs at a time per key across processes (a Redis lock, ``rb``); the other
 readers of that key get the old value or wait for that rebuild, never count themselves.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -217,11 +219,26 @@ class Counters:
         called `begin`."""
         await self._aside(counters, ending_write=ending_write, op="")
 
-    async def settle(self, counters: Sequence[Counter], op: str) -> None:
+    async def settle(self, counters: Sequence[Counter], op: str, *,
+                     written_ms: int | None = None) -> None:
         """A retry of the change `op`, whose first attempt may have stopped between its CQL
         write and its `commit`: counts that did not record `op` are set aside and rebuilt;
-        the others are right and stay as they are."""
+        the others are right and stay as they are.
+
+        `written_ms` is when that attempt's CQL write was made, if known. The record of
+        `op` lives as long as a cached value (`ttl_seconds`), so once it may have expired
+        the record cannot tell; but then every value still cached was stored after that
+        write and after the attempt stopped blocking rebuilds (``pend`` expires), so it
+        counts the write: nothing is set aside. A repeat of an old delete cannot force a
+        recount."""
+        if written_ms is not None and time.time() * 1000 - written_ms > self.settled_after_ms:
+            return
         await self._aside(counters, ending_write=False, op=op)
+
+    @property
+    def settled_after_ms(self) -> int:
+        """How long after its CQL write a change's count can no longer be unsettled."""
+        return (self.ttl_seconds + 2 * PENDING_TTL_SECONDS) * 1000
 
     async def _aside(self, counters: Sequence[Counter], *, ending_write: bool, op: str
                      ) -> None:

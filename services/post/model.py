@@ -26,6 +26,7 @@ class PostRecord:
     create_time: datetime
     published: bool = False
     deleted: bool = False
+    deleted_ms: int | None = None  # when it was deleted (ms), if it was
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class CommentRef:
     parent_id: int
     author_id: str
     deleted: bool
+    deleted_ms: int | None = None  # when it was deleted (ms, the cell's write time), if it was
 
 
 @dataclass(frozen=True)

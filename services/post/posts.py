@@ -147,7 +147,8 @@ class Posts:
                     raise post_not_found(post_id)
                 if not existing.published:  # the first attempt stopped half-way: finish it
                     await self._counters.settle([cache.posts(author)],
-                                                op=f"post.created:{post_id}")
+                                                op=f"post.created:{post_id}",
+                                                written_ms=id_time_ms(post_id))
                     await self._publish_created(existing)
                 return await self._fresh_view(existing, await summary)
             found, mentions = await lookups
@@ -310,7 +311,7 @@ class Posts:
         now = datetime.now(UTC)
         counter, op = cache.posts(caller), f"post.deleted:{post_id}"
         if record.deleted:  # a repeat: rebuild the count only if the first did not count it
-            await self._counters.settle([counter], op=op)
+            await self._counters.settle([counter], op=op, written_ms=record.deleted_ms)
         else:
             await self._counters.begin([counter])
             try:

@@ -1,5 +1,7 @@
 """Follows racing blocks, unfollows and approvals end in one consistent state (relation,
-lists and counts agree); cold follow counts are rebuilt once however many read them."""
+lists and counts agree); cold follow counts are rebuilt once however many read them, a
+value set aside is served meanwhile, and a rebuild never caches a count a concurrent follow
+made stale."""
 
 from __future__ import annotations
 
@@ -98,5 +100,63 @@ async def test_a_cold_count_is_rebuilt_once_for_all_readers(mesh) -> None:
         reads = [p.get_many(FOLLOWERS, [user], slow_count) for p in processes for _ in range(20)]
         assert await asyncio.gather(*reads) == [{user: 42}] * 40
         assert rebuilt == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_a_set_aside_count_is_served_while_one_rebuild_runs(mesh) -> None:
+    settings = load(RedisSettings)
+    redis = connect_redis(settings)
+    keys = KeySpace(settings, f"graph-{uuid.uuid4().hex[:8]}")
+    truth, counted = 10, 0
+
+    async def slow_count(user_id: str) -> int:
+        nonlocal counted
+        counted += 1
+        await asyncio.sleep(0.3)
+        return truth
+
+    try:
+        first, second = [FollowCounts(redis, keys, 600) for _ in range(2)]
+        user = str(uuid.uuid4())
+        assert await first.get_many(FOLLOWERS, [user], slow_count) == {user: 10}
+        # A change whose outcome is unknown: the value is set aside, not dropped.
+        truth = 11
+        await first.forget([(FOLLOWERS, user)], ending=False)
+        served = await asyncio.gather(*(p.get_many(FOLLOWERS, [user], slow_count)
+                                        for p in (first, second) for _ in range(10)))
+        assert served == [{user: 10}] * 20, "the old value (a rebuild would say 11)"
+        for _ in range(100):  # the one rebuild stores the count
+            if await redis.get(first.key(FOLLOWERS, user)) is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert await second.get_many(FOLLOWERS, [user], slow_count) == {user: 11}
+        assert counted == 2, "one rebuild for twenty reads"
+    finally:
+        await redis.aclose()
+
+
+async def test_a_follow_landing_during_a_rebuild_is_not_lost(mesh) -> None:
+    """A rebuild that counted before a concurrent follow's rows were written must not cache
+    its count: it counts again (the old protocol kept the stale count for its TTL)."""
+    settings = load(RedisSettings)
+    redis = connect_redis(settings)
+    keys = KeySpace(settings, f"graph-{uuid.uuid4().hex[:8]}")
+    counts = FollowCounts(redis, keys, 600)
+    user = str(uuid.uuid4())
+    rows = 5
+
+    async def count_racing_a_follow(user_id: str) -> int:
+        nonlocal rows
+        seen = rows
+        if seen == 5:  # a follow lands while this count is on its way
+            await counts.begin([(FOLLOWERS, user)])
+            rows += 1
+            await counts.add([(FOLLOWERS, user, +1)])
+        return seen
+
+    try:
+        assert await counts.get_many(FOLLOWERS, [user], count_racing_a_follow) == {user: 6}
+        assert await redis.get(counts.key(FOLLOWERS, user)) == b"6"
     finally:
         await redis.aclose()

@@ -10,6 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
+from services.runtime.cql import CqlStore
+from services.runtime.settings import CqlSettings, load
 from tests.graph_support import (
     approve,
     block,
@@ -88,16 +90,46 @@ async def test_counts_are_rebuilt_from_the_store_when_the_cache_is_cold(graph, u
     await graph.Unfollow(gpb.UnfollowRequest(user_id=target.user_id), metadata=fans[0].md)
     client = aioredis.Redis.from_url(mesh.env["PHOTOMESH_REDIS_URL"])
     prefix = mesh.env["PHOTOMESH_REDIS_KEY_PREFIX"]
-    key = f"{prefix}graph:count:followers:{target.user_id}"
+    key = f"{prefix}graph:count:{{followers:{target.user_id}}}"
     try:
         assert int(await client.get(key)) == 2
-        await client.delete(key, f"{prefix}graph:count:following:{fans[1].user_id}")
+        await client.delete(key, f"{prefix}graph:count:{{following:{fans[1].user_id}}}")
         assert await client.get(key) is None
         assert await counts(graph, target, target.user_id) == (2, 0)
         assert await counts(graph, target, fans[1].user_id) == (0, 1)
         assert int(await client.get(key)) == 2  # rebuilt
         await follow(graph, fans[0], target.user_id)  # and kept current afterwards
         assert await counts(graph, target, target.user_id) == (3, 0)
+    finally:
+        await client.aclose()
+
+
+async def test_repeated_follows_unfollows_and_blocks_change_nothing_cached(graph, users,
+                                                                           mesh) -> None:
+    """No-op calls leave the cached counts alone: a row is added to the follower list
+    behind the service's back, so a recount (or a dropped key) would show."""
+    target, fan, other, foe = await users(4)
+    await follow(graph, fan, target.user_id)
+    await block(graph, target, foe.user_id)
+    assert await counts(graph, target, target.user_id) == (1, 0)  # warm now
+    cql = await CqlStore.connect(load(CqlSettings))
+    try:
+        await cql.use_keyspace()
+        await cql.execute("INSERT INTO graph_followers (user_id, followed_at, follower_id) "
+                          "VALUES (?, toTimestamp(now()), ?)",
+                          (uuid.UUID(target.user_id), uuid.uuid4()))
+    finally:
+        await cql.close()
+    for _ in range(2):
+        await follow(graph, fan, target.user_id)
+        await graph.Unfollow(gpb.UnfollowRequest(user_id=target.user_id), metadata=other.md)
+        await block(graph, target, foe.user_id)
+        await graph.Unblock(gpb.UnblockRequest(user_id=target.user_id), metadata=other.md)
+    assert await counts(graph, target, target.user_id) == (1, 0), "nothing was recounted"
+    client = aioredis.Redis.from_url(mesh.env["PHOTOMESH_REDIS_URL"])
+    prefix = mesh.env["PHOTOMESH_REDIS_KEY_PREFIX"]
+    try:
+        assert await client.get(f"{prefix}graph:count:{{followers:{target.user_id}}}") == b"1"
     finally:
         await client.aclose()
 

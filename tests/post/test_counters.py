@@ -6,6 +6,7 @@ exact while likes and unlikes race a rebuild. The count in CQL is wrapped to cou
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -151,6 +152,25 @@ async def test_a_finished_change_repeated_changes_nothing_cached(redis, store) -
         await asyncio.sleep(0.02)
     assert await counters.get(counter) == 0  # recounted: nothing is in CQL
     assert mesh.cql_counts == 2
+
+
+async def test_an_old_change_repeated_never_forces_a_recount(redis, store) -> None:
+    """A repeat of a delete whose record of being counted has expired (older than a cached
+    value lives) leaves the cached count alone; a recent one whose record is missing (its
+    first attempt stopped half-way) sets the value aside for one rebuild."""
+    mesh = Mesh(redis, store)
+    counters = mesh.processes[0].counters
+    counter = cache.comments(ids.next_id())
+    assert await counters.get(counter) == 0
+    now_ms = int(time.time() * 1000)
+    for _ in range(3):
+        await counters.settle([counter], op="comment.deleted:1",
+                              written_ms=now_ms - counters.settled_after_ms - 1000)
+    assert await redis.get(counters.keys(counter).n) == b"0", "nothing set aside"
+    assert await counters.get(counter) == 0 and mesh.cql_counts == 1, "no recount"
+    await counters.settle([counter], op="comment.deleted:1", written_ms=now_ms - 1000)
+    assert await redis.get(counters.keys(counter).n) is None
+    assert await redis.get(counters.keys(counter).old) == b"0"
 
 
 async def test_a_cold_like_set_is_built_once_for_all_readers(redis, store) -> None:

@@ -5,6 +5,7 @@ rows are changed in CQL behind the service's back, so a recount would show."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ import redis.asyncio as aioredis
 from photomesh.post.v1 import events_pb2 as ev
 from photomesh.post.v1 import post_service_pb2 as pb
 
+from services.post.store.comments import CommentRows
+from services.post.store.posts import PostRows
 from services.runtime.cql import CqlStore
 from services.runtime.settings import CqlSettings, load
 from tests.post.conftest import published
@@ -145,6 +148,11 @@ async def test_repeated_comment_likes_and_deletes_change_nothing_cached(
                                  metadata=fan.md)
     assert await redis_keys("comments", pid) == b"1"
     assert (await _seen(post, pid, fan)).comment_count == 1
+    # The repeat knows when the first delete was written (so, once its record of being
+    # counted has expired, it still changes nothing: tests/post/test_counters.py).
+    ref = await CommentRows(cql).comment_ref(pid, comments[1])
+    assert ref is not None and ref.deleted_ms is not None
+    assert abs(time.time() * 1000 - ref.deleted_ms) < 120_000
 
 
 async def test_deleting_a_post_twice_changes_no_cached_count(post, new_user, create_post, cql,
@@ -159,6 +167,9 @@ async def test_deleting_a_post_twice_changes_no_cached_count(post, new_user, cre
                       (uuid.UUID(author.user_id), 5))
     await post.DeletePost(pb.DeletePostRequest(post_id=first.post_id), metadata=author.md)
     assert await redis_keys("posts", author.user_id) == b"1"
+    deleted = await PostRows(cql).get_post(first.post_id)
+    assert deleted is not None and deleted.deleted_ms is not None
+    assert abs(time.time() * 1000 - deleted.deleted_ms) < 120_000
     listed = await post.ListUserPosts(pb.ListUserPostsRequest(user_id=author.user_id),
                                       metadata=author.md)
     assert listed.total_size == 1

@@ -49,13 +49,15 @@ class CommentRows(Rows):
     async def comment_ref(self, post_id: int, comment_id: int) -> CommentRef | None:
         """Where a comment is and who wrote it; also for deleted comments."""
         rows = await self._cql.execute(
-            "SELECT parent_id, author_id, deleted FROM post_comment_index "
-            "WHERE post_id = ? AND comment_id = ?", (post_id, comment_id))
+            "SELECT parent_id, author_id, deleted, WRITETIME(deleted) AS deleted_us "
+            "FROM post_comment_index WHERE post_id = ? AND comment_id = ?",
+            (post_id, comment_id))
         if not rows or rows[0]["author_id"] is None:
             return None
         row = rows[0]
-        return CommentRef(comment_id, row["parent_id"], str(row["author_id"]),
-                          bool(row["deleted"]))
+        deleted = bool(row["deleted"])
+        return CommentRef(comment_id, row["parent_id"], str(row["author_id"]), deleted,
+                          row["deleted_us"] // 1000 if deleted and row["deleted_us"] else None)
 
     async def get_comment(self, post_id: int, comment_id: int) -> CommentRecord | None:
         ref = await self.comment_ref(post_id, comment_id)

@@ -25,7 +25,9 @@ def _post(row: Row) -> PostRecord:
         mentions=mentions_of(row["mention_user_ids"], row["mention_usernames"]),
         media=tuple(MediaRef.FromString(b) for b in row["media"] or ()),
         create_time=utc(row["create_time"]), published=bool(row["published"]),
-        deleted=row["deleted_at"] is not None)
+        deleted=row["deleted_at"] is not None,
+        deleted_ms=(int(utc(row["deleted_at"]).timestamp() * 1000)
+                    if row["deleted_at"] is not None else None))
 
 
 class PostRows(Rows):

@@ -36,7 +36,10 @@ class UserSummary(_message.Message):
     display_name: _builtins.str
     """Free-form display name, up to 64 chars; may be empty."""
     avatar_url: _builtins.str
-    """URL of the avatar's small variant; empty when the user has no avatar."""
+    """URL of the avatar's small square variant (the JPEG VARIANT_NAME_THUMBNAIL, 150 px);
+    empty when the user has no avatar. Stable (not signed): it changes when the avatar
+    does.
+    """
     private: _builtins.bool
     """True when the account is private (followers must be approved)."""
     def __init__(

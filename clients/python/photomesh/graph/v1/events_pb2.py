@@ -23,27 +23,28 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from photomesh.common.v1 import user_pb2 as photomesh_dot_common_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/graph/v1/events.proto\x12\x12photomesh.graph.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\rFollowedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x66ollower_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x66ollowee_user_id\x18\x04 \x01(\t\"\x87\x01\n\x0fUnfollowedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x66ollower_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x66ollowee_user_id\x18\x04 \x01(\t\"\x8b\x01\n\x14\x46ollowRequestedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11requester_user_id\x18\x03 \x01(\t\x12\x16\n\x0etarget_user_id\x18\x04 \x01(\t\"\x8c\x01\n\x13\x46ollowApprovedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11requester_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x61pprover_user_id\x18\x04 \x01(\t\"\xb7\x01\n\x0c\x42lockedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62locker_user_id\x18\x03 \x01(\t\x12\x17\n\x0f\x62locked_user_id\x18\x04 \x01(\t\x12\x19\n\x11removed_following\x18\x05 \x01(\x08\x12\x18\n\x10removed_follower\x18\x06 \x01(\x08\"\x84\x01\n\x0eUnblockedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62locker_user_id\x18\x03 \x01(\t\x12\x17\n\x0f\x62locked_user_id\x18\x04 \x01(\t\"\x7f\n\x13ProfileUpdatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x15\n\rchanged_paths\x18\x04 \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fphotomesh/graph/v1/events.proto\x12\x12photomesh.graph.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ephotomesh/common/v1/user.proto\"\x85\x01\n\rFollowedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x66ollower_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x66ollowee_user_id\x18\x04 \x01(\t\"\x87\x01\n\x0fUnfollowedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x66ollower_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x66ollowee_user_id\x18\x04 \x01(\t\"\x8b\x01\n\x14\x46ollowRequestedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11requester_user_id\x18\x03 \x01(\t\x12\x16\n\x0etarget_user_id\x18\x04 \x01(\t\"\x8c\x01\n\x13\x46ollowApprovedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11requester_user_id\x18\x03 \x01(\t\x12\x18\n\x10\x61pprover_user_id\x18\x04 \x01(\t\"\xb7\x01\n\x0c\x42lockedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62locker_user_id\x18\x03 \x01(\t\x12\x17\n\x0f\x62locked_user_id\x18\x04 \x01(\t\x12\x19\n\x11removed_following\x18\x05 \x01(\x08\x12\x18\n\x10removed_follower\x18\x06 \x01(\x08\"\x84\x01\n\x0eUnblockedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x62locker_user_id\x18\x03 \x01(\t\x12\x17\n\x0f\x62locked_user_id\x18\x04 \x01(\t\"\xd9\x01\n\x13ProfileUpdatedEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12.\n\nevent_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x15\n\rchanged_paths\x18\x04 \x03(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12.\n\x04user\x18\x06 \x01(\x0b\x32 .photomesh.common.v1.UserSummary\x12\x17\n\x0f\x61vatar_media_id\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photomesh.graph.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FOLLOWEDEVENT']._serialized_start=89
-  _globals['_FOLLOWEDEVENT']._serialized_end=222
-  _globals['_UNFOLLOWEDEVENT']._serialized_start=225
-  _globals['_UNFOLLOWEDEVENT']._serialized_end=360
-  _globals['_FOLLOWREQUESTEDEVENT']._serialized_start=363
-  _globals['_FOLLOWREQUESTEDEVENT']._serialized_end=502
-  _globals['_FOLLOWAPPROVEDEVENT']._serialized_start=505
-  _globals['_FOLLOWAPPROVEDEVENT']._serialized_end=645
-  _globals['_BLOCKEDEVENT']._serialized_start=648
-  _globals['_BLOCKEDEVENT']._serialized_end=831
-  _globals['_UNBLOCKEDEVENT']._serialized_start=834
-  _globals['_UNBLOCKEDEVENT']._serialized_end=966
-  _globals['_PROFILEUPDATEDEVENT']._serialized_start=968
-  _globals['_PROFILEUPDATEDEVENT']._serialized_end=1095
+  _globals['_FOLLOWEDEVENT']._serialized_start=121
+  _globals['_FOLLOWEDEVENT']._serialized_end=254
+  _globals['_UNFOLLOWEDEVENT']._serialized_start=257
+  _globals['_UNFOLLOWEDEVENT']._serialized_end=392
+  _globals['_FOLLOWREQUESTEDEVENT']._serialized_start=395
+  _globals['_FOLLOWREQUESTEDEVENT']._serialized_end=534
+  _globals['_FOLLOWAPPROVEDEVENT']._serialized_start=537
+  _globals['_FOLLOWAPPROVEDEVENT']._serialized_end=677
+  _globals['_BLOCKEDEVENT']._serialized_start=680
+  _globals['_BLOCKEDEVENT']._serialized_end=863
+  _globals['_UNBLOCKEDEVENT']._serialized_start=866
+  _globals['_UNBLOCKEDEVENT']._serialized_end=998
+  _globals['_PROFILEUPDATEDEVENT']._serialized_start=1001
+  _globals['_PROFILEUPDATEDEVENT']._serialized_end=1218
 # @@protoc_insertion_point(module_scope)

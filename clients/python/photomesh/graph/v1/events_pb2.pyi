@@ -18,6 +18,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from photomesh.common.v1 import user_pb2 as _user_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -255,7 +256,11 @@ Global___UnblockedEvent: _TypeAlias = UnblockedEvent  # noqa: Y015
 
 @_typing.final
 class ProfileUpdatedEvent(_message.Message):
-    """A profile changed; services caching UserSummary values should drop theirs."""
+    """A profile changed. It carries the user's summary after the change (avatar_url
+    included), so a service keeping UserSummary values (feeds, comments, stories,
+    notifications, message threads, search) replaces its copy without asking the graph.
+    Events of one user may arrive out of order: keep the one with the highest version.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -263,10 +268,17 @@ class ProfileUpdatedEvent(_message.Message):
     EVENT_TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     CHANGED_PATHS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    AVATAR_MEDIA_ID_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique id of this event (UUID text), for de-duplication."""
     user_id: _builtins.str
     """Whose profile changed (UUID text)."""
+    version: _builtins.int
+    """The profile's version after this change (1 at creation, one more per change)."""
+    avatar_media_id: _builtins.str
+    """Id of the avatar's media item after this change; empty when the user has none."""
     @_builtins.property
     def event_time(self) -> _timestamp_pb2.Timestamp:
         """When the profile changed."""
@@ -275,6 +287,12 @@ class ProfileUpdatedEvent(_message.Message):
     def changed_paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The profile paths that changed (display_name, bio, avatar_media_id, private)."""
 
+    @_builtins.property
+    def user(self) -> _user_pb2.UserSummary:
+        """The user's summary after this change; avatar_url is the URL of the avatar's small
+        square variant (the JPEG VARIANT_NAME_THUMBNAIL), empty when the user has no avatar.
+        """
+
     def __init__(
         self,
         *,
@@ -282,10 +300,13 @@ class ProfileUpdatedEvent(_message.Message):
         event_time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
         changed_paths: _abc.Iterable[_builtins.str] | None = ...,
+        version: _builtins.int = ...,
+        user: _user_pb2.UserSummary | None = ...,
+        avatar_media_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event_time", b"event_time", "user", b"user"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_paths", b"changed_paths", "event_id", b"event_id", "event_time", b"event_time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avatar_media_id", b"avatar_media_id", "changed_paths", b"changed_paths", "event_id", b"event_id", "event_time", b"event_time", "user", b"user", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -113,9 +113,15 @@ class Profile(_message.Message):
     bio: _builtins.str
     """Biography, up to 150 characters."""
     avatar_media_id: _builtins.str
-    """Id of a READY image owned by the user to use as avatar; empty for none."""
+    """Id of a READY image owned by the user to use as avatar; empty for none. UpdateProfile
+    refuses another user's item (PERMISSION_DENIED MEDIA_NOT_OWNED), one not READY yet
+    (FAILED_PRECONDITION MEDIA_NOT_READY), a video (INVALID_ARGUMENT) and an unknown or
+    deleted id (NOT_FOUND MEDIA_NOT_FOUND).
+    """
     avatar_url: _builtins.str
-    """Output only. URL of the avatar's small variant; empty for none."""
+    """Output only. URL of the avatar's small square variant (the JPEG
+    VARIANT_NAME_THUMBNAIL, 150 px); empty for none.
+    """
     private: _builtins.bool
     """Whether new followers must be approved."""
     follower_count: _builtins.int

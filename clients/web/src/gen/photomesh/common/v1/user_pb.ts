@@ -41,7 +41,9 @@ export type UserSummary = Message<"photomesh.common.v1.UserSummary"> & {
   displayName: string;
 
   /**
-   * URL of the avatar's small variant; empty when the user has no avatar.
+   * URL of the avatar's small square variant (the JPEG VARIANT_NAME_THUMBNAIL, 150 px);
+   * empty when the user has no avatar. Stable (not signed): it changes when the avatar
+   * does.
    *
    * @generated from field: string avatar_url = 4;
    */

@@ -17,13 +17,15 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { UserSummary } from "../../common/v1/user_pb";
+import { file_photomesh_common_v1_user } from "../../common/v1/user_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file photomesh/graph/v1/events.proto.
  */
 export const file_photomesh_graph_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch9waG90b21lc2gvZ3JhcGgvdjEvZXZlbnRzLnByb3RvEhJwaG90b21lc2guZ3JhcGgudjEihQEKDUZvbGxvd2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQZm9sbG93ZXJfdXNlcl9pZBgDIAEoCRIYChBmb2xsb3dlZV91c2VyX2lkGAQgASgJIocBCg9VbmZvbGxvd2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQZm9sbG93ZXJfdXNlcl9pZBgDIAEoCRIYChBmb2xsb3dlZV91c2VyX2lkGAQgASgJIosBChRGb2xsb3dSZXF1ZXN0ZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgDIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgEIAEoCSKMAQoTRm9sbG93QXBwcm92ZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgDIAEoCRIYChBhcHByb3Zlcl91c2VyX2lkGAQgASgJIrcBCgxCbG9ja2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmxvY2tlcl91c2VyX2lkGAMgASgJEhcKD2Jsb2NrZWRfdXNlcl9pZBgEIAEoCRIZChFyZW1vdmVkX2ZvbGxvd2luZxgFIAEoCBIYChByZW1vdmVkX2ZvbGxvd2VyGAYgASgIIoQBCg5VbmJsb2NrZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9ibG9ja2VyX3VzZXJfaWQYAyABKAkSFwoPYmxvY2tlZF91c2VyX2lkGAQgASgJIn8KE1Byb2ZpbGVVcGRhdGVkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRIVCg1jaGFuZ2VkX3BhdGhzGAQgAygJYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9waG90b21lc2gvZ3JhcGgvdjEvZXZlbnRzLnByb3RvEhJwaG90b21lc2guZ3JhcGgudjEihQEKDUZvbGxvd2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQZm9sbG93ZXJfdXNlcl9pZBgDIAEoCRIYChBmb2xsb3dlZV91c2VyX2lkGAQgASgJIocBCg9VbmZvbGxvd2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQZm9sbG93ZXJfdXNlcl9pZBgDIAEoCRIYChBmb2xsb3dlZV91c2VyX2lkGAQgASgJIosBChRGb2xsb3dSZXF1ZXN0ZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgDIAEoCRIWCg50YXJnZXRfdXNlcl9pZBgEIAEoCSKMAQoTRm9sbG93QXBwcm92ZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgDIAEoCRIYChBhcHByb3Zlcl91c2VyX2lkGAQgASgJIrcBCgxCbG9ja2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSLgoKZXZlbnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPYmxvY2tlcl91c2VyX2lkGAMgASgJEhcKD2Jsb2NrZWRfdXNlcl9pZBgEIAEoCRIZChFyZW1vdmVkX2ZvbGxvd2luZxgFIAEoCBIYChByZW1vdmVkX2ZvbGxvd2VyGAYgASgIIoQBCg5VbmJsb2NrZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRIuCgpldmVudF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9ibG9ja2VyX3VzZXJfaWQYAyABKAkSFwoPYmxvY2tlZF91c2VyX2lkGAQgASgJItkBChNQcm9maWxlVXBkYXRlZEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEi4KCmV2ZW50X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3VzZXJfaWQYAyABKAkSFQoNY2hhbmdlZF9wYXRocxgEIAMoCRIPCgd2ZXJzaW9uGAUgASgDEi4KBHVzZXIYBiABKAsyIC5waG90b21lc2guY29tbW9uLnYxLlVzZXJTdW1tYXJ5EhcKD2F2YXRhcl9tZWRpYV9pZBgHIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp, file_photomesh_common_v1_user]);
 
 /**
  * A follow edge was created (directly, or by approving a request).
@@ -292,7 +294,10 @@ export const UnblockedEventSchema: GenMessage<UnblockedEvent> = /*@__PURE__*/
   messageDesc(file_photomesh_graph_v1_events, 5);
 
 /**
- * A profile changed; services caching UserSummary values should drop theirs.
+ * A profile changed. It carries the user's summary after the change (avatar_url
+ * included), so a service keeping UserSummary values (feeds, comments, stories,
+ * notifications, message threads, search) replaces its copy without asking the graph.
+ * Events of one user may arrive out of order: keep the one with the highest version.
  *
  * @generated from message photomesh.graph.v1.ProfileUpdatedEvent
  */
@@ -324,6 +329,28 @@ export type ProfileUpdatedEvent = Message<"photomesh.graph.v1.ProfileUpdatedEven
    * @generated from field: repeated string changed_paths = 4;
    */
   changedPaths: string[];
+
+  /**
+   * The profile's version after this change (1 at creation, one more per change).
+   *
+   * @generated from field: int64 version = 5;
+   */
+  version: bigint;
+
+  /**
+   * The user's summary after this change; avatar_url is the URL of the avatar's small
+   * square variant (the JPEG VARIANT_NAME_THUMBNAIL), empty when the user has no avatar.
+   *
+   * @generated from field: photomesh.common.v1.UserSummary user = 6;
+   */
+  user?: UserSummary | undefined;
+
+  /**
+   * Id of the avatar's media item after this change; empty when the user has none.
+   *
+   * @generated from field: string avatar_media_id = 7;
+   */
+  avatarMediaId: string;
 };
 
 /**

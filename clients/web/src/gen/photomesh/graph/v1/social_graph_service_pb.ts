@@ -52,14 +52,18 @@ export type Profile = Message<"photomesh.graph.v1.Profile"> & {
   bio: string;
 
   /**
-   * Id of a READY image owned by the user to use as avatar; empty for none.
+   * Id of a READY image owned by the user to use as avatar; empty for none. UpdateProfile
+   * refuses another user's item (PERMISSION_DENIED MEDIA_NOT_OWNED), one not READY yet
+   * (FAILED_PRECONDITION MEDIA_NOT_READY), a video (INVALID_ARGUMENT) and an unknown or
+   * deleted id (NOT_FOUND MEDIA_NOT_FOUND).
    *
    * @generated from field: string avatar_media_id = 5;
    */
   avatarMediaId: string;
 
   /**
-   * Output only. URL of the avatar's small variant; empty for none.
+   * Output only. URL of the avatar's small square variant (the JPEG
+   * VARIANT_NAME_THUMBNAIL, 150 px); empty for none.
    *
    * @generated from field: string avatar_url = 6;
    */
@@ -1423,7 +1427,7 @@ export const ProfileViewSchema: GenEnum<ProfileView> = /*@__PURE__*/
  *   INVALID_ARGUMENT (INVALID_ARGUMENT, PAGE_SIZE_INVALID, PAGE_TOKEN_INVALID,
  *     BATCH_TOO_LARGE, SELF_RELATIONSHIP),
  *   UNAUTHENTICATED (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED),
- *   NOT_FOUND (USER_NOT_FOUND, FOLLOW_REQUEST_NOT_FOUND),
+ *   NOT_FOUND (USER_NOT_FOUND, FOLLOW_REQUEST_NOT_FOUND, MEDIA_NOT_FOUND),
  *   PERMISSION_DENIED (ACCOUNT_PRIVATE, MEDIA_NOT_OWNED),
  *   FAILED_PRECONDITION (USER_BLOCKED, MEDIA_NOT_READY),
  *   RESOURCE_EXHAUSTED (RATE_LIMITED), UNAVAILABLE (BACKEND_UNAVAILABLE).
