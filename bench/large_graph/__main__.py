@@ -1,9 +1,9 @@
-"""`./photomesh bench large_graph`: feed reads, fan-out lag and celebrity merges on a
+"""`./photomesh bench large-graph`: feed reads, fan-out lag and celebrity merges on a
 graph loaded straight into the store, against the same on socfb-Reed98.
 
-    ./photomesh bench large_graph --users 1000000 --edges 50000000   # the issue's size
-    ./photomesh bench large_graph --users 30000 --edges 600000       # minutes, not an hour
-    ./photomesh bench large_graph --report                           # docs from the JSON
+    ./photomesh bench large-graph --users 1000000 --edges 50000000   # the issue's size
+    ./photomesh bench large-graph --users 30000 --edges 600000       # minutes, not an hour
+    ./photomesh bench large-graph --report                           # docs from the JSON
 
 It needs a stack of its own: it stops and starts the CQL node to hand it SSTables, so it
 refuses a node it did not find in its own run dir (docs/benchmarks.md has the settings of
@@ -45,7 +45,7 @@ REED98 = REPO.parent / "shared" / "datasets" / "socfb-Reed98" / "socfb-Reed98.ed
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="photomesh bench large_graph",
+    p = argparse.ArgumentParser(prog="photomesh bench large-graph",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("--users", type=int, default=1_000_000)
     p.add_argument("--edges", type=int, default=50_000_000)
@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "large_graph",
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine(), "git": commit(),
-        "command": "./photomesh bench large_graph " + shlex.join(sys.argv[1:]),
+        "command": "./photomesh bench large-graph " + shlex.join(sys.argv[1:]),
         "celebrity_threshold": args.celebrity_threshold, "reads": settings_dict(reads),
         "start_load_average": load_average(), "loads": {}, "phases": []}
     with tempfile.TemporaryDirectory(prefix="photomesh-bench-graph-") as tmp, \

@@ -21,9 +21,9 @@ import statistics
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.cost import operations
 from bench.cost.mesh_processes import mesh_pids
@@ -31,6 +31,8 @@ from bench.cost.population import Account, Pool, Population
 from bench.cost.runs import Runner, RunSettings
 
 FANOUT_TIMEOUT = 120.0
+RETRIES = 6  # calls answered UNAVAILABLE (a busy machine, a node just restarted)
+T = TypeVar("T")
 QUIET = 3.0  # seconds without a new row: the fan-out of a post is taken as finished
 
 
@@ -60,6 +62,21 @@ def fanout_rows(url: str) -> float:
                if s.name == "photomesh_fanout_rows_total")
 
 
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """`call` again with backoff while it is answered UNAVAILABLE (it must be idempotent)."""
+    import grpc
+    from grpc import aio
+
+    for attempt in range(RETRIES):
+        try:
+            return await call()
+        except aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.5 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
 class Calls:
     def __init__(self, mesh: Any) -> None:
         from grpc import aio
@@ -75,23 +92,24 @@ class Calls:
     async def image(self, who: Account, k: int) -> str:
         from tests.media_support import jpeg_bytes, ready_media
 
-        media = await ready_media(self.media_channel, who.token,
-                                  jpeg_bytes(320, 240, gps=False, quality=70 + k % 20))
+        image = jpeg_bytes(320, 240, gps=False, quality=70 + k % 20)
+        media = await _retrying(lambda: ready_media(self.media_channel, who.token, image))
         return str(media.media_id)
 
     async def create_post(self, who: Account, media_id: str) -> int:
         from photomesh.post.v1 import post_service_pb2 as ppb
 
-        reply = await self.post.CreatePost(ppb.CreatePostRequest(
-            request_id=str(uuid.uuid4()), caption="large graph #photomesh",
-            media_ids=[media_id]), metadata=who.md, timeout=60)
+        request = ppb.CreatePostRequest(request_id=str(uuid.uuid4()),  # retries: the same
+                                        caption="large graph #photomesh", media_ids=[media_id])
+        reply = await _retrying(lambda: self.post.CreatePost(request, metadata=who.md,
+                                                             timeout=60))
         return int(reply.post.post_id)
 
     async def home_ids(self, who: Account) -> list[int]:
         from photomesh.feed.v1 import feed_service_pb2 as fpb
 
-        page = await self.feed.GetHomeFeed(fpb.GetHomeFeedRequest(page_size=20),
-                                           metadata=who.md, timeout=60)
+        page = await _retrying(lambda: self.feed.GetHomeFeed(
+            fpb.GetHomeFeedRequest(page_size=20), metadata=who.md, timeout=60))
         return [int(item.post.post_id) for item in page.items]
 
     async def close(self) -> None:
