@@ -205,19 +205,23 @@ def plot_reads(results: dict[str, Any]) -> str:
         Series("bare floor CPU ms", [p["reads_plain"]["baseline"]["cpu_ms_per_op"]
                                      for p in phases], "#000"),
     ]
-    return line_chart([f"{p['phase']} ({p['graph']['follows']:,} follows)" for p in phases],
+    def short(n: int) -> str:
+        return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+    return line_chart([f"{p['phase']} ({short(p['graph']['follows'])})" for p in phases],
                       series, title="GetHomeFeed on a small and a large graph",
-                      x_label="phase (same store, in order)", y_label="ms")
+                      x_label="phase (same store, in order; follows)", y_label="ms")
 
 
 def plot_lag(results: dict[str, Any]) -> str:
     phases = results["phases"]
-    targets = [f"author {i + 1}" for i in range(len(phases[0]["fanout_lag"]))]
-    series = [Series(f"{p['phase']} ({', '.join(str(f['followers']) for f in p['fanout_lag'])}"
-                     f" followers)", [f["p50_ms"] for f in p["fanout_lag"]],
+    first = phases[0]["fanout_lag"]
+    targets = [f"~{f['followers']:,} followers" for f in first]
+    series = [Series(p["phase"], [f["p50_ms"] for f in p["fanout_lag"]],
                      PALETTE[i % len(PALETTE)]) for i, p in enumerate(phases)]
     return line_chart(targets, series, title="Fan-out lag, CreatePost to every follower's row",
-                      x_label="lag author (by follower count)", y_label="p50 ms")
+                      x_label="lag author (its followers in each phase: see the table)",
+                      y_label="p50 ms")
 
 
 def saved() -> dict[str, Any] | None:
