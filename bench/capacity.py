@@ -64,6 +64,9 @@ ASSUMPTIONS: dict[str, Assumption] = {
     "timeline_row_bytes": Assumption(80, "bytes on disk per timeline row and replica",
         "user_id + post_id + author_id (40 B) plus row overhead, before compression"),
     "timeline_ttl_days": Assumption(30, "days", "PHOTOMESH_FEED_TIMELINE_TTL_DAYS"),
+    "follows_per_user": Assumption(150, "accounts followed per daily user",
+        "a typical account follows a few hundred; each follow is four graph rows (both "
+        "lists, both sides of the relation), measured on disk by the large-graph benchmark"),
     "post_row_bytes": Assumption(1_500, "bytes per post, all tables",
         "a post with its caption, media refs, counters, author index"),
     "nats_msgs_per_node": Assumption(50_000, "JetStream msgs/s per server",
@@ -123,6 +126,19 @@ def _ops(result: Mapping[str, Any], name: str) -> float:
     return float((result.get("backend_ops_per_call") or {}).get(name, 0.0))
 
 
+def large_graph() -> dict[str, Any] | None:
+    """The large-graph benchmark's results (bench/results/large-graph.json), if saved."""
+    path = RESULTS / "large-graph.json"
+    found = json.loads(path.read_text()) if path.exists() else None
+    return found if found and "power-law" in found.get("loads", {}) else None
+
+
+def graph_bytes_per_follow(graph: Mapping[str, Any]) -> float:
+    """SSTable bytes on disk (every component, compressed) per follow of the large graph."""
+    load = graph["loads"]["power-law"]
+    return float(load["disk_bytes"]) / float(load["follows"])
+
+
 def model(cost: Mapping[str, Any]) -> dict[str, Any]:
     """Every figure of the document, from the cost results and the assumptions."""
     ops = {r["key"]: r for r in cost["operations"]}
@@ -168,7 +184,10 @@ def model(cost: Mapping[str, Any]) -> dict[str, Any]:
     posts_tb_year = SCALE["post_writes_per_s"] * day * 365 * assumption("post_row_bytes") * rf \
         / 1e12
     usable_per_node = assumption("scylla_disk_per_node_tb") * assumption("scylla_disk_fill")
-    disk_nodes = (timeline_tb + posts_tb_year) / usable_per_node
+    graph = large_graph()
+    graph_tb = (SCALE["daily_users"] * assumption("follows_per_user") *
+                graph_bytes_per_follow(graph) * rf / 1e12) if graph else 0.0
+    disk_nodes = (timeline_tb + posts_tb_year + graph_tb) / usable_per_node
     scylla_nodes = max(3, math.ceil(max(ops_nodes, disk_nodes) / 3) * 3)
 
     nats = sum(line["nats"] for line in lines) + rows_per_s * float(
@@ -199,6 +218,7 @@ def model(cost: Mapping[str, Any]) -> dict[str, Any]:
         "per_process": per_process, "busy_cores": busy, "cores": busy / util,
         "cql_reads": reads, "cql_writes": writes, "replica_ops": replica_ops,
         "ops_nodes": ops_nodes, "timeline_tb": timeline_tb, "posts_tb_year": posts_tb_year,
+        "graph_tb": graph_tb,
         "disk_nodes": disk_nodes, "scylla_nodes": scylla_nodes, "quorum": quorum,
         "nats_msgs": nats, "nats_nodes": nats_nodes, "card_bytes": card_bytes,
         "timelines_gb": timelines_gb, "cards_gb": cards_gb, "redis_gb": redis_gb,
@@ -210,6 +230,47 @@ def model(cost: Mapping[str, Any]) -> dict[str, Any]:
 
 def _n(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
+
+
+def _graph_disk(m: Mapping[str, Any]) -> str:
+    graph = large_graph()
+    if not graph:
+        return ""
+    return (f", the social graph {m['graph_tb']:,.1f} TB (daily users × "
+            f"{assumption('follows_per_user'):.0f} follows × "
+            f"{graph_bytes_per_follow(graph):.0f} B per follow as measured on disk × RF)")
+
+
+def at_size() -> list[str]:
+    """What the large-graph benchmark says about using these per-call figures at scale."""
+    graph = large_graph()
+    if not graph:
+        return []
+    load = graph["loads"]["power-law"]
+    phases = {p["phase"]: p for p in graph["phases"]}
+    out = ["## At size", "",
+           f"`./photomesh bench large-graph` ({graph['date']}) loaded {load['users']:,} users "
+           f"and {load['follows']:,} follows into the graph's tables: "
+           f"{graph_bytes_per_follow(graph):.0f} B on disk per follow (four rows, "
+           "compressed), the figure the ScyllaDB disk above uses."]
+    if "power-law" in phases and "reed98" in phases:
+        big, small = phases["power-law"], phases["reed98"]
+        ratio = (big["reads_plain"]["cpu_ms_per_op"]["mesh"]
+                 / small["reads_plain"]["cpu_ms_per_op"]["mesh"])
+        out[-1] += (
+            " Feed reads cost the mesh "
+            f"{big['reads_plain']['cpu_ms_per_op']['mesh']:.2f} ms (plain) and "
+            f"{big['reads_celebrity_merge']['cpu_ms_per_op']['mesh']:.2f} ms (merging "
+            f"{len(big['graph']['celebrities'])} celebrities) per read on it, against "
+            f"{small['reads_plain']['cpu_ms_per_op']['mesh']:.2f} and "
+            f"{small['reads_celebrity_merge']['cpu_ms_per_op']['mesh']:.2f} ms on Reed98 in "
+            f"the same run ({ratio:.2f}× for plain reads). "
+            + ("So the per-read cost this model multiplies by the read rate does not grow "
+               "with the graph " if ratio < 1.25 else
+               "The per-read cost grew with the graph: the model's read figures are a floor "
+               "at scale ")
+            + "(docs/benchmarks.md has the run).")
+    return out + [""]
 
 
 def render(cost: Mapping[str, Any], source: str) -> str:
@@ -263,7 +324,8 @@ def render(cost: Mapping[str, Any], source: str) -> str:
         f"vCPU at {assumption('scylla_ops_per_core'):,.0f} ops/s per core and {util:.0%} busy. "
         f"Disk: timelines {m['timeline_tb']:,.1f} TB (rows × {assumption('timeline_ttl_days'):.0f}"
         f" days × {assumption('timeline_row_bytes'):.0f} B × RF), posts {m['posts_tb_year']:,.1f}"
-        f" TB a year, {m['disk_nodes']:,.1f} nodes at {assumption('scylla_disk_per_node_tb')} TB, "
+        f" TB a year{_graph_disk(m)}, {m['disk_nodes']:,.1f} nodes at "
+        f"{assumption('scylla_disk_per_node_tb')} TB, "
         f"half full. **{m['scylla_nodes']} ScyllaDB nodes** (a multiple of 3, one rack per "
         "zone), the larger of the two.", "",
         "## NATS JetStream", "",
@@ -295,6 +357,7 @@ def render(cost: Mapping[str, Any], source: str) -> str:
         f"| uploads in ({assumption('upload_bytes') / 1e6:.1f} MB each, at "
         f"{_n(SCALE['photos_per_day'] * assumption('peak_to_mean') / 86400)} photos/s peak) | "
         f"{_n(m['upload_gbit'], 1)} |", "",
+        *at_size(),
         "## Assumptions", "",
         "| name | value | why |", "|---|--:|---|"]
     for name, a in ASSUMPTIONS.items():

@@ -395,6 +395,8 @@ def run_bench(rest: list[str]) -> int:
     names = sorted([p.stem for p in (REPO / "bench").glob("*.py")
                     if p.stem not in {"__init__", "harness"}]
                    + [p.parent.name for p in (REPO / "bench").glob("*/__main__.py")])
+    if rest:
+        rest = [rest[0].replace("-", "_"), *rest[1:]]  # `bench large-graph` = bench/large_graph
     if not rest or rest[0] not in names:
         print(f"usage: photomesh bench <name> [args]; benchmarks: {', '.join(names)}",
               file=sys.stderr)

@@ -20,6 +20,11 @@ from infra.settings import InfraSettings
 BACKENDS = ("cassandra", "redis", "nats", "minio")
 
 
+def is_backend(name: str) -> bool:
+    """A backend process, alone (``cassandra``) or one node of a cluster (``cassandra-2``)."""
+    return name.split("-")[0] in BACKENDS
+
+
 def mesh_pids(mesh: Mesh, edge: EnvoyBackend, backends: InfraSettings | None = None,
               say: Callable[[str], None] | None = None) -> dict[str, int]:
     pids: dict[str, int] = {}
@@ -53,4 +58,4 @@ def restart_services(mesh: Mesh, edge: EnvoyBackend, extra: Mapping[str, str]) -
     edge.wait_routable(60.0)
 
 
-__all__ = ["BACKENDS", "mesh_pids", "restart_services"]
+__all__ = ["BACKENDS", "is_backend", "mesh_pids", "restart_services"]

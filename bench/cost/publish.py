@@ -7,7 +7,8 @@ Writes docs/benchmarks.md, docs/benchmarks/cpu-per-operation.svg (mesh CPU per c
 process, stacked, with the targets and the bare floor as ticks) and
 docs/benchmarks/feed-latency.svg (feed p50/p99 against concurrency, gRPC and REST, beside
 the floor). With an earlier result (`before`, from another run) it adds a before/after
-table.
+table. The sections of the scale benchmarks (bench/topology, bench/large_graph) follow,
+from their saved JSONs, with their plots: `publish_all()` regenerates everything.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.measure.svg import PALETTE, Bar, Marker, Series, line_chart, stacked_
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "benchmarks.md"
 PLOTS = REPO / "docs" / "benchmarks"
+RESULTS = REPO / "bench" / "results"
 Result = Mapping[str, Any]
 
 
@@ -282,8 +284,24 @@ def render(results: Result, before: Result | None = None, plots: str = PLOTS.nam
                   + (f" Target {verdict[0].text}." if verdict else ""), ""]
     if before is not None and before.get("date") != results.get("date"):
         lines += ["### Before and after", ""] + before_after(before, results) + [""]
+    lines += scale_sections(plots)
     lines.append(OTHER_BENCHMARKS)
     return "\n".join(lines)
+
+
+def scale_sections(plots: str) -> list[str]:
+    """The sections of the scale benchmarks whose results are saved."""
+    from bench.large_graph import publish as large_graph
+    from bench.topology import publish as topology
+
+    return topology.sections(plots) + large_graph.sections(plots)
+
+
+def scale_plots() -> dict[str, str]:
+    from bench.large_graph import publish as large_graph
+    from bench.topology import publish as topology
+
+    return {**topology.plots(), **large_graph.plots()}
 
 
 def publish(json_path: Path, before_path: Path | None = None, doc: Path = DOC) -> list[Path]:
@@ -302,7 +320,16 @@ def publish(json_path: Path, before_path: Path | None = None, doc: Path = DOC) -
     if results.get("feed_levels"):
         written.append(plots / "feed-latency.svg")
         written[-1].write_text(latency_plot(feed_levels(results)))
+    for name, svg in scale_plots().items():
+        written.append(plots / name)
+        written[-1].write_text(svg)
     return written
 
 
-__all__ = ["publish", "render"]
+def publish_all(doc: Path = DOC) -> list[Path]:
+    """The document as published: the cost figures after, before beside them, and the
+    scale benchmarks' sections."""
+    return publish(RESULTS / "cost-after.json", RESULTS / "cost-before.json", doc)
+
+
+__all__ = ["publish", "publish_all", "render"]

@@ -32,7 +32,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import descriptor_pool, json_format, message_factory
 
-from bench.cost.mesh_processes import BACKENDS
+from bench.cost.mesh_processes import is_backend
 from bench.cost.operations import Operation, Plan
 from bench.cost.population import Population
 from bench.measure.backend_ops import BackendOps
@@ -132,7 +132,7 @@ class Runner:
         """The mesh's processes by name (again after a restart)."""
         self.mesh_names = list(mesh_pids)
         # Ours alone (not the shared backends): idle again means the load's work is done.
-        self.private_names = [n for n in mesh_pids if n not in BACKENDS]
+        self.private_names = [n for n in mesh_pids if not is_backend(n)]
         self.meter = CpuMeter({**mesh_pids, BENCH: os.getpid()})
 
     # --- calls ---------------------------------------------------------------------------
@@ -223,7 +223,7 @@ class Runner:
                  idle: Idle, settle: float) -> dict[str, object]:
         ops = report.ok
         own = {n: use.net[n] for n in self.private_names}
-        shared = {n: use.net[n] for n in self.mesh_names if n in BACKENDS}
+        shared = {n: use.net[n] for n in self.mesh_names if is_backend(n)}
         mesh_net = {n: use.net[n] for n in self.mesh_names}
         mesh_gross = {n: use.gross[n] for n in self.mesh_names}
         errors = {n: idle.uncertainty(n, use.seconds) for n in self.mesh_names}
@@ -316,7 +316,7 @@ class Runner:
         use = self.meter.since(before, idle.rates)
         per_row = {n: round(use.net[n] * 1e6 / rows, 3) for n in self.mesh_names}
         own = sum(per_row[n] for n in self.private_names)
-        shared = sum(max(0.0, per_row[n]) for n in self.mesh_names if n in BACKENDS)
+        shared = sum(max(0.0, per_row[n]) for n in self.mesh_names if is_backend(n))
         found = {}
         if ops_before is not None and self.backend_ops:
             found["backend_ops_per_row"] = BackendOps.per_call(

@@ -145,6 +145,6 @@ def test_report_renders_from_saved_results(tmp_path: Path) -> None:
     text = written[0].read_text()
     for op in operations.OPERATIONS:
         assert op.title in text
-    assert [p.name for p in written[1:]] == ["cpu-per-operation.svg", "feed-latency.svg"]
+    assert [p.name for p in written[1:3]] == ["cpu-per-operation.svg", "feed-latency.svg"]
     for svg in written[1:]:
         assert svg.read_text().startswith("<svg") and "</svg>" in svg.read_text()

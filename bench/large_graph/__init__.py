@@ -1,0 +1,1 @@
+"""The large-graph benchmark (see __main__)."""

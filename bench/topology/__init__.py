@@ -1,0 +1,1 @@
+"""Two layouts of the mesh under the same load, interleaved (see __main__)."""
