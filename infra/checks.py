@@ -6,7 +6,9 @@
    the web app's TypeScript (`tsc --noEmit`, strict),
 4. pytest against the real backends (its fixtures start them, or reuse running ones);
 5. with no arguments (CI), REPLICA_SUBSET again against a mesh of two processes of every
-   service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS).
+   service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS);
+6. with no arguments (CI), the chaos suite (tests/chaos, `./photomesh chaos`): a stack of
+   its own, every backend and process killed under load, nothing acknowledged lost.
 Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`); to run any tests
 against replicas: `PHOTOMESH_TEST_REPLICAS=2 ./photomesh test tests/feed`.
 """
@@ -76,6 +78,11 @@ def main(argv: list[str]) -> int:
     with step(f"pytest, {REPLICAS} processes of every service and worker (a subset)"):
         env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS)
         code = _run([sys.executable, "-m", "pytest", "-q", *REPLICA_SUBSET], env=env)
+    if code != 0:
+        return code
+    with step("chaos suite (a stack of its own; kill -9 of every backend and process)"):
+        code = _run([sys.executable, "-m", "pytest", "-m", "chaos", "-s", "-q",
+                     "tests/chaos"])
     return code
 
 
