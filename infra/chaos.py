@@ -25,7 +25,7 @@ from infra import layout as layouts
 from infra import services, stack
 from infra.backends.base import Backend, port_open
 from infra.layout import Layout
-from infra.process import ManagedProcess, ProcessError
+from infra.process import ManagedProcess
 from infra.settings import InfraSettings
 from services.processes import PROCESSES
 
@@ -107,9 +107,10 @@ class ChaosStack:
         return took
 
     def down(self) -> None:
-        """Stop everything (by pid file); remove the run dir if it was made here."""
-        services.stop_services(self.settings)
-        stack.stop_backends(self.settings, BACKENDS)
+        """Remove the stack: its processes killed (its data is thrown away, so nothing is
+        drained), the run dir removed if it was made here."""
+        for name in (*PROCESS_NAMES, *BACKENDS):
+            self.kill(name)
         if self.owns_run_dir:
             shutil.rmtree(self.settings.run_dir, ignore_errors=True)
 
@@ -127,28 +128,33 @@ class ChaosStack:
             return stack.backend(self.settings, name).process
         return services.service_process(self.settings, name)
 
-    def kill(self, name: str) -> int:
-        """kill -9 of a backend or mesh process (no shutdown of any kind); the pid."""
+    def down_now(self) -> list[str]:
+        """The backends and processes of the stack that are not running."""
+        return [n for n in (*BACKENDS, *PROCESS_NAMES) if not self._process(n).is_running()]
+
+    def kill(self, name: str) -> int | None:
+        """kill -9 of a backend or mesh process (no shutdown of any kind); the pid, or
+        None if it was not running."""
         proc = self._process(name)
         pid = proc.pid()
         if pid is None:
-            raise ProcessError(f"chaos: {name} is not running")
+            return None
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while proc.is_running() and time.monotonic() < deadline:
             time.sleep(0.05)
         return pid
 
-    def restart(self, names: list[str]) -> None:
-        """What an operator does after a crash: start what is not running again, with the
-        project's own start code (backends first; each waited for until healthy)."""
-        backends = [n for n in names if n in BACKENDS]
+    def restart(self) -> list[str]:
+        """What an operator does after a crash (`./photomesh up`): start whatever is not
+        running again, with the project's own start code, backends first, each waited for
+        until healthy. Returns what was started."""
+        down = self.down_now()
+        backends = [n for n in down if n in BACKENDS]
         if backends:
             stack.start_backends(self.settings, backends)
-        procs = [n for n in names if n not in BACKENDS]
-        if procs:
-            services.start_services(self.settings, procs, overrides=self.overrides,
-                                    layout=self.layout)
+        services.start_services(self.settings, overrides=self.overrides, layout=self.layout)
+        return down
 
     def backend(self, name: str) -> Backend:
         return stack.backend(self.settings, name)
