@@ -22,8 +22,10 @@ from photomesh.notification.v1 import notification_service_pb2 as npb
 from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.story.v1 import story_service_pb2 as spb
 
-from tests.chaos.load import KINDS, Cast, Ledger
+from tests.chaos.load import KINDS, Cast, Ledger, acked
 from tests.chaos.mesh import ChaosClients
+
+_READS = Ledger()  # the census's own reads: their retries are not the load's
 
 
 @dataclass
@@ -88,11 +90,13 @@ class Census:
 
 
 async def _pages(call, request, md, items: str):  # type: ignore[no-untyped-def]
+    """Every page of a list, each read retried like any client's (UNAVAILABLE: a backend
+    the process uses came back and its first call on an old connection failed)."""
     out = []
     token = ""
     while True:
         request.page_token = token
-        reply = await call(request, metadata=md, timeout=30)
+        reply = await acked(_READS, call, request, md, "census read")
         out += list(getattr(reply, items))
         token = reply.next_page_token
         if not token:
@@ -170,8 +174,8 @@ async def take(c: ChaosClients, cast: Cast, ledger: Ledger, stuck: dict[str, int
 
     # Media: every completed upload READY (not failed, not left processing).
     for media_id, (owner_id, phase) in ledger.media.items():
-        got = await c.media.GetMedia(mpb.GetMediaRequest(media_id=media_id),
-                                     metadata=users[owner_id].md, timeout=30)
+        got = await acked(_READS, c.media.GetMedia, mpb.GetMediaRequest(media_id=media_id),
+                          users[owner_id].md, "census read")
         census.count("media", phase, int(got.media.status == mpb.MEDIA_STATUS_READY),
                      f"{media_id} {mpb.MediaStatus.Name(got.media.status)}")
     return census
@@ -205,6 +209,10 @@ async def _notifications(c: ChaosClients, cast: Cast, ledger: Ledger, census: Ce
             census.count("notification", phase, found,
                          f"{npb.NotificationType.Name(key[1])} of {key[0]} post {key[2]} "
                          f"by {actor} ({have} actors counted of {n})")
+
+
+def read_retries() -> dict[str, int]:
+    return dict(_READS.retries)
 
 
 def stuck_rows(cql_port: int, host: str, keyspace: str, grace_seconds: float) -> dict[str, int]:

@@ -113,7 +113,8 @@ async def test_every_kill_loses_and_doubles_nothing_acknowledged(chaos_stack: Ch
           f"{settled:.0f} s; restarts: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in restarts.items()))
     print(f"chaos: also down after a kill (restarted with it): {fell or 'nothing'}")
-    print(f"chaos: retries by status {dict(ledger.retries)}; given up {dict(ledger.given_up)}")
+    print(f"chaos: load retries by status {dict(ledger.retries)}; given up "
+          f"{dict(ledger.given_up)}; census reads retried {dict(census.read_retries())}")
     if ledger.unclean:
         print("chaos: unclean answers (retried): " + "; ".join(
             f"{k} x{v}" for k, v in ledger.unclean.most_common(10)))
