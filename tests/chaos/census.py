@@ -71,8 +71,8 @@ class Census:
 
     def table(self, phases: list[str]) -> str:
         kinds = [k for k in KINDS if any(key[0] == k for key in self.rows)]
-        head = f"{'kill':<24}" + "".join(f"{k:>14}" for k in kinds)
-        sub = f"{'':<24}" + "".join(f"{'ack/ok/lost/dup':>14}" for _ in kinds)
+        head = f"{'kill':<24}" + "".join(f"{k:>16}" for k in kinds)
+        sub = f"{'':<24}" + "".join(f"{'ack/ok/lost/dup':>16}" for _ in kinds)
         lines = [head, sub]
         for phase in phases:
             cells = []
@@ -80,10 +80,10 @@ class Census:
                 t = self.rows.get((kind, phase))
                 cells.append(f"{t.acked}/{t.present}/{t.lost}/{t.duplicated}" if t else "-")
             if any(c != "-" for c in cells):
-                lines.append(f"{phase:<24}" + "".join(f"{c:>14}" for c in cells))
+                lines.append(f"{phase:<24}" + "".join(f"{c:>16}" for c in cells))
         totals = self.totals()
         lines.append(f"{'TOTAL':<24}" + "".join(
-            f"{f'{totals[k].acked}/{totals[k].present}/{totals[k].lost}/{totals[k].duplicated}':>14}"
+            f"{f'{totals[k].acked}/{totals[k].present}/{totals[k].lost}/{totals[k].duplicated}':>16}"
             for k in kinds))
         lines.append("left half-written: " + ", ".join(f"{k} {v}" for k, v in self.stuck.items()))
         return "\n".join(lines)
