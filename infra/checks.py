@@ -6,7 +6,9 @@
    the web app's TypeScript (`tsc --noEmit`, strict),
 4. pytest against the real backends (its fixtures start them, or reuse running ones);
 5. with no arguments (CI), beside it, REPLICA_SUBSET again against a mesh of two processes
-   of every service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS).
+   of every service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS);
+6. with no arguments (CI), the chaos suite (tests/chaos, `./photomesh chaos`): a stack of
+   its own, every backend and process killed under load, nothing acknowledged lost.
 Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`); to run any tests
 against replicas: `PHOTOMESH_TEST_REPLICAS=2 ./photomesh test tests/feed`.
 """
@@ -81,10 +83,15 @@ def main(argv: list[str]) -> int:
     with step("starting backends for the test sessions"):
         started = stack.start_backends(settings)
     try:
-        return _both_sessions(REPO / ".pytest-replicas.log")
+        code = _both_sessions(REPO / ".pytest-replicas.log")
     finally:
         if started:
             stack.stop_backends(settings, only=started)
+    if code != 0:
+        return code
+    with step("chaos suite (a stack of its own; kill -9 of every backend and process)"):
+        return _run([sys.executable, "-m", "pytest", "-m", "chaos", "-s", "-q",
+                     "tests/chaos"])
 
 
 def _both_sessions(subset_log: Path) -> int:

@@ -10,6 +10,7 @@
     wheel     build the Python client package (clients/python) into dist/
     test      every CI check, then pytest (arguments go to pytest)
     test-cluster  the failover test on the cluster profile's backends (minutes; not in `test`)
+    chaos     kill -9 every backend and process of a stack of its own under load (minutes)
     bench     run a benchmark of bench/ on a private mesh (`bench feed --help`)
     k8s       Kubernetes manifests (deploy/): secrets, build, validate, render-edge, schemas
     seed      fill the running mesh with demo data (socfb-Reed98; `seed --help`)
@@ -384,6 +385,18 @@ def run_test_cluster(rest: list[str]) -> int:
     return subprocess.call(argv, cwd=REPO)
 
 
+def run_chaos(rest: list[str]) -> int:
+    """`chaos`: tests/chaos (marker ``chaos``): a stack of its own (infra/chaos.py: own run
+    dir and ports, never the shared one) under load, every backend and process killed with
+    -9 and restarted, then a table of what was acknowledged, present, lost and doubled.
+    About 5 minutes; `./photomesh test` runs it too (last)."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "pytest", "-m", "chaos", "-s", "-q", "tests/chaos", *rest]
+    say("$ " + " ".join(argv))
+    return subprocess.call(argv, cwd=REPO)
+
+
 def run_bench(rest: list[str]) -> int:
     """`bench <name> [args]`: start the backends if needed, then ``python -m bench.<name>``
     (each benchmark runs its own private mesh from this checkout; see infra/sandbox.py).
@@ -423,6 +436,7 @@ PASSTHROUGH = {
     "breaking": lambda rest: run_codegen("breaking", rest),
     "test": run_test,
     "test-cluster": run_test_cluster,
+    "chaos": run_chaos,
     "bench": run_bench,
     "seed": run_seed,
 }
@@ -499,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("breaking", help="buf breaking against main")
     sub.add_parser("test", help="every CI check, then pytest (extra args go to pytest)")
     sub.add_parser("test-cluster", help="the failover test on the cluster profile (minutes)")
+    sub.add_parser("chaos", help="kill -9 every backend and process of a stack of its own "
+                                 "under load; count what was lost (minutes)")
     sub.add_parser("bench", help="run a benchmark of bench/ (`bench <name> [args]`)")
     sub.add_parser("seed", help="fill the running mesh with demo data (`seed --help`)")
     return parser

@@ -30,6 +30,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import (
     check,
     require_uuid,
@@ -55,9 +56,14 @@ class ProfileView:
     follows_viewer: bool = False
 
 
+PROFILE = "graph.profile"  # the pending kind of a profile change (subject: the user id)
+
+
 class Profiles:
     def __init__(self, store: GraphStore, listing: Listing, relations: Relations,
-                 events: GraphEvents, tokens: PageTokens, avatars: Avatars) -> None:
+                 events: GraphEvents, tokens: PageTokens, avatars: Avatars,
+                 pending: PendingChanges) -> None:
+        self._pending = pending
         self._store = store
         self._listing = listing
         self._relations = relations
@@ -141,6 +147,20 @@ class Profiles:
     async def update(self, viewer: str, paths: Sequence[str], values: Mapping[str, object]
                      ) -> ProfileView:
         changes = self._validated(paths, values)
+        async with self._pending.around(PROFILE, viewer):
+            return await self._update(viewer, changes)
+
+    async def settle(self, user_id: str) -> None:
+        """The sweeper's finisher of a profile change: its current version announced (the
+        same event id) and, for a public account, the requests that waited approved."""
+        row = await self._store.profile(user_id)
+        if row is None or row.version <= 1:
+            return
+        if not row.private:
+            await self._relations.approve_all(user_id)
+        await self._events.profile_updated(row)
+
+    async def _update(self, viewer: str, changes: dict[str, object]) -> ProfileView:
         avatar_urls: dict[str, str] = {"": ""}  # media id -> avatar URL, asked once per call
         for _ in range(UPDATE_ATTEMPTS):
             row = await self._store.profile(viewer)

@@ -15,7 +15,11 @@ Every change follows one protocol (see store.py for the tables):
 
 A failure anywhere leaves a state the same call completes when retried (UNAVAILABLE tells
 the client to retry), and a repeated call is answered from the committed state, redoing
-its derived writes and republishing its event.
+its derived writes and republishing its event. And without the client: every change of
+a pair is recorded as pending while it runs (services/runtime/pending.py, kind
+``graph.pair``, subject the two ids sorted), so when its client gives up half-way the
+service's sweeper finishes it from the pair's rows (`settle`), republishing with the same
+event ids.
 
 Blocks are guards, so their mirror (`blocked_by_since` in the other user's row) is written
 before the commit and removed after it: a half-done block errs on the side of hiding.
@@ -42,9 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from services.graph import cache
 from services.graph.cache import FollowCounts
@@ -67,9 +72,13 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import require_uuid
 
 log = logging.getLogger(__name__)
+
+PAIR = "graph.pair"  # the pending kind of a change of two users' relations
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 ATTEMPTS = 5  # optimistic retries of one change under contention
 
@@ -111,13 +120,34 @@ def not_self(actor: str, target: str, field: str, action: str) -> None:
                               reason="SELF_RELATIONSHIP")
 
 
+def pair_subject(a: str, b: str) -> str:
+    """One pending subject per pair, whichever user acts."""
+    return ":".join(sorted((a, b)))
+
+
+def pair_change(field: str, action: str) -> Callable[[F], F]:
+    """A Relations method changing (actor, other): `other` is checked (a user id, not the
+    actor), then the change runs recorded as pending (services/runtime/pending.py)."""
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        async def run(self: Relations, actor: str, other: str) -> Any:
+            other = require_uuid(field, other)
+            not_self(actor, other, field, action)
+            async with self.pending.around(PAIR, pair_subject(actor, other)):
+                return await method(self, actor, other)
+        return run  # type: ignore[return-value]
+    return decorate
+
+
 def _contended(action: str) -> Unavailable:
     return Unavailable(f"{action} raced with other changes of the same users; retry",
                        reason="BACKEND_UNAVAILABLE")
 
 
 class Relations:
-    def __init__(self, store: GraphStore, counts: FollowCounts, events: GraphEvents) -> None:
+    def __init__(self, store: GraphStore, counts: FollowCounts, events: GraphEvents,
+                 pending: PendingChanges) -> None:
+        self.pending = pending
         self._store = store
         self._counts = counts
         self._events = events
@@ -158,9 +188,8 @@ class Relations:
 
     # --- follow --------------------------------------------------------------------------
 
+    @pair_change("user_id", "follow")
     async def follow(self, viewer: str, target: str) -> Status:
-        target = require_uuid("user_id", target)
-        not_self(viewer, target, "user_id", "follow")
         # The target's profile and the pair's relation are read at once (first attempt).
         profile, rel = await asyncio.gather(self.existing(target),
                                             self._store.relation(viewer, target))
@@ -239,9 +268,8 @@ class Relations:
 
     # --- unfollow ------------------------------------------------------------------------
 
+    @pair_change("user_id", "unfollow")
     async def unfollow(self, viewer: str, target: str) -> Status:
-        target = require_uuid("user_id", target)
-        not_self(viewer, target, "user_id", "unfollow")
         await self.existing(target)
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(viewer, target)
@@ -296,9 +324,8 @@ class Relations:
 
     # --- requests ------------------------------------------------------------------------
 
+    @pair_change("requester_user_id", "approve")
     async def approve(self, owner: str, requester: str) -> None:
-        requester = require_uuid("requester_user_id", requester)
-        not_self(owner, requester, "requester_user_id", "approve")
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(requester, owner)
             if rel.following_since is not None:  # approved before: finish and republish
@@ -311,9 +338,8 @@ class Relations:
                 return
         raise _contended("approve")
 
+    @pair_change("requester_user_id", "reject")
     async def reject(self, owner: str, requester: str) -> None:
-        requester = require_uuid("requester_user_id", requester)
-        not_self(owner, requester, "requester_user_id", "reject")
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(requester, owner)
             if rel.requested_at is None:
@@ -347,9 +373,8 @@ class Relations:
 
     # --- blocks --------------------------------------------------------------------------
 
+    @pair_change("user_id", "block")
     async def block(self, viewer: str, target: str) -> None:
-        target = require_uuid("user_id", target)
-        not_self(viewer, target, "user_id", "block")
         await self.existing(target)
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(viewer, target)
@@ -399,6 +424,28 @@ class Relations:
             return
         raise _contended("block")
 
+    async def settle(self, subject: str) -> None:
+        """The sweeper's finisher of a pair (`subject`: the two ids): each direction's
+        derived rows and event redone from its relation row (the same event ids), the
+        pair's cached counts dropped (rebuilt from the edge rows on the next read)."""
+        a, b = subject.split(":")
+        for viewer, target in ((a, b), (b, a)):
+            rel = await self._store.relation(viewer, target)
+            if rel.blocking_since is not None:
+                await self.block(viewer, target)
+                continue
+            if rel.ended_blocking_since is not None:
+                await self.unblock(viewer, target)
+            if rel.following_since is not None:
+                await self._after_follow(viewer, target, rel.following_since, counted=False)
+            elif rel.requested_at is not None:
+                await self._after_request(viewer, target, rel.requested_at)
+            elif rel.ended_following_since is not None and rel.blocked_by_since is None:
+                await self._drop_follow_rows(viewer, target, rel.ended_following_since)
+                await self._events.unfollowed(viewer, target, rel.ended_following_since)
+        await self._counts.forget([(cache.FOLLOWING, a), (cache.FOLLOWERS, a),
+                                   (cache.FOLLOWING, b), (cache.FOLLOWERS, b)])
+
     async def _end_inbound(self, other: str, blocker: str) -> bool:
         """Remove `other`'s follow of or request to `blocker`; True if a follow ended."""
         for _ in range(ATTEMPTS):
@@ -414,9 +461,8 @@ class Relations:
             return False
         raise _contended("block")
 
+    @pair_change("user_id", "unblock")
     async def unblock(self, viewer: str, target: str) -> None:
-        target = require_uuid("user_id", target)
-        not_self(viewer, target, "user_id", "unblock")
         await self.existing(target)
         for _ in range(ATTEMPTS):
             rel = await self._store.relation(viewer, target)

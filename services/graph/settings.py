@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServiceSettings, service_config
+from services.runtime.pending import OutboxSettings
+from services.runtime.settings import service_config
 
 
-class GraphSettings(ServiceSettings):
+class GraphSettings(OutboxSettings):
+    """Its rules' tunables, and its sweeper's timing (OutboxSettings: ``*_OUTBOX_*``)."""
+
     model_config = service_config("GRAPH")
 
     count_cache_ttl_seconds: int = Field(

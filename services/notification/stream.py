@@ -2,7 +2,9 @@
 
 One pattern subscription per service process receives every user's channel; each
 connected stream registers a bounded queue for its user. A client too slow to keep up is
-cut off (it reconnects and lists what it missed) rather than slowing everyone else.
+cut off (it reconnects and lists what it missed) rather than slowing everyone else. When
+Redis goes away the subscription is made again once it answers, and every stream open
+meanwhile is cut off the same way (what was published in between never reached it).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from services.notification.cache import InboxCache
 
 log = logging.getLogger(__name__)
 
 OVERFLOW = b""  # queued when a listener falls behind: its stream ends
+RESUBSCRIBE_SECONDS = 1.0  # after Redis failed, subscribe again this often
 
 
 class StreamHub:
@@ -30,6 +34,18 @@ class StreamHub:
         self._ready = asyncio.Event()
 
     async def run(self) -> None:
+        while True:
+            try:
+                await self._subscribed()
+            except (RedisError, OSError) as exc:
+                log.warning("notification streams: Redis subscription lost (%r); "
+                            "subscribing again", exc)
+                for queues in list(self._listeners.values()):
+                    for queue in list(queues):
+                        self._cut_off(queue)
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+    async def _subscribed(self) -> None:
         pubsub = self._redis.pubsub()
         try:
             await pubsub.psubscribe(self._cache.channel_pattern)
@@ -44,7 +60,16 @@ class StreamHub:
                         self._offer(queue, message["data"])
         finally:
             self._ready.clear()
-            await pubsub.aclose()
+            try:
+                await pubsub.aclose()
+            except (RedisError, OSError):
+                pass  # the connection is gone already
+
+    @staticmethod
+    def _cut_off(queue: asyncio.Queue[bytes]) -> None:
+        if queue.full():
+            return  # ends with OVERFLOW already queued
+        queue.put_nowait(OVERFLOW)
 
     def _offer(self, queue: asyncio.Queue[bytes], payload: bytes) -> None:
         if queue.qsize() >= self._queue_size - 1:

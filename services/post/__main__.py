@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from photomesh.post.v1 import post_service_pb2 as pb
 
+from services.post import comments as comment_rules
+from services.post import posts as post_rules
 from services.post.cache import Counter, PostBodies
 from services.post.comments import Comments
 from services.post.counters import Counters
 from services.post.events import PostEvents
 from services.post.like_sets import LikeSets
 from services.post.liked_cache import LikedCache
-from services.post.likes import Likes
+from services.post.likes import LIKE, Likes
 from services.post.posts import Posts
 from services.post.server import PostServicer
 from services.post.settings import PostSettings
@@ -19,6 +21,7 @@ from services.post.store.likes import LikeRows
 from services.post.store.posts import PostRows
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
+from services.runtime.pending import PendingChanges, Sweeper
 
 NAME = "post"
 
@@ -67,15 +70,23 @@ async def build(ctx: Context[PostSettings]) -> Built:
     liked = LikedCache(backends.redis, keys, like_rows.liked_post_ids,
                        settings.liked_ttl_seconds)
     bodies = PostBodies(backends.redis, keys, post_rows, settings.body_ttl_seconds)
+    # Creates, deletes, likes and comments whose event did not go out are finished by the
+    # sweeper without the client (services/runtime/pending.py).
+    pending = PendingChanges(backends.cql, NAME, settings.sweep_timing())
     posts = Posts(post_rows, counters, events, view, ctx.peers.media, backends.ids,
-                  ctx.page_tokens, bodies, liked, settings.media_claim_grace_seconds)
+                  ctx.page_tokens, bodies, liked, pending, settings.media_claim_grace_seconds)
     like_sets = LikeSets(backends.redis, counters, like_members(like_rows))
     likes = Likes(like_rows, comment_rows, counters, like_sets, events, view, posts,
-                  backends.ids, ctx.page_tokens, liked)
+                  backends.ids, ctx.page_tokens, liked, pending)
     comments = Comments(comment_rows, like_rows, counters, events, view, posts, backends.ids,
-                        ctx.page_tokens)
+                        ctx.page_tokens, pending)
+    sweeper = Sweeper(pending, {post_rules.CREATED: posts.finish_created,
+                                post_rules.DELETED: posts.finish_deleted,
+                                LIKE: likes.finish,
+                                comment_rules.CREATED: comments.finish_created,
+                                comment_rules.DELETED: comments.finish_deleted})
     return Built(definition(NAME, pb, "PostService", PostServicer(posts, likes, comments)),
-                 background=[counters.heal(), liked.heal(),
+                 background=[counters.heal(), liked.heal(), sweeper.run(),
                              *(c.run() for c in view.consumers(backends.events, NAME))],
                  domain=posts)
 

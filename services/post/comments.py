@@ -5,6 +5,10 @@ that reply's top-level comment (its author still hears about it: the event names
 comment actually answered). CreateComment is idempotent on (author, request_id), like
 CreatePost: the comment id is claimed first, the rows are written in one batch, the event
 goes out after them and a retry finishes whatever the first attempt left undone.
+
+Creates and deletes are recorded as pending while they run (services/runtime/pending.py),
+so one its client abandons half-way is finished by the service's sweeper
+(`finish_created`, `finish_deleted`): counted once and published with the same event id.
 """
 
 from __future__ import annotations
@@ -32,7 +36,11 @@ from services.runtime.clock import ms_to_datetime
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import check, id_violation, request_id_violation, require_id
+
+# Pending kinds: subjects ``<post>:<comment>`` and ``<post>:<comment>:<comments removed>``.
+CREATED, DELETED = "comment.created", "comment.deleted"
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,9 @@ def _counters_of(comment: CommentRecord) -> list[Counter]:
 class Comments:
     def __init__(self, store: CommentRows, likes: LikeRows, counters: Counters,
                  events: PostEvents, view: SocialView, posts: Posts, ids: Snowflake,
-                 tokens: PageTokens) -> None:
+                 tokens: PageTokens, pending: PendingChanges) -> None:
         self._store = store
+        self._pending = pending
         self._likes = likes
         self._counters = counters
         self._events = events
@@ -86,10 +95,8 @@ class Comments:
                                                                          claim.target_id)
         if existing is not None:
             if not existing.published:  # the first attempt stopped half-way: finish it
-                await self._counters.settle(_counters_of(existing),
-                                            op=f"comment.created:{existing.comment_id}",
-                                            written_ms=id_time_ms(existing.comment_id))
-                await self._publish(post, existing, replied)
+                async with self._pending.around(CREATED, f"{post_id}:{existing.comment_id}"):
+                    await self._finish_created(post, existing)
             return await self._fresh_view(existing)
         mentions = await resolve_mentions(self._view.graph, parsed.usernames)
         comment = CommentRecord(
@@ -97,16 +104,56 @@ class Comments:
             text=text, mentions=mentions,
             create_time=ms_to_datetime(id_time_ms(claim.target_id)))
         counters = _counters_of(comment)
-        await self._counters.begin(counters)
-        try:
-            await self._store.insert_comment(comment)
-        except BaseException:
-            await self._counters.invalidate(counters, ending_write=True)
-            raise
-        await self._counters.commit({c: 1 for c in counters},
-                                    op=f"comment.created:{comment.comment_id}")
-        await self._publish(post, comment, replied)
+        async with self._pending.around(CREATED, f"{post_id}:{comment.comment_id}"):
+            await self._counters.begin(counters)
+            try:
+                await self._store.insert_comment(comment)
+            except BaseException:
+                await self._counters.invalidate(counters, ending_write=True)
+                raise
+            await self._counters.commit({c: 1 for c in counters},
+                                        op=f"comment.created:{comment.comment_id}")
+            await self._publish(post, comment, replied)
         return await self._fresh_view(comment)
+
+    async def _finish_created(self, post: PostRecord, comment: CommentRecord) -> None:
+        """A stored comment whose event is not known to be out: counted (once) and
+        published. The event names its top-level comment as the one answered."""
+        replied = (await self._store.get_comment(post.post_id, comment.parent_id)
+                   if comment.parent_id else None)
+        await self._counters.settle(_counters_of(comment),
+                                    op=f"comment.created:{comment.comment_id}",
+                                    written_ms=id_time_ms(comment.comment_id))
+        await self._publish(post, comment, replied)
+
+    async def finish_created(self, subject: str) -> None:
+        """The sweeper's finisher of a create (`subject`: ``<post>:<comment>``)."""
+        post_id, comment_id = (int(part) for part in subject.split(":"))
+        comment = await self._store.get_comment(post_id, comment_id)
+        if comment is None or comment.published:
+            return  # never written (its client may retry), deleted, or finished
+        post = await self._posts.record(post_id)
+        if post is None or post.deleted:
+            return
+        await self._finish_created(post, comment)
+
+    async def finish_deleted(self, subject: str) -> None:
+        """The sweeper's finisher of a delete (`subject`: ``<post>:<comment>:<removed>``):
+        counts settled (only if the delete's commit is not recorded) and its event out."""
+        post_id, comment_id, removed = (int(part) for part in subject.split(":"))
+        ref = await self._store.comment_ref(post_id, comment_id)
+        post = await self._posts.record(post_id)
+        if ref is None or not ref.deleted or post is None or post.deleted:
+            return  # the delete never committed, or the post went with it
+        falling = [cache.comments(post_id)]
+        if ref.parent_id:
+            falling.append(cache.replies(post_id, ref.parent_id))
+        await self._counters.settle(falling, op=f"comment.deleted:{comment_id}",
+                                    written_ms=ref.deleted_ms)
+        gone = CommentRecord(comment_id=comment_id, post_id=post_id, parent_id=ref.parent_id,
+                             author_id=ref.author_id, text="", mentions=(),
+                             create_time=datetime.now(UTC))
+        await self._events.comment_deleted(post, gone, removed, datetime.now(UTC))
 
     async def _replied_to(self, post_id: int, parent_id: int) -> CommentRecord | None:
         if not parent_id:
@@ -191,13 +238,15 @@ class Comments:
             await self._counters.settle(falling, op=op, written_ms=ref.deleted_ms)
             return
         replies = [] if comment.parent_id else await self._store.reply_ids(post_id, comment_id)
-        await self._counters.begin(falling)
-        try:
-            await self._store.delete_comment(comment, replies)
-        except BaseException:
-            await self._counters.invalidate(falling, ending_write=True)
-            raise
-        await self._counters.commit({falling[0]: -(1 + len(replies)),
-                                     **{c: -1 for c in falling[1:]}}, op=op)
-        await self._counters.drop([*gone, *(cache.comment_likes(r) for r in replies)])
-        await self._events.comment_deleted(post, comment, 1 + len(replies), datetime.now(UTC))
+        async with self._pending.around(DELETED, f"{post_id}:{comment_id}:{1 + len(replies)}"):
+            await self._counters.begin(falling)
+            try:
+                await self._store.delete_comment(comment, replies)
+            except BaseException:
+                await self._counters.invalidate(falling, ending_write=True)
+                raise
+            await self._counters.commit({falling[0]: -(1 + len(replies)),
+                                         **{c: -1 for c in falling[1:]}}, op=op)
+            await self._counters.drop([*gone, *(cache.comment_likes(r) for r in replies)])
+            await self._events.comment_deleted(post, comment, 1 + len(replies),
+                                               datetime.now(UTC))

@@ -18,6 +18,12 @@ the marked row and finishes. A like that finds a marked row finishes that unlike
 When Redis cannot be reached, nothing can order a user's calls: the like row is then
 claimed with a lightweight transaction (the one place one is kept, for outages), and the
 count is recounted in CQL until Redis is back (counters.py).
+
+A like or unlike that changes something is recorded as pending while it runs (services/
+runtime/pending.py, kind ``post.like``, subject ``<post>:<user>``): if it is abandoned
+half-way (the process killed, NATS away and the client gone), the service's sweeper
+finishes it from the row's state under the same lock (`finish`), so its event goes out,
+once (the same event id).
 """
 
 from __future__ import annotations
@@ -42,7 +48,11 @@ from services.post.store.likes import LikeRows
 from services.runtime.errors import NotFound
 from services.runtime.ids import Snowflake
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import id_batch, require_id
+
+LIKE = "post.like"  # the pending kind of a like or unlike (subject: <post>:<user>)
+RETRY_SECONDS = 10.0  # a finisher that cannot take the user's lock looks again after this
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,10 @@ def comment_not_found(comment_id: int) -> NotFound:
 class Likes:
     def __init__(self, store: LikeRows, comments: CommentRows, counters: Counters,
                  like_sets: LikeSets, events: PostEvents, view: SocialView, posts: Posts,
-                 ids: Snowflake, tokens: PageTokens, liked: LikedCache) -> None:
+                 ids: Snowflake, tokens: PageTokens, liked: LikedCache,
+                 pending: PendingChanges) -> None:
         self._store = store
+        self._pending = pending
         self._comments = comments
         self._liked = liked
         self._counters = counters
@@ -81,19 +93,20 @@ class Likes:
         hold = await self._sets.acquire(cache.likes(post_id), viewer, like=True)
         if hold.done:
             return await self._count(hold, hold.count)
-        await self._liked.forget(viewer, post_id)
-        if not hold.token:  # Redis unreachable
-            await self._like_without_lock(post, viewer)
-            return await self._counters.get(hold.counter)
         try:
-            like, fresh = await self._stored_and_published(post, viewer, hold.cached)
+            async with self._pending.around(LIKE, f"{post_id}:{viewer}"):
+                await self._liked.forget(viewer, post_id)
+                if not hold.token:  # Redis unreachable
+                    await self._like_without_lock(post, viewer)
+                    return await self._counters.get(hold.counter)
+                like, fresh = await self._stored_and_published(post, viewer, hold.cached)
+                await self._liked.record(viewer, post_id, like.like_id)
+                count = await self._sets.add(hold, str(like.like_id))
+                if fresh:
+                    await self._store.mark_like_published(post_id, viewer)
         except BaseException:
-            await self._sets.release(hold)
+            await self._sets.release(hold)  # a no-op once `add` released it
             raise
-        await self._liked.record(viewer, post_id, like.like_id)
-        count = await self._sets.add(hold, str(like.like_id))
-        if fresh:
-            await self._store.mark_like_published(post_id, viewer)
         return await self._count(hold, count)
 
     async def _stored_and_published(self, post: PostRecord, viewer: str, cached: str | None
@@ -137,12 +150,45 @@ class Likes:
         try:
             found = await self._store.get_like(post_id, viewer)
             if found is not None:
-                await self._liked.forget(viewer, post_id)
-                await self._finish_unlike(post, found)
-                await self._liked.record(viewer, post_id, -found.like.like_id)
+                async with self._pending.around(LIKE, f"{post_id}:{viewer}"):
+                    await self._liked.forget(viewer, post_id)
+                    await self._finish_unlike(post, found)
+                    await self._liked.record(viewer, post_id, -found.like.like_id)
         finally:
             await self._sets.release(hold)
         return await self._count(hold, hold.count)
+
+    async def finish(self, subject: str) -> float | None:
+        """The sweeper's finisher of a like or unlike (`subject`: ``<post>:<user>``): under
+        the user's lock, the like's row, set entry and event brought in line with where it
+        got: a like whose event is not known to be out is published and entered in the set;
+        a like being removed has its unlike finished; nothing else is touched."""
+        post_part, user_id = subject.split(":", 1)
+        post = await self._posts.record(int(post_part))
+        if post is None or post.deleted:
+            return None  # its likes went with it
+        hold = await self._sets.acquire(cache.likes(post.post_id), user_id, like=True)
+        if hold.done:
+            return None  # in the set: stored and published
+        if not hold.token:  # Redis unreachable: nothing orders this user's calls now
+            return RETRY_SECONDS
+        try:
+            found = await self._store.get_like(post.post_id, user_id)
+            if found is not None and found.unliked:
+                await self._liked.forget(user_id, post.post_id)
+                await self._finish_unlike(post, found)
+                await self._liked.record(user_id, post.post_id, -found.like.like_id)
+            elif found is not None:
+                if not found.published:
+                    await self._store.add_liker(post.post_id, found.like)
+                    await self._events.post_liked(post, found.like)
+                await self._liked.record(user_id, post.post_id, found.like.like_id)
+                await self._sets.add(hold, str(found.like.like_id))
+                if not found.published:
+                    await self._store.mark_like_published(post.post_id, user_id)
+        finally:
+            await self._sets.release(hold)  # a no-op once `add` released it
+        return None
 
     async def _finish_unlike(self, post: PostRecord, found: LikeState) -> None:
         if not found.unliked:

@@ -10,6 +10,12 @@ the same request id finds the claimed post id; if the post row exists it only fi
 what is left (publishing; the count is rebuilt only if the first attempt did not record
 it), otherwise it redoes the steps with the same id, so no duplicate post, list entry,
 count or event can appear.
+
+And without the client: from before the post row is written until its event is out, the
+create is recorded as pending (services/runtime/pending.py, kind ``post.created``), so a
+create abandoned half-way (the process killed after the write, NATS away and the client
+gone) is counted and published by the service's sweeper (`finish_created`); deletes the
+same way (``post.deleted``, `finish_deleted`).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from services.runtime.errors import (
 )
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import (
     check,
     id_batch,
@@ -56,6 +63,7 @@ from services.runtime.validation import (
 
 MAX_MEDIA = 10
 MAX_BATCH = 500  # BatchGetPosts, BatchGetLikeStatus
+CREATED, DELETED = "post.created", "post.deleted"  # pending kinds (subject: the post id)
 
 
 @dataclass(frozen=True)
@@ -108,9 +116,10 @@ def _create_violations(request_id: str, caption: str, media_ids: Sequence[str]):
 class Posts:
     def __init__(self, store: PostRows, counters: Counters, events: PostEvents,
                  view: SocialView, media: MediaPeer, ids: Snowflake, tokens: PageTokens,
-                 bodies: PostBodies, liked: LikedCache, claim_grace_seconds: float = 60.0
-                 ) -> None:
+                 bodies: PostBodies, liked: LikedCache, pending: PendingChanges,
+                 claim_grace_seconds: float = 60.0) -> None:
         self._store = store
+        self._pending = pending
         self._liked = liked
         self._bodies = bodies
         self._counters = counters
@@ -146,10 +155,8 @@ class Posts:
                 if existing.deleted:
                     raise post_not_found(post_id)
                 if not existing.published:  # the first attempt stopped half-way: finish it
-                    await self._counters.settle([cache.posts(author)],
-                                                op=f"post.created:{post_id}",
-                                                written_ms=id_time_ms(post_id))
-                    await self._publish_created(existing)
+                    async with self._pending.around(CREATED, str(post_id)):
+                        await self._finish_created(existing)
                 return await self._fresh_view(existing, await summary)
             found, mentions = await lookups
         except BaseException:
@@ -163,15 +170,17 @@ class Posts:
                             hashtags=parsed.hashtags, mentions=mentions, media=tuple(refs),
                             create_time=create_time)
         counter = cache.posts(author)
-        await asyncio.gather(self._claim_media(record), self._counters.begin([counter]))
-        try:
-            await self._store.insert_post(record)
-        except BaseException:
-            await self._counters.invalidate([counter], ending_write=True)
-            raise
-        await asyncio.gather(self._counters.commit({counter: 1}, op=f"post.created:{post_id}"),
-                             self._events.post_created(record))
-        await self._store.mark_post_published(record.post_id)
+        async with self._pending.around(CREATED, str(post_id)):
+            await asyncio.gather(self._claim_media(record), self._counters.begin([counter]))
+            try:
+                await self._store.insert_post(record)
+            except BaseException:
+                await self._counters.invalidate([counter], ending_write=True)
+                raise
+            await asyncio.gather(
+                self._counters.commit({counter: 1}, op=f"post.created:{post_id}"),
+                self._events.post_created(record))
+            await self._store.mark_post_published(record.post_id)
         # A post just made has no likes or comments yet: its view needs no count read.
         return PostView(record, await summary, 0, 0, False)
 
@@ -201,9 +210,29 @@ class Posts:
             return await self._store.take_over_media(media_id, owner, post_id, now)
         return False
 
-    async def _publish_created(self, record: PostRecord) -> None:
+    async def _finish_created(self, record: PostRecord) -> None:
+        """A stored post whose event is not known to be out: counted (once) and published
+        (with its deterministic event id)."""
+        await self._counters.settle([cache.posts(record.author_id)],
+                                    op=f"post.created:{record.post_id}",
+                                    written_ms=id_time_ms(record.post_id))
         await self._events.post_created(record)
         await self._store.mark_post_published(record.post_id)
+
+    async def finish_created(self, subject: str) -> None:
+        """The sweeper's finisher of a create (`subject`: the post id)."""
+        record = await self._store.get_post(int(subject))
+        if record is None or record.deleted or record.published:
+            return  # never written (its client may still retry), deleted, or finished
+        await self._finish_created(record)
+
+    async def finish_deleted(self, subject: str) -> None:
+        """The sweeper's finisher of a delete (`subject`: the post id): a deleted post's
+        count settled, its media released and its event published."""
+        record = await self._store.get_post(int(subject))
+        if record is None or not record.deleted:
+            return  # the delete never committed: nothing to announce
+        await self._finish_delete(record, datetime.now(UTC))
 
     async def _fresh_view(self, record: PostRecord, author: UserSummary) -> PostView:
         """The view of a post made by an earlier attempt (it may have likes by now)."""
@@ -212,6 +241,10 @@ class Posts:
                         counts[cache.comments(record.post_id)], record.post_id in liked)
 
     # --- reads -----------------------------------------------------------------------------
+
+    async def record(self, post_id: int) -> PostRecord | None:
+        """The stored post, deleted or not, whoever may see it (for finishers)."""
+        return await self._store.get_post(post_id)
 
     async def visible(self, viewer: str, post_id: int) -> tuple[PostRecord, Audience]:
         """The post if the caller may see it; NOT_FOUND otherwise (existence not leaked)."""
@@ -309,18 +342,30 @@ class Posts:
                                    metadata={"post_id": str(post_id)})
         await self._bodies.forget(post_id)  # before CQL: no reader may keep the cached body
         now = datetime.now(UTC)
-        counter, op = cache.posts(caller), f"post.deleted:{post_id}"
-        if record.deleted:  # a repeat: rebuild the count only if the first did not count it
-            await self._counters.settle([counter], op=op, written_ms=record.deleted_ms)
-        else:
+        async with self._pending.around(DELETED, str(post_id)):
+            if record.deleted:  # a repeat: finish what the first may have left
+                await self._finish_delete(record, now)
+                return
+            counter = cache.posts(caller)
             await self._counters.begin([counter])
             try:
                 await self._store.delete_post(record, now)
             except BaseException:
                 await self._counters.invalidate([counter], ending_write=True)
                 raise
-            await self._counters.commit({counter: -1}, op=op)
+            await self._counters.commit({counter: -1}, op=f"post.deleted:{post_id}")
             await self._counters.drop([cache.likes(post_id), cache.comments(post_id)])
-        await asyncio.gather(*(self._store.release_media(ref.media_id, post_id)
+            await self._release_and_announce(record, now)
+
+    async def _finish_delete(self, record: PostRecord, now: datetime) -> None:
+        """Rebuild the author's count only if the first attempt did not count the delete;
+        release the media and publish (the same event id)."""
+        await self._counters.settle([cache.posts(record.author_id)],
+                                    op=f"post.deleted:{record.post_id}",
+                                    written_ms=record.deleted_ms)
+        await self._release_and_announce(record, now)
+
+    async def _release_and_announce(self, record: PostRecord, now: datetime) -> None:
+        await asyncio.gather(*(self._store.release_media(ref.media_id, record.post_id)
                                for ref in record.media))
         await self._events.post_deleted(record, now)

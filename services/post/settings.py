@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime.settings import ServiceSettings, service_config
+from services.runtime.pending import OutboxSettings
+from services.runtime.settings import service_config
 
 
-class PostSettings(ServiceSettings):
+class PostSettings(OutboxSettings):
+    """Its rules' tunables, and its sweeper's timing (OutboxSettings: ``*_OUTBOX_*``)."""
+
     model_config = service_config("POST")
 
     counter_ttl_seconds: int = Field(default=3600, ge=10,

@@ -22,7 +22,11 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import PreparedStatement, Statement, dict_factory
 
 from services.runtime import metrics
@@ -97,6 +101,9 @@ class CqlStore:
             auth_provider=auth,
             connect_timeout=settings.connect_timeout_seconds,
             control_connection_timeout=settings.connect_timeout_seconds,
+            reconnection_policy=ExponentialReconnectionPolicy(
+                base_delay=min(0.5, settings.reconnect_max_seconds),
+                max_delay=settings.reconnect_max_seconds, max_attempts=None),
         )
         session = await asyncio.to_thread(cluster.connect, keyspace)
         return cls(cluster, session, settings)

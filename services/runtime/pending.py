@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import zlib
@@ -39,14 +40,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from services.runtime.cql import CqlStore
 from services.runtime.errors import DomainError, Unavailable
+from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 Finisher = Callable[[str], Awaitable[float | None]]
 FAILED_RETRY_SECONDS = 10.0
 SHARDS = 4
+
+# Set while a sweeper's finisher runs: the domain calls it makes to redo a change are not
+# recorded as pending again (the row being settled stands for them).
+_finishing: contextvars.ContextVar[bool] = contextvars.ContextVar("pending_finishing",
+                                                                  default=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,25 @@ class SweepTiming:
     sweep_seconds: float = 2.0  # how often ripe slots are read
     lookback_seconds: int = 600  # where a sweeper with no record starts (rows are only
     # written by processes that sweep, so none is older than the first sweep by much)
+
+
+class OutboxSettings(ServiceSettings):
+    """The sweep timing of a service whose changes are finished by its sweeper (post, graph,
+    story: ``PHOTOMESH_<NAME>_OUTBOX_*``); a service's settings class derives from it."""
+
+    outbox_slot_seconds: int = Field(
+        default=5, ge=1, le=3600, description="pending changes are kept in time slots this "
+                                              "long (services/runtime/pending.py)")
+    outbox_grace_seconds: float = Field(
+        default=15.0, ge=0, description="a change is left to its own call this long before "
+                                        "the sweeper finishes it")
+    outbox_sweep_seconds: float = Field(default=2.0, gt=0,
+                                        description="how often the sweeper reads ripe slots")
+
+    def sweep_timing(self) -> SweepTiming:
+        return SweepTiming(slot_seconds=self.outbox_slot_seconds,
+                           grace_seconds=self.outbox_grace_seconds,
+                           sweep_seconds=self.outbox_sweep_seconds)
 
 
 @dataclass(frozen=True)
@@ -99,13 +127,17 @@ class PendingChanges:
             (self.owner, pending.slot, pending.shard, pending.kind, pending.subject))
 
     @asynccontextmanager
-    async def around(self, kind: str, subject: str) -> AsyncIterator[Pending]:
+    async def around(self, kind: str, subject: str) -> AsyncIterator[None]:
         """Pending while the block runs: done when it returns or fails cleanly (a domain
         error: nothing was left half-way that is not the client's to fix); left for the
-        sweeper when it fails otherwise (a backend error, a cancellation, a crash)."""
+        sweeper when it fails otherwise (a backend error, a cancellation, a crash). Inside
+        a finisher nothing new is recorded."""
+        if _finishing.get():
+            yield
+            return
         pending = await self.begin(kind, subject)
         try:
-            yield pending
+            yield
         except DomainError as exc:
             if not isinstance(exc, Unavailable):
                 await self._done_quietly(pending)
@@ -178,12 +210,15 @@ class Sweeper:
                       pending.kind)
             await self._pending.done(pending)
             return
+        token = _finishing.set(True)
         try:
             again = await finisher(pending.subject)
         except Exception as exc:  # noqa: BLE001 - look again later
             log.warning("%s sweeper: %s %s not finished yet: %r", self._pending.owner,
                         pending.kind, pending.subject, exc)
             again = FAILED_RETRY_SECONDS
+        finally:
+            _finishing.reset(token)
         if again is not None:
             await self._pending.begin(pending.kind, pending.subject,
                                       delay=max(again, self._pending.settings.slot_seconds))

@@ -104,6 +104,11 @@ class CqlSettings(BaseSettings):
     password: str | None = None
     request_timeout_seconds: float = Field(default=10.0, gt=0)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    reconnect_max_seconds: float = Field(
+        default=5.0, gt=0, le=600,
+        description="a node seen down is tried again at most this long apart (exponential "
+                    "from 0.5 s); the driver's default, 600 s, left the mesh failing for "
+                    "half a minute after a node that was down 40 s had returned")
 
 
 class RedisSettings(BaseSettings):

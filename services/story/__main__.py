@@ -6,6 +6,7 @@ from photomesh.story.v1 import story_service_pb2 as pb
 
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
+from services.runtime.pending import PendingChanges, Sweeper
 from services.story.archive import ArchiveJob
 from services.story.cache import StoryCache
 from services.story.clock import Clock
@@ -14,7 +15,7 @@ from services.story.events import DOMAIN, StoryEvents
 from services.story.server import StoryServicer
 from services.story.settings import StorySettings
 from services.story.store import StoryStore
-from services.story.stories import Stories
+from services.story.stories import PUBLISHED, Stories
 from services.story.tray import Tray
 from services.story.views import Views
 
@@ -35,14 +36,18 @@ async def build(ctx: Context[StorySettings]) -> Built:
     views = Views(store, cache)
     clock = Clock(settings.clock_offset_seconds)
     close_friends = CloseFriends(store, cache, view, ctx.page_tokens)
+    # Stories whose event did not go out are published by the sweeper without the client.
+    pending = PendingChanges(backends.cql, NAME, settings.sweep_timing())
     stories = Stories(store, cache, StoryEvents(backends.events), view, ctx.peers.media, views,
-                      close_friends, backends.ids, ctx.page_tokens, settings.ttl_seconds, clock)
+                      close_friends, backends.ids, ctx.page_tokens, settings.ttl_seconds, clock,
+                      pending)
+    sweeper = Sweeper(pending, {PUBLISHED: stories.finish_published})
     tray = Tray(store, cache, view, views, close_friends, ctx.page_tokens,
                 settings.max_following, clock)
     archive = ArchiveJob(store, settings.archive_interval_seconds,
                          settings.archive_lookback_seconds, clock)
     return Built(definition(NAME, pb, "StoryService", StoryServicer(stories, tray, close_friends)),
-                 background=[archive.run(),
+                 background=[archive.run(), sweeper.run(),
                              *(c.run() for c in view.consumers(backends.events, NAME))],
                  domain=stories)
 

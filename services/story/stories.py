@@ -1,4 +1,9 @@
-"""Story rules: publishing, who may see a story, deleting, the archive (no gRPC here)."""
+"""Story rules: publishing, who may see a story, deleting, the archive (no gRPC here).
+
+A story's publish is recorded as pending while it runs (services/runtime/pending.py, kind
+``story.published``): one whose client gave up before its event went out is published by
+the service's sweeper (`finish_published`, the same event id) while it is live.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from services.runtime.errors import (
 )
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pagination import PageTokens, page_size
+from services.runtime.pending import PendingChanges
 from services.runtime.validation import request_id_violation, require_id, uuid_violation
 from services.story.cache import StoryCache
 from services.story.clock import Clock
@@ -30,6 +36,7 @@ from services.story.store import StoryStore
 from services.story.views import Views
 
 AUDIENCES = (FOLLOWERS, CLOSE_FRIENDS)
+PUBLISHED = "story.published"  # the pending kind of a new story (subject: author:story)
 TEXT_MAX = 500
 
 
@@ -51,8 +58,10 @@ class StoryView:
 class Stories:
     def __init__(self, store: StoryStore, cache: StoryCache, events: StoryEvents,
                  graph: SocialView, media: MediaPeer, views: Views, close_friends: CloseFriends,
-                 ids: Snowflake, tokens: PageTokens, ttl_seconds: int, clock: Clock) -> None:
+                 ids: Snowflake, tokens: PageTokens, ttl_seconds: int, clock: Clock,
+                 pending: PendingChanges) -> None:
         self._store = store
+        self._pending = pending
         self._tokens = tokens
         self._cache = cache
         self._events = events
@@ -91,20 +100,30 @@ class Stories:
         now = self._now_ms()
         story = await self._store.live(story_id, now) or await self._store.archived(
             author_id, story_id)
-        if story is None:
-            if await self._store.deleted_by(story_id) is not None:
-                raise story_not_found(story_id)
-            media = await self._ready_media(author_id, media_id) if media_id else None
-            create_ms = id_time_ms(story_id)
-            story = StoryRecord(story_id, author_id, audience, text, media, create_ms,
-                                create_ms + self._ttl_ms)
-            await self._store.save(story, now)
-            await self._cache.add_story(story)
-        if story.live_at(now):
-            # Also on a retry: an earlier attempt may have failed before publishing; the
-            # event id is the same, so JetStream and consumers drop duplicates.
-            await self._events.published(story)
+        async with self._pending.around(PUBLISHED, f"{author_id}:{story_id}"):
+            if story is None:
+                if await self._store.deleted_by(story_id) is not None:
+                    raise story_not_found(story_id)
+                media = await self._ready_media(author_id, media_id) if media_id else None
+                create_ms = id_time_ms(story_id)
+                story = StoryRecord(story_id, author_id, audience, text, media, create_ms,
+                                    create_ms + self._ttl_ms)
+                await self._store.save(story, now)
+                await self._cache.add_story(story)
+            if story.live_at(now):
+                # Also on a retry: an earlier attempt may have failed before publishing;
+                # the event id is the same, so JetStream and consumers drop duplicates.
+                await self._events.published(story)
         return StoryView(story, await self._summary(author_id), False, 0)
+
+    async def finish_published(self, subject: str) -> None:
+        """The sweeper's finisher of a new story (`subject`: ``<author>:<story>``): a live
+        story is cached and published (again: the same event id)."""
+        author_id, story_part = subject.split(":")
+        story = await self._store.live(int(story_part), self._now_ms())
+        if story is not None and story.author_id == author_id:
+            await self._cache.add_story(story)
+            await self._events.published(story)
 
     async def _ready_media(self, owner_id: str, media_id: str) -> MediaRef:
         refs, unknown = owned_ready(owner_id, [media_id], await self._media.items([media_id]))

@@ -85,7 +85,12 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
                                                                                "post"))
     env.update({"PHOTOMESH_REDIS_URL": redis_server.backend.endpoint(),
                 "PHOTOMESH_NATS_URL": nats_server.backend.endpoint(),
-                "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1000"})
+                "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1000",
+                # Swept fast; 1-second slots make its pending rows its own (the run's post
+                # service sweeps 5-second slots and publishes to the run's NATS).
+                "PHOTOMESH_POST_OUTBOX_SLOT_SECONDS": "1",
+                "PHOTOMESH_POST_OUTBOX_GRACE_SECONDS": "2",
+                "PHOTOMESH_POST_OUTBOX_SWEEP_SECONDS": "0.5"})
     service: subprocess.Popen | None = None
     try:
         redis_server.start()
@@ -247,3 +252,67 @@ async def test_like_and_unlike_failing_before_their_events_are_finished_once_by_
     assert len(await published(isolated.env, "unliked", ev.PostUnlikedEvent,
                                lambda e: e.post_id == pid)) == len(unliked) == 1
     assert liked[0].like_id == unliked[0].like_id
+
+
+async def test_changes_abandoned_while_nats_is_away_are_published_by_the_sweeper(
+        isolated, new_user, media_for) -> None:
+    """The client gives up after UNAVAILABLE and never retries: the post, like, comment and
+    comment delete it left stored but unannounced are published once NATS is back, by the
+    service's sweeper, once each (the same event ids)."""
+    author, fan = await new_user(), await new_user()
+    async with grpc.aio.insecure_channel(isolated.target) as channel:
+        post = pb_grpc.PostServiceStub(channel)
+        liked = (await post.CreatePost(pb.CreatePostRequest(
+            request_id=str(uuid.uuid4()), media_ids=await media_for(author, 1)),
+            metadata=author.md)).post
+        doomed = (await post.CreateComment(pb.CreateCommentRequest(
+            request_id=str(uuid.uuid4()), post_id=liked.post_id, text="soon gone"),
+            metadata=fan.md)).comment
+        left_media = await media_for(author, 1)
+        isolated.nats.stop()
+        for call, request, md in (
+                (post.CreatePost, pb.CreatePostRequest(
+                    request_id=str(uuid.uuid4()), caption="left #behind",
+                    media_ids=left_media), author.md),
+                (post.LikePost, pb.LikePostRequest(post_id=liked.post_id), fan.md),
+                (post.CreateComment, pb.CreateCommentRequest(
+                    request_id=str(uuid.uuid4()), post_id=liked.post_id, text="hello"),
+                 fan.md),
+                (post.DeleteComment, pb.DeleteCommentRequest(
+                    post_id=liked.post_id, comment_id=doomed.comment_id), fan.md)):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await call(request, metadata=md, timeout=30)
+            assert err.value.code() == grpc.StatusCode.UNAVAILABLE, call
+        listed = await post.ListUserPosts(pb.ListUserPostsRequest(user_id=author.user_id),
+                                          metadata=author.md)
+        assert len(listed.posts) == 2  # stored, not announced
+        left = next(p.post_id for p in listed.posts if p.post_id != liked.post_id)
+        _restart(isolated.nats)
+    created = await published(isolated.env, "created", ev.PostCreatedEvent,
+                              lambda e: e.post_id == left, wait_for=1, timeout=60)
+    likes = await published(isolated.env, "liked", ev.PostLikedEvent,
+                            lambda e: e.post_id == liked.post_id, wait_for=1, timeout=60)
+    comments = await published(isolated.env, "comment_added", ev.CommentAddedEvent,
+                               lambda e: e.post_id == liked.post_id and e.text_preview == "hello",
+                               wait_for=1, timeout=60)
+    deleted = await published(isolated.env, "comment_deleted", ev.CommentDeletedEvent,
+                              lambda e: e.comment_id == doomed.comment_id, wait_for=1,
+                              timeout=60)
+    assert [e.caption_preview for e in created] == ["left #behind"]
+    assert [e.liker_user_id for e in likes] == [fan.user_id]
+    assert [e.commenter_user_id for e in comments] == [fan.user_id]
+    assert [e.removed_comment_count for e in deleted] == [1]
+    await asyncio.sleep(3)  # more sweeps publish nothing twice
+    assert len(await published(isolated.env, "created", ev.PostCreatedEvent,
+                               lambda e: e.post_id == left)) == 1
+    assert len(await published(isolated.env, "liked", ev.PostLikedEvent,
+                               lambda e: e.post_id == liked.post_id)) == 1
+    async with grpc.aio.insecure_channel(isolated.target) as channel:
+        post = pb_grpc.PostServiceStub(channel)
+        shown = await _until_served(post.GetPost, pb.GetPostRequest(post_id=liked.post_id),
+                                    metadata=fan.md)
+        assert shown.post.like_count == 1 and shown.post.comment_count == 1
+        assert shown.post.liked_by_caller
+        listed = await post.ListUserPosts(pb.ListUserPostsRequest(user_id=author.user_id),
+                                          metadata=author.md)
+        assert listed.total_size == 2
