@@ -9,7 +9,7 @@ import pytest
 from grpc import aio
 from photomesh.message.v1 import message_service_pb2 as pb
 
-from tests.graph_support import follow
+from tests.graph_support import follow, make_private
 from tests.helpers import error_info
 from tests.message.conftest import direct, eventually, rid, send, threads
 
@@ -95,6 +95,21 @@ async def test_a_stranger_s_first_message_is_a_request_until_accepted(dm, make_u
         thread_id=second.thread_id), metadata=me.md)
     assert await threads(dm, me, pb.FOLDER_REQUESTS) == []
     assert (await _unread(dm, me)).request_count == 0
+
+
+async def test_a_private_account_gets_a_stranger_s_message_as_a_request(
+        dm, graph, make_users) -> None:
+    private, stranger = await make_users(2)
+    await make_private(graph, private)
+    thread = await direct(dm, stranger, private)
+    await send(dm, stranger, thread.thread_id, "may I?")
+    requests = await eventually(lambda: threads(dm, private, pb.FOLDER_REQUESTS),
+                                lambda ts: len(ts) == 1)
+    assert requests[0].thread_id == thread.thread_id
+    assert await threads(dm, private) == []
+    reply = await send(dm, private, thread.thread_id, "yes")  # replying accepts it
+    assert reply.sender_user_id == private.user_id
+    await eventually(lambda: threads(dm, private), lambda ts: len(ts) == 1)
 
 
 async def test_a_group_shows_in_its_members_inboxes_and_leaves_a_removed_one(
