@@ -7,9 +7,14 @@ inbox folder only, plus ``~`` (the hash was filled from CQL); ``ch:<user>`` — 
 the worker and the service publish a user's stream events on (serialized
 StreamMessagesResponse without the unread total; the service adds it).
 
-Staleness: the hash is written after every CQL write that changes a count, so it follows
-the truth within milliseconds; it expires after `ttl_seconds` without writes and is
-rebuilt, which bounds what a lost Redis write could leave.
+Staleness: the worker writes a thread's count after the CQL writes of each event, so the
+hash follows the truth within milliseconds. The service's own changes (read marks,
+accepting, declining) drop the hash instead of writing it (a worker's write computed
+before the change could land after it), and the next read rebuilds it from CQL. Every
+write bumps the hash's version ``~v``, and a rebuild stores its result only if the version
+it saw before reading CQL is still there (a write that came meanwhile wins; the next read
+rebuilds again). The hash expires after `ttl_seconds` without writes, which bounds what a
+lost Redis write could leave.
 """
 
 from __future__ import annotations
@@ -24,16 +29,30 @@ from services.runtime.cache import KeySpace
 
 log = logging.getLogger(__name__)
 FILLED = "~"
+VERSION = "~v"
 
-# KEYS[1] hash; ARGV ttl, then field/value pairs. Only a filled hash is written (a
-# missing one is rebuilt from CQL on its next read).
+# KEYS[1] hash; ARGV ttl, then field/value pairs. The version is bumped always; the
+# counts are written only into a filled hash (a missing one is rebuilt from CQL).
 _SET_IF_FILLED = """
+redis.call('HINCRBY', KEYS[1], '~v', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
 if redis.call('HEXISTS', KEYS[1], '~') == 0 then return 0 end
 for i = 2, #ARGV, 2 do
   if tonumber(ARGV[i + 1]) > 0 then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   else redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS[1] hash; ARGV version seen ('' none), ttl, then field/value pairs: the rebuilt
+# hash, stored only if no write came since the version was read.
+_FILL = """
+local v = redis.call('HGET', KEYS[1], '~v') or ''
+if v ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '~', 1, unpack(ARGV, 3))
+if v ~= '' then redis.call('HSET', KEYS[1], '~v', v) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
@@ -44,6 +63,7 @@ class MessageCache:
         self._keys = keys
         self._ttl = ttl_seconds
         self._set = redis.register_script(_SET_IF_FILLED)
+        self._fill = redis.register_script(_FILL)
 
     # --- unread counts ----------------------------------------------------------------------
 
@@ -76,15 +96,17 @@ class MessageCache:
         except RedisError as exc:
             log.warning("message cache: Redis unavailable, counting in CQL: %r", exc)
             return await rebuild()
-        if cached:
-            return {k.decode(): int(v) for k, v in cached.items() if k != FILLED.encode()}
+        if FILLED.encode() in cached:
+            return {k.decode(): int(v) for k, v in cached.items()
+                    if k not in (FILLED.encode(), VERSION.encode())}
+        seen = cached.get(VERSION.encode(), b"")
         counts = await rebuild()
+        pairs: list[str | int | bytes] = []
+        for field, value in counts.items():
+            if value:
+                pairs += [field, value]
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)
-                pipe.hset(key, mapping={FILLED: 1, **{k: v for k, v in counts.items() if v}})
-                pipe.expire(key, self._ttl)
-                await pipe.execute()
+            await self._fill(keys=[key], args=[seen, self._ttl, *pairs])
         except RedisError as exc:
             log.warning("message cache: unread not kept: %r", exc)
         return counts

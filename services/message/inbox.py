@@ -157,9 +157,7 @@ class Inbox:
                 await self._rows.mark_read(viewer_id, thread.thread_id, mark)
             read = {i for i in entry.unread_ids if i <= mark}
             await self._rows.drop_unread(viewer_id, thread.thread_id, read)
-            entry.unread_ids -= read
-            entry.read_up_to = max(entry.read_up_to, mark)
-            await self._cache.set_unread(viewer_id, unread_fields(entry))
+            await self._cache.forget(viewer_id)
         receipt = pb.StreamMessagesResponse(receipt=pb.ReadReceipt(
             thread_id=thread.thread_id, user_id=viewer_id, read_up_to_message_id=mark))
         await self._cache.push({m: receipt.SerializeToString() for m in thread.members})
@@ -178,7 +176,7 @@ class Inbox:
         if entry is not None and entry.folder != Folder.INBOX:
             await self._rows.move(entry, Folder.INBOX)
             entry.folder = Folder.INBOX
-            await self._cache.set_unread(viewer_id, unread_fields(entry))
+            await self._cache.forget(viewer_id)
         return messages.thread_of(thread, viewer_id,
                                   await self._view.summaries(list(thread.members)), entry)
 
@@ -193,4 +191,4 @@ class Inbox:
         entry = await self._rows.get(viewer_id, thread.thread_id)
         if entry is not None:
             await self._rows.delete(entry)
-        await self._cache.set_unread(viewer_id, gone_fields(thread.thread_id))
+        await self._cache.forget(viewer_id)
