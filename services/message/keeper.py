@@ -77,6 +77,9 @@ class InboxKeeper:
                 continue
             if sort_id <= entry.sort_id and (entry.folder == folder or folder ==
                                              Folder.REQUESTS):
+                if sort_id == entry.sort_id:  # a replay: the order row may not be written
+                    await self._inbox.put_order(member, entry.folder, sort_id,
+                                                thread.thread_id)
                 return entry
             target = Folder.INBOX if Folder.INBOX in (entry.folder, folder) else folder
             new_sort = max(sort_id, entry.sort_id)

@@ -1,9 +1,11 @@
 """CQL storage of each member's inbox (`message_inbox`, `message_inbox_order`).
 
 An entry is moved to a later sort id by a compare-and-set on the sort id it had, so two
-workers handling two messages of one thread at once leave the later one in front; the
-order row it had is then deleted. A reader meeting an order row whose entry has moved on
-(a crash between the two writes) skips it and deletes it.
+workers handling two messages of one thread at once leave the later one in front; its new
+order row is written next and the one it had deleted. A reader meeting an order row whose
+entry has moved on skips it and deletes it; an entry whose new order row a crash kept from
+being written gets it when the event is redelivered (the worker writes it again for an
+entry already at that sort id).
 """
 
 from __future__ import annotations
