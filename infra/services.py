@@ -154,6 +154,8 @@ def service_env(
         env["PHOTOMESH_OTEL_ENDPOINT"] = f"{s.host}:{s.jaeger_otlp_port}"
         env["PHOTOMESH_OTEL_SAMPLE_RATIO"] = str(s.trace_sample_ratio)
     for name in SERVICES:
+        if not mesh.of(name):  # a run dir's saved layout from before the process existed
+            continue
         upper = name.upper()
         env[f"PHOTOMESH_{upper}_HOST"] = mesh.host
         env[f"PHOTOMESH_{upper}_PORT"] = str(mesh.first(name).port)

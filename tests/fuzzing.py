@@ -32,6 +32,7 @@ from photomesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from photomesh.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from photomesh.graph.v1 import social_graph_service_pb2, social_graph_service_pb2_grpc
 from photomesh.media.v1 import media_service_pb2, media_service_pb2_grpc
+from photomesh.message.v1 import message_service_pb2, message_service_pb2_grpc
 from photomesh.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
 from photomesh.post.v1 import post_service_pb2, post_service_pb2_grpc
 from photomesh.story.v1 import story_service_pb2, story_service_pb2_grpc
@@ -44,6 +45,7 @@ SERVICES: dict[str, tuple[Any, Any, str]] = {
     "feed": (feed_service_pb2, feed_service_pb2_grpc, "FeedService"),
     "graph": (social_graph_service_pb2, social_graph_service_pb2_grpc, "SocialGraphService"),
     "media": (media_service_pb2, media_service_pb2_grpc, "MediaService"),
+    "message": (message_service_pb2, message_service_pb2_grpc, "MessageService"),
     "notification": (notification_service_pb2, notification_service_pb2_grpc,
                      "NotificationService"),
     "post": (post_service_pb2, post_service_pb2_grpc, "PostService"),
@@ -243,7 +245,8 @@ async def fuzz_rpc(name: str, rpc: str, target: str, known: Known,
 
 async def build_world(mesh: Any) -> Known:
     """Three users (b follows a; c is private and a asked to follow c), a READY image and a
-    post of a's with b's like and comment, a story of a's, and a's notifications."""
+    post of a's with b's like and comment, a story of a's, a's notifications, and a's
+    one-to-one thread with b holding one message."""
     import asyncio
     import time
 
@@ -258,7 +261,8 @@ async def build_world(mesh: Any) -> Known:
             aio.insecure_channel(mesh.target("graph")) as graph_channel, \
             aio.insecure_channel(mesh.target("post")) as post_channel, \
             aio.insecure_channel(mesh.target("story")) as story_channel, \
-            aio.insecure_channel(mesh.target("notification")) as notification_channel:
+            aio.insecure_channel(mesh.target("notification")) as notification_channel, \
+            aio.insecure_channel(mesh.target("message")) as message_channel:
         a, b, c = await Users.register(auth, 3, prefix="fz")
         graph = graph_stub(graph_channel)
         await follow(graph, b, a.user_id)
@@ -274,6 +278,12 @@ async def build_world(mesh: Any) -> Known:
             post_id=post.post_id, text="nice", request_id=new_id()), metadata=b.md)).comment
         story = (await stub("story", story_channel).CreateStory(spb.CreateStoryRequest(
             request_id=new_id(), text="fuzz"), metadata=a.md)).story
+        messages = stub("message", message_channel)
+        thread = (await messages.OpenDirectThread(message_service_pb2.OpenDirectThreadRequest(
+            user_id=b.user_id), metadata=a.md)).thread
+        message = (await messages.SendMessage(message_service_pb2.SendMessageRequest(
+            thread_id=thread.thread_id, request_id=new_id(), text="fuzz"),
+            metadata=a.md)).message
         notifications: list[int] = []
         deadline = time.monotonic() + 20
         while not notifications and time.monotonic() < deadline:
@@ -284,8 +294,9 @@ async def build_world(mesh: Any) -> Known:
     users = [a, b, c]
     return Known(users=users,
                  strings=[u.user_id for u in users] + [u.username for u in users]
-                 + [media.media_id],
-                 numbers=[post.post_id, comment.comment_id, story.story_id, *notifications])
+                 + [media.media_id, thread.thread_id],
+                 numbers=[post.post_id, comment.comment_id, story.story_id,
+                          message.message_id, *notifications])
 
 
 def new_id() -> str:

@@ -79,6 +79,24 @@ def _notifications(pop: Population, n: int) -> Plan:
     return _reads([a.token for a in pop.authors], [{"page_size": 20}])
 
 
+def _inbox(pop: Population, n: int) -> Plan:
+    return _reads([r.token for r in pop.readers], [{"page_size": 20}])
+
+
+def _send_message(pop: Population, n: int) -> Plan:
+    """Call i by reader ``i % readers``, into one of that reader's threads, each a new
+    message (its own request_id)."""
+    readers = pop.readers
+    tokens, messages = [], []
+    for i in range(n):
+        reader = readers[i % len(readers)]
+        threads = pop.threads[reader]
+        tokens.append(reader.token)
+        messages.append({"thread_id": threads[(i // len(readers)) % len(threads)],
+                         "request_id": uuid.uuid4().hex, "text": "cost benchmark message"})
+    return Plan(tokens, messages, cycle=False)
+
+
 def _drawn(pool: Pool, n: int, message: Callable[[object], dict[str, object]]) -> Plan:  # type: ignore[type-arg]
     tokens, targets = pool.take(n)
     return Plan(tokens, [message(t) for t in targets], cycle=False)
@@ -121,11 +139,17 @@ LIST_NOTIFICATIONS = Operation("list_notifications", "ListNotifications",
                                "photomesh.notification.v1.NotificationService/"
                                "ListNotifications", _notifications)
 
+MESSAGES = "photomesh.message.v1.MessageService"
+LIST_INBOX = Operation("list_inbox", "ListThreads (inbox of 5)", f"{MESSAGES}/ListThreads",
+                       _inbox)
+SEND_MESSAGE = Operation("send_message", "SendMessage", f"{MESSAGES}/SendMessage",
+                         _send_message, writes=True)
+
 #: In the order they run: reads first, then writes (which change what reads see),
 #: notifications last (the likes and follows before them fill the lists).
 OPERATIONS: tuple[Operation, ...] = (FEED_GRPC, FEED_REST, GET_POST, BATCH_GET_POSTS,
-                                     STORY_TRAY, CREATE_POST_C1, CREATE_POST, LIKE_POST,
-                                     FOLLOW, LIST_NOTIFICATIONS)
+                                     STORY_TRAY, LIST_INBOX, CREATE_POST_C1, CREATE_POST,
+                                     LIKE_POST, FOLLOW, SEND_MESSAGE, LIST_NOTIFICATIONS)
 BY_KEY = {op.key: op for op in OPERATIONS}
 
 

@@ -29,6 +29,8 @@ from photomesh.feed.v1 import feed_service_pb2 as fpb
 from photomesh.feed.v1 import feed_service_pb2_grpc as fgrpc
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as ggrpc
+from photomesh.message.v1 import message_service_pb2 as mpb
+from photomesh.message.v1 import message_service_pb2_grpc as mgrpc
 from photomesh.post.v1 import post_service_pb2 as ppb
 from photomesh.post.v1 import post_service_pb2_grpc as pgrpc
 from photomesh.story.v1 import story_service_pb2 as spb
@@ -80,6 +82,8 @@ class Population:
     follows: Pool[str]
     spare_media: Pool[str]
     stories: int = 0
+    #: Each reader's one-to-one threads with authors (its inbox), for the message runs.
+    threads: dict[Account, list[str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -89,7 +93,8 @@ class Population:
     def describe(self) -> str:
         return (f"{len(self.authors)} authors x {len(self.posts[self.authors[0]])} posts "
                 f"with one image each, {len(self.readers)} readers following every author, "
-                f"{self.stories} stories; pools: {self.likes.size()} new likes, "
+                f"{self.stories} stories, {sum(map(len, self.threads.values()))} message "
+                f"threads; pools: {self.likes.size()} new likes, "
                 f"{self.follows.size()} new follows, {self.spare_media.size()} READY images "
                 f"for CreatePost")
 
@@ -128,13 +133,14 @@ async def build(mesh: Mesh, *, authors: int = 12, readers: int = 40, posts_per_a
 
     timings: dict[str, float] = {}
     channels = {n: aio.insecure_channel(mesh.target(n))
-                for n in ("auth", "graph", "post", "media", "story", "feed")}
+                for n in ("auth", "graph", "post", "media", "story", "feed", "message")}
     try:
         auth = agrpc.AuthServiceStub(channels["auth"])
         graph = ggrpc.SocialGraphServiceStub(channels["graph"])
         post = pgrpc.PostServiceStub(channels["post"])
         story = sgrpc.StoryServiceStub(channels["story"])
         feed = fgrpc.FeedServiceStub(channels["feed"])
+        dm = mgrpc.MessageServiceStub(channels["message"])
 
         t0 = time.monotonic()
         writers = await _register(auth, authors, "author")
@@ -196,6 +202,12 @@ async def build(mesh: Mesh, *, authors: int = 12, readers: int = 40, posts_per_a
         timings["feeds filled"] = time.monotonic() - t0
         say(f"setup: {want} posts, {len(writers)} stories, every reader's feed full "
             f"({timings['posts and stories'] + timings['feeds filled']:.1f}s)")
+
+        t0 = time.monotonic()
+        threads = await _message_threads(dm, people, writers)
+        timings["message threads"] = time.monotonic() - t0
+        say(f"setup: {sum(map(len, threads.values()))} message threads, each with "
+            f"{MESSAGES_PER_THREAD} messages ({timings['message threads']:.1f}s)")
     finally:
         for channel in channels.values():
             await channel.close()
@@ -216,7 +228,41 @@ async def build(mesh: Mesh, *, authors: int = 12, readers: int = 40, posts_per_a
                                    len(everyone) - 1 - len(followed))
     spare = {a: images[a][posts_per_author:] for a in writers}
     return Population(writers, people, posts, Pool(likes), Pool(follows), Pool(spare),
-                      stories=len(writers), timings=timings)
+                      stories=len(writers), threads=threads, timings=timings)
+
+
+THREADS_PER_READER = 5
+MESSAGES_PER_THREAD = 3
+
+
+async def _message_threads(dm: mgrpc.MessageServiceStub, people: list[Account],
+                           writers: list[Account]) -> dict[Account, list[str]]:
+    """Each reader opens a one-to-one thread with up to THREADS_PER_READER authors and
+    sends MESSAGES_PER_THREAD messages in each; returns each reader's thread ids once the
+    inbox worker has put them all in the reader's inbox."""
+    async def one(reader: Account, author: Account) -> str:
+        thread = (await dm.OpenDirectThread(mpb.OpenDirectThreadRequest(
+            user_id=author.user_id), metadata=reader.md, timeout=60)).thread
+        for k in range(MESSAGES_PER_THREAD):
+            await dm.SendMessage(mpb.SendMessageRequest(
+                thread_id=thread.thread_id, request_id=uuid.uuid4().hex,
+                text=f"cost benchmark message {k}"), metadata=reader.md, timeout=60)
+        return thread.thread_id
+
+    pairs = [(r, writers[(i + k) % len(writers)]) for i, r in enumerate(people)
+             for k in range(min(THREADS_PER_READER, len(writers)))]
+    made = await bounded((lambda r=r, a=a: one(r, a)) for r, a in pairs)
+    threads: dict[Account, list[str]] = {}
+    for (reader, _), thread_id in zip(pairs, made, strict=True):
+        threads.setdefault(reader, []).append(thread_id)
+    for _ in range(100):  # the inbox is kept by the worker: until every reader's is full
+        listed = await bounded((lambda r=r: dm.ListThreads(mpb.ListThreadsRequest(
+            page_size=20), metadata=r.md, timeout=60)) for r in people)
+        if all(len(page.threads) >= len(threads[r]) for r, page in zip(people, listed,
+                                                                      strict=True)):
+            return threads
+        await asyncio.sleep(0.5)
+    raise RuntimeError("readers' message inboxes never filled")
 
 
 __all__ = ["Account", "Pool", "Population", "bounded", "build"]

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from photomesh.common.v1 import media_pb2 as media_pb
 from photomesh.graph.v1 import events_pb2 as graph_events
+from photomesh.message.v1 import events_pb2 as message_events
 from photomesh.post.v1 import events_pb2 as post_events
 from photomesh.story.v1 import events_pb2 as story_events
 
@@ -95,3 +96,12 @@ def new_post_for(e: post_events.PostCreatedEvent, follower_id: str) -> Activity:
                 f"post/{e.author_user_id}",
                 Subject(post_id=e.post_id, text_preview=e.caption_preview[:PREVIEW_MAX],
                         thumbnail_url=thumbnail(e)))
+
+
+def message_sent(e: message_events.MessageSentEvent) -> list[Activity]:
+    """Every other member of the thread; repeats in one thread group into one
+    notification ("alice sent you messages")."""
+    subject = Subject(text_preview=e.text_preview[:PREVIEW_MAX])
+    return [_one(e.event_id, member, e.sender_user_id, Kind.MESSAGE_RECEIVED,
+                 f"message/{e.thread_id}", subject)
+            for member in dict.fromkeys(e.member_user_ids) if member != e.sender_user_id]

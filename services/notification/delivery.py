@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 
 from photomesh.graph.v1 import events_pb2 as graph_events
+from photomesh.message.v1 import events_pb2 as message_events
 from photomesh.post.v1 import events_pb2 as post_events
 from photomesh.story.v1 import events_pb2 as story_events
 from photomesh.story.v1 import story_service_pb2 as story_pb
@@ -97,3 +98,6 @@ class Deliverer:
                                             story_pb.STORY_AUDIENCE_UNSPECIFIED):
             await self.deliver([activities.new_story_for(e, f)
                                 for f in await self._followers(e.author_user_id)])
+
+    async def on_message_sent(self, e: message_events.MessageSentEvent, _: Delivery) -> None:
+        await self.deliver(activities.message_sent(e))

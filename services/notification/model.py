@@ -27,6 +27,7 @@ class Kind(enum.IntEnum):
     MENTIONED = 6
     STORY_PUBLISHED = 7
     POST_PUBLISHED = 8
+    MESSAGE_RECEIVED = 9
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,7 @@ class PeerSettings(BaseSettings):
     story_target: str = "127.0.0.1:50055"
     media_target: str = "127.0.0.1:50056"
     notification_target: str = "127.0.0.1:50057"
+    message_target: str = "127.0.0.1:50059"
 
     def targets(self) -> dict[str, str]:
         """Service name -> gRPC target."""

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from photomesh.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from photomesh.graph.v1 import social_graph_service_pb2, social_graph_service_pb2_grpc
 from photomesh.media.v1 import media_service_pb2, media_service_pb2_grpc
+from photomesh.message.v1 import message_service_pb2, message_service_pb2_grpc
 from photomesh.notification.v1 import notification_service_pb2, notification_service_pb2_grpc
 from photomesh.post.v1 import post_service_pb2, post_service_pb2_grpc
 from photomesh.story.v1 import story_service_pb2, story_service_pb2_grpc
@@ -33,6 +34,8 @@ PROTECTED = {
         media_service_pb2.GetMediaRequest(), metadata=md),
     "notification": lambda ch, md: notification_service_pb2_grpc.NotificationServiceStub(
         ch).GetUnreadCount(notification_service_pb2.GetUnreadCountRequest(), metadata=md),
+    "message": lambda ch, md: message_service_pb2_grpc.MessageServiceStub(ch).GetUnreadCount(
+        message_service_pb2.GetUnreadCountRequest(), metadata=md),
 }
 
 
@@ -56,6 +59,7 @@ async def test_reflection_lists_every_photomesh_service(channel_to) -> None:
         "photomesh.post.v1.PostService", "photomesh.feed.v1.FeedService",
         "photomesh.story.v1.StoryService", "photomesh.media.v1.MediaService",
         "photomesh.notification.v1.NotificationService",
+        "photomesh.message.v1.MessageService",
     }
     assert expected <= listed
     assert "grpc.health.v1.Health" in listed

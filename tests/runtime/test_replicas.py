@@ -63,7 +63,8 @@ async def test_every_instance_answers_and_makes_its_own_ids(mesh: Mesh, channel_
 
 async def test_the_edge_routes_to_every_instance(mesh: Mesh, edge: EnvoyBackend) -> None:
     health = await asyncio.to_thread(edge.cluster_health)
-    for service in {"auth", "graph", "post", "feed", "story", "media", "notification"}:
+    for service in {"auth", "graph", "post", "feed", "story", "media", "notification",
+                    "message"}:
         live = health[f"svc_{service}"]
         # The test edge adds one dead auth replica on purpose (tests/conftest.py).
         assert live.count(True) == mesh.layout.replicas, (service, live)
@@ -71,7 +72,8 @@ async def test_the_edge_routes_to_every_instance(mesh: Mesh, edge: EnvoyBackend)
 
 async def test_every_worker_process_consumes(mesh: Mesh) -> None:
     for name in SERVICES:
-        if name not in ("media_worker", "feed_fanout", "notification_worker"):
+        if name not in ("media_worker", "feed_fanout", "notification_worker",
+                        "message_worker"):
             continue
         for instance in mesh.layout.of(name):
             samples = await asyncio.to_thread(scrape, mesh.metrics_url(name, instance.replica))

@@ -1,6 +1,6 @@
 """Server streams end at their token's expiry and when their session signs out, and a user
-holds at most PHOTOMESH_STREAMS_MAX_PER_USER of them (the real feed and notification
-services, the real auth service)."""
+holds at most PHOTOMESH_STREAMS_MAX_PER_USER of them (the real feed, notification and
+message services, the real auth service)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from photomesh.auth.v1 import auth_service_pb2 as auth_pb
 from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from photomesh.feed.v1 import feed_service_pb2 as feed_pb
 from photomesh.feed.v1 import feed_service_pb2_grpc as feed_grpc
+from photomesh.message.v1 import message_service_pb2 as message_pb
+from photomesh.message.v1 import message_service_pb2_grpc as message_grpc
 from photomesh.notification.v1 import notification_service_pb2 as note_pb
 from photomesh.notification.v1 import notification_service_pb2_grpc as note_grpc
 
@@ -49,11 +51,13 @@ async def test_a_stream_ends_when_its_token_expires(mesh: Mesh, channel_to,
                         "aud": "photomesh", "iat": now, "nbf": now, "exp": now + 3,
                         "typ": "access"}, key, algorithm="EdDSA")
     started = time.monotonic()
-    call = note_grpc.NotificationServiceStub(channel_to("notification")).StreamNotifications(
-        note_pb.StreamNotificationsRequest(), metadata=bearer(short))
-    err = await _ended(call, 30)
-    assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert error_info(err).reason == "TOKEN_EXPIRED"
+    calls = [note_grpc.NotificationServiceStub(channel_to("notification")).StreamNotifications(
+        note_pb.StreamNotificationsRequest(), metadata=bearer(short)),
+        message_grpc.MessageServiceStub(channel_to("message")).StreamMessages(
+            message_pb.StreamMessagesRequest(), metadata=bearer(short))]
+    for err in await asyncio.gather(*(_ended(call, 30) for call in calls)):
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert error_info(err).reason == "TOKEN_EXPIRED"
     assert time.monotonic() - started < 20
 
 
@@ -64,11 +68,13 @@ async def test_streams_end_when_the_session_signs_out(mesh: Mesh, channel_to) ->
         feed_pb.StreamHomeFeedRequest(), metadata=md)
     notes = note_grpc.NotificationServiceStub(channel_to("notification")).StreamNotifications(
         note_pb.StreamNotificationsRequest(), metadata=md)
+    messages = message_grpc.MessageServiceStub(channel_to("message")).StreamMessages(
+        message_pb.StreamMessagesRequest(), metadata=md)
     await feed.initial_metadata()  # the feed stream is live
     await asyncio.sleep(1)
     await auth_grpc.AuthServiceStub(channel_to("auth")).Logout(
         auth_pb.LogoutRequest(refresh_token=account.tokens.refresh_token))
-    for call in (feed, notes):
+    for call in (feed, notes, messages):
         err = await _ended(call, 15)
         assert err.code() == grpc.StatusCode.UNAUTHENTICATED
         assert error_info(err).reason == "SESSION_REVOKED"
@@ -79,14 +85,16 @@ async def test_streams_are_capped_per_user(mesh: Mesh, channel_to) -> None:
     md = bearer(account.tokens.access_token)
     feed = feed_grpc.FeedServiceStub(channel_to("feed"))
     notes = note_grpc.NotificationServiceStub(channel_to("notification"))
-    # The cap is per user over every service and replica: 3 feed + 2 notification streams.
+    # The cap is per user over every service and replica: 3 feed streams, a notification
+    # and a message stream.
     opened = [feed.StreamHomeFeed(feed_pb.StreamHomeFeedRequest(), metadata=md)
               for _ in range(3)]
     for call in opened:
         await call.initial_metadata()
-    opened += [notes.StreamNotifications(note_pb.StreamNotificationsRequest(), metadata=md)
-               for _ in range(2)]
-    await asyncio.sleep(2)  # the notification streams are admitted
+    opened += [notes.StreamNotifications(note_pb.StreamNotificationsRequest(), metadata=md),
+               message_grpc.MessageServiceStub(channel_to("message")).StreamMessages(
+                   message_pb.StreamMessagesRequest(), metadata=md)]
+    await asyncio.sleep(2)  # the notification and message streams are admitted
     refused = feed.StreamHomeFeed(feed_pb.StreamHomeFeedRequest(), metadata=md)
     err = await _ended(refused, 15)
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -24,6 +24,7 @@ from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
 from photomesh.feed.v1 import feed_service_pb2_grpc as feed_grpc
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
 from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
+from photomesh.message.v1 import message_service_pb2_grpc as message_grpc
 from photomesh.notification.v1 import notification_service_pb2_grpc as notification_grpc
 from photomesh.post.v1 import post_service_pb2_grpc as post_grpc
 from photomesh.story.v1 import story_service_pb2_grpc as story_grpc
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from photomesh.feed.v1.feed_service_pb2_grpc import FeedServiceAsyncStub
     from photomesh.graph.v1.social_graph_service_pb2_grpc import SocialGraphServiceAsyncStub
     from photomesh.media.v1.media_service_pb2_grpc import MediaServiceAsyncStub
+    from photomesh.message.v1.message_service_pb2_grpc import MessageServiceAsyncStub
     from photomesh.notification.v1.notification_service_pb2_grpc import (
         NotificationServiceAsyncStub,
     )
@@ -125,6 +127,10 @@ class Client:
     @property
     def notification(self) -> NotificationServiceAsyncStub:
         return self.stub(notification_grpc.NotificationServiceStub)
+
+    @property
+    def message(self) -> MessageServiceAsyncStub:
+        return self.stub(message_grpc.MessageServiceStub)
 
     # --- channels ------------------------------------------------------------------------
 

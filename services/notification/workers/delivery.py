@@ -1,6 +1,6 @@
 """The notification delivery worker: ``python -m services.notification.workers.delivery``
 (process ``notification_worker``; scaled by running more, JetStream shares each durable
-consumer between them). It consumes graph, post and story events on the durable consumers
+consumer between them). It consumes graph, post, story and message events on the durable consumers
 declared here and writes the recipients' inboxes (services/notification/delivery.py); it
 also keeps the social view it checks blocks with, sharing that view's consumers with the
 service; it serves only gRPC health.
@@ -9,6 +9,7 @@ service; it serves only gRPC health.
 from __future__ import annotations
 
 from photomesh.graph.v1 import events_pb2 as graph_events
+from photomesh.message.v1 import events_pb2 as message_events
 from photomesh.post.v1 import events_pb2 as post_events
 from photomesh.story.v1 import events_pb2 as story_events
 
@@ -33,6 +34,7 @@ def consumers(deliverer: Deliverer, bus: EventBus, concurrency: int) -> list[Con
         ("post", "comment_added", post_events.CommentAddedEvent, deliverer.on_comment_added),
         ("post", "created", post_events.PostCreatedEvent, deliverer.on_post_created),
         ("story", "published", story_events.StoryPublishedEvent, deliverer.on_story_published),
+        ("message", "sent", message_events.MessageSentEvent, deliverer.on_message_sent),
     )
     return [Consumer(bus, domain=domain, durable=f"notification_{domain}_{event}",
                      events=[event], message_type=message_type,  # type: ignore[arg-type]
@@ -43,7 +45,7 @@ def consumers(deliverer: Deliverer, bus: EventBus, concurrency: int) -> list[Con
 async def build(ctx: Context[NotificationSettings]) -> Built:
     settings, bus = ctx.settings, ctx.backends.events
     assert bus is not None
-    for domain in ("graph", "post", "story"):
+    for domain in ("graph", "post", "story", "message"):
         await bus.ensure_stream(domain)
     parts = await wiring.connect(ctx)
     deliverer = Deliverer(parts.inbox, parts.view,

@@ -15,6 +15,7 @@ const VERBS: Record<NotificationType, string> = {
   [NotificationType.MENTIONED]: "mentioned you",
   [NotificationType.STORY_PUBLISHED]: "added to their story",
   [NotificationType.POST_PUBLISHED]: "shared a new post",
+  [NotificationType.MESSAGE_RECEIVED]: "sent you a message",
 };
 
 function who(n: Notification): string {

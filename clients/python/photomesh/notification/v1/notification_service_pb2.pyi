@@ -45,6 +45,8 @@ class _NotificationTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """actors published story story_id (opt-in per followee)."""
     NOTIFICATION_TYPE_POST_PUBLISHED: _NotificationType.ValueType  # 8
     """actors published post post_id (opt-in per followee)."""
+    NOTIFICATION_TYPE_MESSAGE_RECEIVED: _NotificationType.ValueType  # 9
+    """actors sent the caller direct messages in one thread (text_preview: the latest)."""
 
 class NotificationType(_NotificationType, metaclass=_NotificationTypeEnumTypeWrapper):
     """What happened."""
@@ -67,6 +69,8 @@ NOTIFICATION_TYPE_STORY_PUBLISHED: NotificationType.ValueType  # 7
 """actors published story story_id (opt-in per followee)."""
 NOTIFICATION_TYPE_POST_PUBLISHED: NotificationType.ValueType  # 8
 """actors published post post_id (opt-in per followee)."""
+NOTIFICATION_TYPE_MESSAGE_RECEIVED: NotificationType.ValueType  # 9
+"""actors sent the caller direct messages in one thread (text_preview: the latest)."""
 Global___NotificationType: _TypeAlias = NotificationType  # noqa: Y015
 
 @_typing.final

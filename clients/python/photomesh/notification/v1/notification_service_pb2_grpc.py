@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class NotificationServiceStub:
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 
@@ -67,7 +67,7 @@ class NotificationServiceStub:
 
 
 class NotificationServiceServicer:
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 
@@ -140,7 +140,7 @@ def add_NotificationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotificationService:
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 

@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class NotificationServiceStub:
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 
@@ -56,7 +56,7 @@ class NotificationServiceStub:
 
 @_typing.type_check_only
 class NotificationServiceAsyncStub(NotificationServiceStub):
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 
@@ -81,7 +81,7 @@ class NotificationServiceAsyncStub(NotificationServiceStub):
     """
 
 class NotificationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The caller's activity feed, built from graph, post and story events. Notifications of
+    """The caller's activity feed, built from graph, post, story and message events. Notifications of
     the same type on the same subject are grouped ("alice and 3 others liked your post").
     Notification ids are 64-bit Snowflake ids.
 
