@@ -37,10 +37,12 @@ PROCESSES: tuple[Process, ...] = (
     Process("media", "media", "services.media", 50056),
     Process("notification", "notification", "services.notification", 50057),
     Process(INTROSPECTION, INTROSPECTION, "services.introspection", 50058),
+    Process("discovery", "discovery", "services.discovery", 50060),
     Process("media_worker", "media", "services.media.workers.transcoder", 50061),
     Process("feed_fanout", "feed", "services.feed.workers.fanout", 50062),
     Process("notification_worker", "notification", "services.notification.workers.delivery",
             50063),
+    Process("discovery_indexer", "discovery", "services.discovery.workers.indexer", 50066),
 )
 
 BY_NAME: dict[str, Process] = {p.name: p for p in PROCESSES}
