@@ -40,7 +40,8 @@ AUTOCOMPLETE_PREFIX = 15
 # KEYS[1] marker, KEYS[2] counts hash, KEYS[3] posts window, KEYS[4] tags window,
 # KEYS[5..] top:<tag>. ARGV: 1 marker ttl, 2 field, 3 delta, 4 counts ttl, 5 post id,
 # 6 window member ('' = not trending), 7 trend weight, 8 window ttl, 9 window cap,
-# 10 top cap, 11-13 like/comment/view weights, 14.. tags (for the tags window).
+# 10 top cap, 11-13 like/comment/view weights, 14 weight in the posts window (0: only the
+# tags window moves), 15.. tags (for the tags window).
 _ENGAGE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return 0 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], ARGV[3])
@@ -58,11 +59,13 @@ for i = 5, #KEYS do
   trim(KEYS[i], tonumber(ARGV[10]))
 end
 if ARGV[6] ~= '' then
-  redis.call('ZINCRBY', KEYS[3], ARGV[7], ARGV[6])
-  redis.call('EXPIRE', KEYS[3], ARGV[8])
-  trim(KEYS[3], tonumber(ARGV[9]))
-  for i = 14, #ARGV do redis.call('ZINCRBY', KEYS[4], ARGV[7], ARGV[i]) end
-  if #ARGV >= 14 then
+  if tonumber(ARGV[14]) ~= 0 then
+    redis.call('ZINCRBY', KEYS[3], ARGV[14], ARGV[6])
+    redis.call('EXPIRE', KEYS[3], ARGV[8])
+    trim(KEYS[3], tonumber(ARGV[9]))
+  end
+  for i = 15, #ARGV do redis.call('ZINCRBY', KEYS[4], ARGV[7], ARGV[i]) end
+  if #ARGV >= 15 then
     redis.call('EXPIRE', KEYS[4], ARGV[8])
     trim(KEYS[4], tonumber(ARGV[9]))
   end
@@ -152,10 +155,11 @@ class Engagement:
 
     async def engage(self, marker: str, post_id: int, field: str, delta: int, *,
                      tags: Sequence[str], trending_member: str | None, weight: float,
-                     at: float | None = None) -> bool:
+                     post_weight: float | None = None, at: float | None = None) -> bool:
         """Count one engagement once per `marker`: the post's counts and its place among
         each hashtag's top posts; and, for a public account's post (`trending_member`),
-        `weight` in this hour's trending windows. False: already applied."""
+        `weight` in this hour's trending windows of its hashtags and `post_weight` (default
+        `weight`) in the posts window. False: already applied."""
         hour = scoring.hour_of(at if at is not None else time.time())
         window_ttl = (self._window_hours + 1) * scoring.HOUR
         applied = await self._engage(
@@ -164,7 +168,8 @@ class Engagement:
                   *(self._top(t) for t in tags)],
             args=[EVENT_TTL_SECONDS, field, delta, self._counts_ttl, post_id,
                   trending_member or "", weight, window_ttl, self._window_cap, self._top_cap,
-                  scoring.TOP_LIKE, scoring.TOP_COMMENT, scoring.TOP_VIEW, *tags])
+                  scoring.TOP_LIKE, scoring.TOP_COMMENT, scoring.TOP_VIEW,
+                  weight if post_weight is None else post_weight, *tags])
         return bool(applied)
 
     async def count_hashtags(self, marker: str, tags: Sequence[str], delta: int) -> None:

@@ -71,7 +71,7 @@ class Indexer:
         await self._engagement.engage(
             f"new:{event.event_id}", event.post_id, "c", 0, tags=tags,
             trending_member=member(event.post_id, author) if public else None,
-            weight=scoring.NEW_POST)
+            weight=scoring.NEW_POST, post_weight=0)
 
     async def on_post_deleted(self, event: post_events.PostDeletedEvent, _: Delivery) -> None:
         before = await self._store.mark_deleted(event.post_id, event.author_user_id)

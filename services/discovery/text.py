@@ -1,18 +1,20 @@
 """What the index holds for a caption, and what a query looks for (pure text rules).
 
-Normalisation (`fold`): NFKD, combining marks dropped (accents: "Café" -> "cafe"), then
-case-folded. A caption's *words* are its runs of letters, digits and ``_`` after folding,
-2-40 characters, without a few very common English words; each is kept as its basic stem
-(`stem`): plural and verb endings are cut, so "sunsets", "sunset" and "sunsetting" meet.
-A *hashtag* is folded the same way (the post service already lower-cases it). The index
-stores both kinds of term in one table: hashtags as ``#<tag>``, words as their stem.
+Normalisation (`fold`, services/runtime/text.py): NFKD, combining marks dropped (accents:
+"Café" -> "cafe"), then case-folded. A caption's *words* are its runs of letters, digits
+and ``_`` after folding, 2-40 characters, without a few very common English words; each
+is kept as its basic stem (`stem`): plural and verb endings are cut, so "sunsets",
+"sunset" and "sunsetting" meet. A *hashtag* is folded the same way (the post service
+already lower-cases it). The index stores both kinds of term in one table: hashtags as
+``#<tag>``, words as their stem.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
+
+from services.runtime.text import fold
 
 HASHTAG_TERM = "#"
 MAX_HASHTAG = 100
@@ -21,14 +23,9 @@ MAX_QUERY_WORDS = 5
 MAX_WORDS_PER_POST = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
 _HASHTAG = re.compile(r"^\w{1,100}$", re.UNICODE)
+__all__ = ["fold", "hashtag", "hashtag_term", "post_terms", "stem", "valid_hashtag", "words"]
 STOPWORDS = frozenset("""a an and are as at be but by for from has have i in is it its my of
 on or our so that the this to was we were with you your""".split())
-
-
-def fold(text: str) -> str:
-    """Case and accents removed (NFKD, combining marks dropped, case-folded)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def stem(word: str) -> str:

@@ -12,6 +12,7 @@ from services.graph.relations import Relations
 from services.graph.server import SocialGraphServicer
 from services.graph.settings import GraphSettings
 from services.graph.store import GraphStore
+from services.graph.suggestions import Suggestions
 from services.peers.epochs import Epochs
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
@@ -31,7 +32,9 @@ async def build(ctx: Context[GraphSettings]) -> Built:
     listing = Listing(store, counts, ctx.page_tokens)
     profiles = Profiles(store, listing, relations, events, ctx.page_tokens)
     return Built(definition(NAME, pb, "SocialGraphService",
-                            SocialGraphServicer(profiles, relations, listing)), domain=profiles)
+                            SocialGraphServicer(profiles, relations, listing,
+                                                Suggestions(store, listing, ctx.page_tokens))),
+                 domain=profiles)
 
 
 if __name__ == "__main__":
