@@ -25,7 +25,8 @@ async def build(ctx: Context[DiscoverySettings]) -> Built:
     store = wiring.index_store(settings, backends)
     engagement = wiring.engagement(settings, backends)
     snapshots = wiring.snapshots(settings, backends)
-    cards = Cards(store, engagement, view, ctx.peers.post)
+    cards = Cards(store, engagement, view,
+                  wiring.viewer_likes(settings, backends, ctx.peers.post))
     search = Search(store, cards, engagement, snapshots, ctx.page_tokens, settings)
     explore = Explore(cards, engagement, snapshots, view, ctx.page_tokens, settings)
     return Built(combined(NAME,

@@ -2,8 +2,8 @@
 rules of a listing): the indexed cards (CQL), counts (engagement.py) and the service's
 social view (relations and author summaries, services/peers/social_view.py). The one
 visibility rule (services/peers/audience.py) is applied to every post before it is
-served; deleted posts are dropped. The caller's own likes are asked of the post service
-in one batched call per page (the only flag the index does not hold).
+served; deleted posts are dropped. The caller's own likes come from likes.py (the post
+service is asked only about older posts the first time).
 
 Staleness: names and avatars follow ProfileUpdatedEvent through the social view; blocks,
 unfollows and private switches apply as soon as the graph answers (epochs); counts follow
@@ -18,18 +18,18 @@ from collections.abc import Collection, Sequence
 from photomesh.post.v1 import post_service_pb2 as post_pb
 
 from services.discovery.engagement import Engagement
+from services.discovery.likes import ViewerLikes
 from services.discovery.store import IndexStore
-from services.peers.post import PostPeer
 from services.peers.social_view import SocialView
 
 
 class Cards:
     def __init__(self, store: IndexStore, engagement: Engagement, view: SocialView,
-                 posts: PostPeer) -> None:
+                 likes: ViewerLikes) -> None:
         self._store = store
         self._engagement = engagement
         self._view = view
-        self._posts = posts
+        self._likes = likes
 
     async def show(self, viewer_id: str, post_ids: Sequence[int], *,
                    all_terms: Collection[str] = (), public_only: bool = False,
@@ -47,7 +47,7 @@ class Cards:
         audience, counts, likes = await asyncio.gather(
             self._view.audience(viewer_id, (p.author_id for p in alive)),
             self._engagement.counts([p.post_id for p in alive]),
-            self._liked(viewer_id, [p.post_id for p in alive]))
+            self._likes.liked(viewer_id, [p.post_id for p in alive]))
         shown: dict[int, post_pb.Post] = {}
         for p in alive:
             if p.author_id not in audience.visible:
@@ -61,9 +61,6 @@ class Cards:
             post.liked_by_caller = likes.get(p.post_id, False)
             shown[p.post_id] = post
         return shown
-
-    async def _liked(self, viewer_id: str, post_ids: list[int]) -> dict[int, bool]:
-        return dict(await self._posts.like_status(post_ids))
 
     async def visible(self, viewer_id: str, post_id: int) -> tuple[str, bool, tuple[str, ...]
                                                                   ] | None:

@@ -9,7 +9,7 @@ Keys (``<prefix>discovery:``):
   after its last event. Exact while it lives (a post older than the index shows only what
   happened since).
 * ``top:<tag>`` — sorted set post id -> engagement (scoring.engagement), the best
-  `top_cap` kept.
+  `top_cap` kept; it lives `engagement_ttl` after the tag's last engagement.
 * ``tc:<tag>`` — posts using the hashtag; ``ac:<prefix>`` — sorted set tag -> post count
   of the most used tags starting with each prefix of 1-15 characters (`autocomplete_cap`).
 * ``tr:p:<hour>`` / ``tr:h:<hour>`` — trending windows: sorted sets of ``<post>/<author>``
@@ -56,6 +56,7 @@ local function trim(key, cap)
 end
 for i = 5, #KEYS do
   redis.call('ZADD', KEYS[i], score, ARGV[5])
+  redis.call('EXPIRE', KEYS[i], ARGV[4])
   trim(KEYS[i], tonumber(ARGV[10]))
 end
 if ARGV[6] ~= '' then

@@ -9,7 +9,8 @@
   trending lists.
 * ``post.liked`` / ``unliked`` / ``comment_added`` / ``comment_deleted`` — the post's counts
   and its place among its hashtags' top posts; a public account's post also gains (or
-  loses) weight in this hour's trending windows.
+  loses) weight in this hour's trending windows. Likes also go into the liker's likes
+  (likes.py) when the liker reads.
 
 Whether an author is public is read from the service's social view (kept current by graph
 events: privacy switches, blocks). Every handler returns only when its effect is stored;
@@ -26,6 +27,7 @@ from photomesh.post.v1 import post_service_pb2 as post_pb
 
 from services.discovery import scoring, text
 from services.discovery.engagement import Engagement, member
+from services.discovery.likes import ViewerLikes
 from services.discovery.model import IndexedPost
 from services.discovery.store import IndexStore
 from services.peers.social_view import SocialView
@@ -43,10 +45,12 @@ def card_of(post: post_pb.Post) -> bytes:
 
 
 class Indexer:
-    def __init__(self, store: IndexStore, engagement: Engagement, view: SocialView) -> None:
+    def __init__(self, store: IndexStore, engagement: Engagement, view: SocialView,
+                 likes: ViewerLikes) -> None:
         self._store = store
         self._engagement = engagement
         self._view = view
+        self._likes = likes
 
     async def _public(self, author_id: str) -> bool:
         summary = (await self._view.summaries([author_id])).get(author_id)
@@ -96,10 +100,12 @@ class Indexer:
             weight=weight * (1 if delta > 0 else -1), at=time.time())
 
     async def on_post_liked(self, event: post_events.PostLikedEvent, _: Delivery) -> None:
+        await self._likes.record(event.liker_user_id, event.post_id, event.like_id, True)
         await self._engage(event.event_id, event.post_id, event.post_author_user_id, "l", +1,
                            scoring.LIKE)
 
     async def on_post_unliked(self, event: post_events.PostUnlikedEvent, _: Delivery) -> None:
+        await self._likes.record(event.liker_user_id, event.post_id, event.like_id, False)
         await self._engage(event.event_id, event.post_id, event.post_author_user_id, "l", -1,
                            scoring.LIKE)
 

@@ -50,4 +50,7 @@ class DiscoverySettings(ServiceSettings):
                                       description="how long a listing's later pages stay "
                                                   "available")
     social_view_ttl_seconds: int = Field(default=3600, ge=10)
+    liked_ttl_days: int = Field(default=7, ge=1,
+                                description="a viewer's likes are kept this long after "
+                                            "their last read")
     index_concurrency: int = Field(default=8, ge=1, le=64)

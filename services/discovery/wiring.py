@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from services.discovery.engagement import Engagement
+from services.discovery.likes import ViewerLikes
 from services.discovery.settings import DiscoverySettings
 from services.discovery.snapshots import Snapshots
 from services.discovery.store import IndexStore
+from services.peers.post import PostPeer
 from services.runtime.backends import Backends
 from services.runtime.cache import KeySpace
 
@@ -35,3 +37,12 @@ def snapshots(settings: DiscoverySettings, backends: Backends) -> Snapshots:
     assert backends.redis and backends.redis_settings
     return Snapshots(backends.redis, KeySpace(backends.redis_settings, NAME),
                      ttl_seconds=settings.snapshot_ttl_seconds)
+
+
+def viewer_likes(settings: DiscoverySettings, backends: Backends, posts: PostPeer | None
+                 ) -> ViewerLikes:
+    """Viewers' likes (`posts` asks the post service about what they do not hold; the
+    indexer, which only records, passes None)."""
+    assert backends.redis and backends.redis_settings
+    return ViewerLikes(backends.redis, KeySpace(backends.redis_settings, NAME), posts,
+                       ttl_seconds=settings.liked_ttl_days * 86400)

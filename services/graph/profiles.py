@@ -230,12 +230,15 @@ class Profiles:
                 rows = await self._store.display_names_in_range(folded, after, below, want)
                 if not rows:
                     break
-                owners = await self._store.profiles([u for _, u in rows])
+                ids = [u for _, u in rows]
+                owners, relations = await asyncio.gather(self._store.profiles(ids),
+                                                         self._store.relations(viewer, ids))
                 for name, user in rows[:size - len(found)]:
                     after = (name, user)
                     row = owners.get(user)
                     if row is None or user in found or (
-                            as_username and row.username.startswith(folded)):
+                            as_username and row.username.startswith(folded)) or (
+                            relations[user].blocked_by_since is not None):
                         continue
                     found.append(user)
                 if len(rows) < want:

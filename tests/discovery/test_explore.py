@@ -73,7 +73,8 @@ async def test_explore_page_leaves_out_own_followed_blocked_and_private(discover
     left_out = [await discovery.post(u, f"#{tag} not for the viewer")
                 for u in (viewer, followed, blocked, blocker, private)]
     await discovery.wait_tag(stranger, tag, [p.post_id for p in [*left_out[-2::-1], shown]])
-    await discovery.wait_tag(private, tag, [left_out[-1].post_id])
+    await eventually(lambda: discovery.tag_ids(private, tag),
+                     lambda ids: left_out[-1].post_id in ids, what="the private post indexed")
 
     items = await eventually(lambda: discovery.explore_all(viewer),
                              lambda items: shown.post_id in {i.post.post_id for i in items},

@@ -104,6 +104,15 @@ async def test_top_posts_by_engagement(discovery: Discovery) -> None:
     rest = await discovery.tag_page(fans[0], tag, top=True, page_size=5,
                                     page_token=page.next_page_token)
     assert [p.post_id for p in rest.posts] == expected[1:]
+    assert not any(p.liked_by_caller for p in rest.posts if p.post_id == quiet.post_id)
+
+    await discovery.like(fans[:1], quiet.post_id)  # the reader's own like, from its event
+
+    async def liked_quiet() -> bool:
+        page = await discovery.tag_page(fans[0], tag)
+        return any(p.liked_by_caller for p in page.posts if p.post_id == quiet.post_id)
+
+    await eventually(liked_quiet, bool, what="the caller's new like shown")
 
 
 async def test_private_accounts_blocks_and_privacy_changes(discovery: Discovery) -> None:

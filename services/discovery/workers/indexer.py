@@ -44,7 +44,8 @@ async def build(ctx: Context[DiscoverySettings]) -> Built:
     view = ctx.peers.social_view(backends.redis, backends.redis_settings, wiring.NAME,
                                  ttl_seconds=settings.social_view_ttl_seconds)
     indexer = Indexer(wiring.index_store(settings, backends),
-                      wiring.engagement(settings, backends), view)
+                      wiring.engagement(settings, backends), view,
+                      wiring.viewer_likes(settings, backends, None))
     return Built(worker_definition(NAME), background=[
         c.run() for c in consumers(indexer, backends.events, settings.index_concurrency)])
 
