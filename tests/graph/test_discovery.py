@@ -11,6 +11,9 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
+from services.graph.backfill import backfill
+from services.runtime.cql import CqlStore
+from services.runtime.settings import CqlSettings, load
 from tests.graph_support import block, follow, make_private
 from tests.helpers import field_violations
 
@@ -49,6 +52,22 @@ async def test_search_by_display_name_prefix_ignoring_case_and_accents(graph, us
     assert ada.user_id not in {u.user_id for u in (await _query(graph, viewer, word)).users}
     # A username prefix matches first.
     assert (await _query(graph, viewer, ada.username)).users[0].user_id == ada.user_id
+
+
+async def test_backfill_indexes_display_names_made_before_the_index(graph, users) -> None:
+    (old, viewer) = await users(2)
+    word = "b" + uuid.uuid4().hex[:10]
+    await _rename(graph, old, f"{word} Older")
+    cql = await CqlStore.connect(load(CqlSettings))
+    try:
+        await cql.use_keyspace()
+        await cql.execute("DELETE FROM graph_display_names WHERE prefix = ? AND name = ? "
+                          "AND user_id = ?", (word[:2], f"{word} older", uuid.UUID(old.user_id)))
+        assert not (await _query(graph, viewer, word)).users
+        assert await backfill(cql) >= 2
+    finally:
+        await cql.close()
+    assert [u.user_id for u in (await _query(graph, viewer, word)).users] == [old.user_id]
 
 
 async def test_search_query_bad_input(graph, users) -> None:
