@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from services.peers.post import PostPeer
+from services.runtime import metrics
 from services.runtime.cache import KeySpace
 from services.runtime.ids import id_time_ms
 
@@ -72,6 +73,7 @@ class ViewerLikes:
                 found[post_id] = False
             else:
                 unknown.append(post_id)
+        metrics.cache_lookups("discovery_viewer_likes", len(found), len(unknown))
         if unknown and self._posts is not None:
             statuses = await self._posts.like_status(unknown)
             async with self._redis.pipeline(transaction=False) as pipe:
