@@ -23,10 +23,10 @@ from services.discovery import listing, scoring
 from services.discovery.cards import Cards
 from services.discovery.engagement import Engagement, member, parse_member
 from services.discovery.settings import DiscoverySettings
-from services.discovery.snapshots import Snapshots
+from services.discovery.snapshots import Snapshots, expired
 from services.discovery.variety import spread
 from services.peers.social_view import SocialView
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import NotFound
 from services.runtime.pagination import PageTokens, page_size
 from services.runtime.validation import check, id_violation
 
@@ -46,13 +46,6 @@ class ItemPage:
 class HashtagPage:
     hashtags: list[tuple[str, float, int]]  # tag, score, post count
     next_page_token: str
-
-
-def _expired() -> InvalidArgument:
-    return InvalidArgument(FieldViolation("page_token", "the listing behind this page token "
-                                                        "has expired; start again without a "
-                                                        "page_token"),
-                           reason="PAGE_TOKEN_INVALID")
 
 
 class Explore:
@@ -92,7 +85,7 @@ class Explore:
         if entries is None:
             if cursor is None:  # nothing trends: the snapshot is empty
                 return HashtagPage([], "")
-            raise _expired()
+            raise expired()
         more = len(entries) > size
         entries = entries[:size]
         counts = await self._engagement.hashtag_counts([t for t, _ in entries])
@@ -152,7 +145,7 @@ class Explore:
         if sliced is None:
             if first:  # an empty snapshot stores nothing
                 return ItemPage([], "")
-            raise _expired()
+            raise expired()
         return ItemPage(sliced.items, self._next(snapshot_id, sliced.offset, scope, viewer_id))
 
     # --- views ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from services.discovery import listing, text
 from services.discovery.cards import Cards
 from services.discovery.engagement import Engagement
 from services.discovery.settings import DiscoverySettings
-from services.discovery.snapshots import Snapshots
+from services.discovery.snapshots import Snapshots, expired
 from services.discovery.store import IndexStore
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.pagination import PageTokens, page_size
@@ -36,13 +36,6 @@ def _hashtag(field: str, raw: str) -> str:
         raise InvalidArgument(FieldViolation(
             field, "required: 1-100 letters, digits or '_' (a leading '#' is allowed)"))
     return folded
-
-
-def _token_expired() -> InvalidArgument:
-    return InvalidArgument(FieldViolation("page_token", "the listing behind this page token "
-                                                        "has expired; start again without a "
-                                                        "page_token"),
-                           reason="PAGE_TOKEN_INVALID")
 
 
 class Search:
@@ -75,7 +68,9 @@ class Search:
             self._snapshots, snapshot_id, offset, size, self._settings.scan_rounds,
             lambda ids: self._cards.show(viewer_id, ids))
         if sliced is None:
-            raise _token_expired()
+            if cursor is None:  # no top posts: an empty snapshot stores nothing
+                return PostPage([], "")
+            raise expired()
         next_token = "" if sliced.offset is None else self._tokens.seal(
             PageTokenPayload(snapshot_id=snapshot_id, offset=sliced.offset), scope=scope,
             viewer=viewer_id)

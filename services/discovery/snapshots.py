@@ -11,6 +11,15 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from services.runtime.cache import KeySpace
+from services.runtime.errors import FieldViolation, InvalidArgument
+
+
+def expired() -> InvalidArgument:
+    """The error of a page token whose snapshot is gone."""
+    return InvalidArgument(FieldViolation("page_token", "the listing behind this page token "
+                                                        "has expired; start again without a "
+                                                        "page_token"),
+                           reason="PAGE_TOKEN_INVALID")
 
 
 class Snapshots:

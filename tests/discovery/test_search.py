@@ -101,6 +101,7 @@ async def test_top_posts_by_engagement(discovery: Discovery) -> None:
     await discovery.wait_tag(fans[0], tag, expected, top=True)
     page = await discovery.tag_page(fans[0], tag, top=True, page_size=1)
     assert page.posts[0].like_count == 3 and page.posts[0].liked_by_caller
+    assert not (await discovery.tag_page(fans[0], unique_tag(), top=True)).posts  # no posts
     rest = await discovery.tag_page(fans[0], tag, top=True, page_size=5,
                                     page_token=page.next_page_token)
     assert [p.post_id for p in rest.posts] == expected[1:]
