@@ -198,8 +198,20 @@ def saved(settings: InfraSettings) -> Layout | None:
 
 
 def current(settings: InfraSettings) -> Layout:
-    """The layout this run dir's processes run (or would run) with."""
-    return saved(settings) or planned(settings)
+    """The layout this run dir's processes run (or would run) with. A process declared
+    since the run dir's layout was saved (services/processes.py gained one) gets its
+    planned instances, with worker ids after the saved ones, until the next `up`."""
+    found = saved(settings)
+    if found is None:
+        return planned(settings)
+    have = {i.service for i in found.instances}
+    missing = [i for i in planned(settings).instances if i.service not in have]
+    if not missing:
+        return found
+    next_id = max((i.worker_id for i in found.instances), default=-1) + 1
+    added = tuple(Instance(i.service, i.replica, i.port, i.metrics_port, next_id + n)
+                  for n, i in enumerate(missing))
+    return Layout(found.host, found.instances + added)
 
 
 def join_target(addresses: Sequence[tuple[str, int]]) -> str:

@@ -38,11 +38,13 @@ PROCESSES: tuple[Process, ...] = (
     Process("notification", "notification", "services.notification", 50057),
     Process(INTROSPECTION, INTROSPECTION, "services.introspection", 50058),
     Process("message", "message", "services.message", 50059),
+    Process("discovery", "discovery", "services.discovery", 50060),
     Process("media_worker", "media", "services.media.workers.transcoder", 50061),
     Process("feed_fanout", "feed", "services.feed.workers.fanout", 50062),
     Process("notification_worker", "notification", "services.notification.workers.delivery",
             50063),
     Process("message_worker", "message", "services.message.workers.inbox", 50064),
+    Process("discovery_indexer", "discovery", "services.discovery.workers.indexer", 50066),
 )
 
 BY_NAME: dict[str, Process] = {p.name: p for p in PROCESSES}

@@ -96,6 +96,8 @@ def mesh(run_env: dict, names: RunNames, collector: OtlpCollector, test_run_dir:
     running = start_mesh(settings, {
         **names.overrides(), "PHOTOMESH_OTEL_ENDPOINT": collector.endpoint,
         "PHOTOMESH_OTEL_SAMPLE_RATIO": "1.0",
+        # Trending lists rebuilt every second: tests see engagement without waiting.
+        "PHOTOMESH_DISCOVERY_TRENDING_SNAPSHOT_SECONDS": "1",
         "PHOTOMESH_MEDIA_PUBLIC_BASE_URL": f"http://{settings.host}:{edge_ports[0]}/media"},
         replicas=int(os.environ.get(REPLICAS_VARIABLE, "1")))
     yield running

@@ -29,6 +29,12 @@ from grpc import aio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from photomesh.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+from photomesh.discovery.v1 import (
+    explore_service_pb2,
+    explore_service_pb2_grpc,
+    search_service_pb2,
+    search_service_pb2_grpc,
+)
 from photomesh.feed.v1 import feed_service_pb2, feed_service_pb2_grpc
 from photomesh.graph.v1 import social_graph_service_pb2, social_graph_service_pb2_grpc
 from photomesh.media.v1 import media_service_pb2, media_service_pb2_grpc
@@ -42,6 +48,8 @@ from tests.graph_support import User
 #: mesh name -> (messages module, stubs module, service name)
 SERVICES: dict[str, tuple[Any, Any, str]] = {
     "auth": (auth_service_pb2, auth_service_pb2_grpc, "AuthService"),
+    "explore": (explore_service_pb2, explore_service_pb2_grpc, "ExploreService"),
+    "search": (search_service_pb2, search_service_pb2_grpc, "SearchService"),
     "feed": (feed_service_pb2, feed_service_pb2_grpc, "FeedService"),
     "graph": (social_graph_service_pb2, social_graph_service_pb2_grpc, "SocialGraphService"),
     "media": (media_service_pb2, media_service_pb2_grpc, "MediaService"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from bench.cost.population import Pool, Population
 
 FEED_PAGE = 20
+HASHTAG = "photomesh"  # in every benchmark post's caption (bench/cost/population.py)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,19 @@ def _send_message(pop: Population, n: int) -> Plan:
     return Plan(tokens, messages, cycle=False)
 
 
+def _hashtag_search(pop: Population, n: int) -> Plan:
+    """The newest page of the hashtag every benchmark post carries."""
+    return _reads([r.token for r in pop.readers],
+                  [{"hashtag": HASHTAG, "page_size": FEED_PAGE}])
+
+
+def _explore(pop: Population, n: int) -> Plan:
+    """An author's explore page (a first page: candidates, rules, snapshot, hydration).
+    Readers follow every author, so authors are the viewers with something to explore:
+    the other authors' posts."""
+    return _reads([a.token for a in pop.authors], [{"page_size": FEED_PAGE}])
+
+
 def _drawn(pool: Pool, n: int, message: Callable[[object], dict[str, object]]) -> Plan:  # type: ignore[type-arg]
     tokens, targets = pool.take(n)
     return Plan(tokens, [message(t) for t in targets], cycle=False)
@@ -135,6 +149,11 @@ LIKE_POST = Operation("like_post", "LikePost (new likes)", f"{POST}/LikePost", _
                       writes=True)
 FOLLOW = Operation("follow", "Follow (new follows)",
                    "photomesh.graph.v1.SocialGraphService/Follow", _follow, writes=True)
+HASHTAG_SEARCH = Operation("hashtag_search", "ListHashtagPosts (hashtag search)",
+                           "photomesh.discovery.v1.SearchService/ListHashtagPosts",
+                           _hashtag_search)
+EXPLORE_PAGE = Operation("explore_page", "GetExplorePage (first page)",
+                         "photomesh.discovery.v1.ExploreService/GetExplorePage", _explore)
 LIST_NOTIFICATIONS = Operation("list_notifications", "ListNotifications",
                                "photomesh.notification.v1.NotificationService/"
                                "ListNotifications", _notifications)
@@ -148,8 +167,9 @@ SEND_MESSAGE = Operation("send_message", "SendMessage", f"{MESSAGES}/SendMessage
 #: In the order they run: reads first, then writes (which change what reads see),
 #: notifications last (the likes and follows before them fill the lists).
 OPERATIONS: tuple[Operation, ...] = (FEED_GRPC, FEED_REST, GET_POST, BATCH_GET_POSTS,
-                                     STORY_TRAY, LIST_INBOX, CREATE_POST_C1, CREATE_POST,
-                                     LIKE_POST, FOLLOW, SEND_MESSAGE, LIST_NOTIFICATIONS)
+                                     STORY_TRAY, LIST_INBOX, HASHTAG_SEARCH, EXPLORE_PAGE,
+                                     CREATE_POST_C1, CREATE_POST, LIKE_POST, FOLLOW,
+                                     SEND_MESSAGE, LIST_NOTIFICATIONS)
 BY_KEY = {op.key: op for op in OPERATIONS}
 
 

@@ -25,6 +25,8 @@ import grpc
 from grpc import aio
 from photomesh.auth.v1 import auth_service_pb2 as apb
 from photomesh.auth.v1 import auth_service_pb2_grpc as agrpc
+from photomesh.discovery.v1 import search_service_pb2 as dpb
+from photomesh.discovery.v1 import search_service_pb2_grpc as dgrpc
 from photomesh.feed.v1 import feed_service_pb2 as fpb
 from photomesh.feed.v1 import feed_service_pb2_grpc as fgrpc
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
@@ -133,7 +135,8 @@ async def build(mesh: Mesh, *, authors: int = 12, readers: int = 40, posts_per_a
 
     timings: dict[str, float] = {}
     channels = {n: aio.insecure_channel(mesh.target(n))
-                for n in ("auth", "graph", "post", "media", "story", "feed", "message")}
+                for n in ("auth", "graph", "post", "media", "story", "feed", "message",
+                          "discovery")}
     try:
         auth = agrpc.AuthServiceStub(channels["auth"])
         graph = ggrpc.SocialGraphServiceStub(channels["graph"])
@@ -199,6 +202,15 @@ async def build(mesh: Mesh, *, authors: int = 12, readers: int = 40, posts_per_a
         await bounded((lambda r=r: story.GetStoryTray(spb.GetStoryTrayRequest(page_size=20),
                                                       metadata=r.md, timeout=60))
                       for r in people)
+        search = dgrpc.SearchServiceStub(channels["discovery"])
+        for _ in range(100):  # indexing is asynchronous too: until the hashtag fills a page
+            found = await search.ListHashtagPosts(dpb.ListHashtagPostsRequest(
+                hashtag="photomesh", page_size=20), metadata=people[0].md, timeout=60)
+            if len(found.posts) >= min(20, want):
+                break
+            await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError("the posts were never indexed")
         timings["feeds filled"] = time.monotonic() - t0
         say(f"setup: {want} posts, {len(writers)} stories, every reader's feed full "
             f"({timings['posts and stories'] + timings['feeds filled']:.1f}s)")

@@ -100,6 +100,8 @@ def _ms_per_op(seconds: Mapping[str, float], ops: int) -> dict[str, float]:
 
 def _request_class(method: str) -> type:
     # The generated modules register their descriptors when imported.
+    import photomesh.discovery.v1.explore_service_pb2  # noqa: F401
+    import photomesh.discovery.v1.search_service_pb2  # noqa: F401
     import photomesh.feed.v1.feed_service_pb2  # noqa: F401
     import photomesh.graph.v1.social_graph_service_pb2  # noqa: F401
     import photomesh.notification.v1.notification_service_pb2  # noqa: F401

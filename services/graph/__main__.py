@@ -13,6 +13,7 @@ from services.graph.relations import PAIR, Relations
 from services.graph.server import SocialGraphServicer
 from services.graph.settings import GraphSettings
 from services.graph.store import GraphStore
+from services.graph.suggestions import Suggestions
 from services.peers.epochs import Epochs
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.cache import KeySpace
@@ -37,7 +38,8 @@ async def build(ctx: Context[GraphSettings]) -> Built:
                         Avatars(ctx.peers.media), pending)
     sweeper = Sweeper(pending, {PAIR: relations.settle, PROFILE: profiles.settle})
     return Built(definition(NAME, pb, "SocialGraphService",
-                            SocialGraphServicer(profiles, relations, listing)),
+                            SocialGraphServicer(profiles, relations, listing,
+                                                Suggestions(store, listing, ctx.page_tokens))),
                  background=[sweeper.run()], domain=profiles)
 
 

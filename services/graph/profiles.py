@@ -31,6 +31,7 @@ from services.runtime.errors import (
 )
 from services.runtime.pagination import PageTokens, page_size
 from services.runtime.pending import PendingChanges
+from services.runtime.text import fold
 from services.runtime.validation import (
     check,
     require_uuid,
@@ -89,6 +90,7 @@ class Profiles:
         await self._store.index_username(username, user_id)
         profile = await self._store.insert_profile(user_id, username, display_name.strip(),
                                                    now_ms())
+        await self._store.index_display_name(user_id, "", profile.display_name)
         if profile.username != username:
             raise AlreadyExists(f"user {user_id} already has the profile "
                                 f"'{profile.username}'", reason="PROFILE_EXISTS",
@@ -180,6 +182,9 @@ class Profiles:
                 if not await self._store.update_profile(viewer, row.version, changed,
                                                         changed_paths):
                     continue
+                if "display_name" in changed:
+                    await self._store.index_display_name(viewer, row.display_name,
+                                                         str(changed["display_name"]))
                 row = dataclasses.replace(row, **changed, version=row.version + 1,
                                           changed_paths=tuple(changed_paths))
             # else nothing new: a retry, or a no-op; republish the current version's event
@@ -219,6 +224,88 @@ class Profiles:
         return changes
 
     # --- search --------------------------------------------------------------------------
+
+    async def search_query(self, viewer: str, query: str, username_prefix: str,
+                           requested_size: int, token: str) -> tuple[list[ProfileRow], str]:
+        """Users whose username starts with the folded `query` (username order), then users
+        with a display-name key starting with it (key order; 2+ characters), users of the
+        first part left out of the second. The token's key says where it stopped:
+        ``u<username>`` or ``d<name key>\x00<user id>``."""
+        if username_prefix:
+            raise InvalidArgument(FieldViolation(
+                "query", "give either username_prefix or query, not both"))
+        folded = " ".join(fold(query).split())
+        if not 1 <= len(folded) <= validation.DISPLAY_NAME_MAX:
+            raise InvalidArgument(FieldViolation(
+                "query", f"required: 1-{validation.DISPLAY_NAME_MAX} characters of a "
+                         "username or display name"))
+        size = page_size(requested_size)
+        scope = f"graph.SearchProfiles/q/{folded}"
+        cursor = self._tokens.open(token, scope=scope, viewer=viewer)
+        key = cursor.last_key if cursor else ""
+        as_username = validation.USERNAME_PREFIX.match(folded) is not None
+        found: list[str] = []  # user ids, in order
+        last = ""
+        if as_username and not key.startswith("d"):
+            rows, more = await self._username_range(folded, key[1:] or None, size + 1)
+            found = [u for _, u in rows][:size]
+            if more or len(rows) > size:
+                last = "u" + rows[size - 1][0]
+            key = ""
+        if not last and len(folded) >= 2 and len(found) < size:
+            after = None
+            if key.startswith("d"):
+                name, _, user = key[1:].partition("\x00")
+                after = (name, user)
+            below = folded[:-1] + chr(ord(folded[-1]) + 1)
+            while len(found) < size:
+                want = size - len(found) + 1
+                rows = await self._store.display_names_in_range(folded, after, below, want)
+                if not rows:
+                    break
+                ids = [u for _, u in rows]
+                owners, relations = await asyncio.gather(self._store.profiles(ids),
+                                                         self._store.relations(viewer, ids))
+                for name, user in rows[:size - len(found)]:
+                    after = (name, user)
+                    row = owners.get(user)
+                    if row is None or user in found or (
+                            as_username and row.username.startswith(folded)) or (
+                            relations[user].blocked_by_since is not None):
+                        continue
+                    found.append(user)
+                if len(rows) < want:
+                    after = None
+                    break
+                if len(found) >= size:
+                    break
+            if after is not None:
+                last = "d" + after[0] + "\x00" + after[1]
+        rows_by_id = await self._store.profiles(found)
+        relations = await self._store.relations(viewer, found)
+        shown = [rows_by_id[u] for u in found
+                 if u in rows_by_id and relations[u].blocked_by_since is None]
+        next_token = (self._tokens.seal(PageTokenPayload(last_key=last), scope=scope,
+                                        viewer=viewer) if last else "")
+        return shown, next_token
+
+    async def _username_range(self, prefix: str, after: str | None, limit: int
+                              ) -> tuple[list[tuple[str, str]], bool]:
+        """Up to `limit` (username, user_id) starting with `prefix`, after `after`."""
+        start, inclusive = (after, False) if after else (prefix, True)
+        if len(prefix) >= 2:
+            partitions = [prefix[:2]]
+        else:
+            partitions = [prefix + c for c in validation.USERNAME_ALPHABET
+                          if not after or prefix + c >= after[:2]]
+        below = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        found: list[tuple[str, str]] = []
+        for partition in partitions:
+            found += await self._store.usernames_in_range(partition, start, inclusive, below,
+                                                          limit - len(found))
+            if len(found) >= limit:
+                break
+        return found, len(found) >= limit
 
     async def search(self, viewer: str, prefix: str, requested_size: int, token: str
                      ) -> tuple[list[ProfileRow], str]:

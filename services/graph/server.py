@@ -16,6 +16,7 @@ from services.graph.listing import Listing, Page
 from services.graph.messages import summary_pb as _summary
 from services.graph.profiles import Profiles, ProfileView
 from services.graph.relations import Relations, Status
+from services.graph.suggestions import Suggestions
 from services.runtime.auth import caller_name, current_caller, current_principal, require_service
 from services.runtime.clock import timestamp_from_ms
 
@@ -43,10 +44,12 @@ def _edges(page: Page) -> list[pb.FollowEdge]:
 
 
 class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
-    def __init__(self, profiles: Profiles, relations: Relations, listing: Listing) -> None:
+    def __init__(self, profiles: Profiles, relations: Relations, listing: Listing,
+                 suggestions: Suggestions) -> None:
         self._profiles = profiles
         self._relations = relations
         self._listing = listing
+        self._suggestions = suggestions
 
     # --- profiles ------------------------------------------------------------------------
 
@@ -99,10 +102,25 @@ class SocialGraphServicer(pb_grpc.SocialGraphServiceServicer):
     async def SearchProfiles(self, request: pb.SearchProfilesRequest,
                              context: aio.ServicerContext) -> pb.SearchProfilesResponse:
         viewer = current_principal().user_id
-        rows, token = await self._profiles.search(viewer, request.username_prefix,
-                                                  request.page_size, request.page_token)
+        if request.query:
+            rows, token = await self._profiles.search_query(
+                viewer, request.query, request.username_prefix, request.page_size,
+                request.page_token)
+        else:
+            rows, token = await self._profiles.search(viewer, request.username_prefix,
+                                                      request.page_size, request.page_token)
         return pb.SearchProfilesResponse(users=[_summary(r) for r in rows],
                                          next_page_token=token)
+
+    async def ListSuggestedUsers(self, request: pb.ListSuggestedUsersRequest,
+                                 context: aio.ServicerContext) -> pb.ListSuggestedUsersResponse:
+        viewer = current_principal().user_id
+        found, token = await self._suggestions.page(viewer, request.page_size,
+                                                    request.page_token)
+        return pb.ListSuggestedUsersResponse(users=[
+            pb.SuggestedUser(user=_summary(s.profile), mutual_count=s.mutual_count,
+                             follower_count=s.follower_count) for s in found],
+            next_page_token=token)
 
     # --- follows and blocks --------------------------------------------------------------
 

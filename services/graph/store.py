@@ -37,6 +37,7 @@ from typing import Any
 from cassandra.query import BatchStatement, BatchType
 
 from services.runtime.cql import CqlStore, Row, applied
+from services.runtime.text import fold
 
 # Columns of graph_relations a user owns (LWT only) and the mirrors of the other user's.
 OWN_COLUMNS = ("following_since", "requested_at", "blocking_since")
@@ -184,6 +185,39 @@ class GraphStore:
             ([uuid.UUID(u) for u in user_ids],))
         return {str(r["user_id"]): _profile(r) for r in rows if r["username"] is not None}
 
+    async def index_display_name(self, user_id: str, old: str, new: str) -> None:
+        """Move a user's display-name search rows from `old` to `new` (one logged batch)."""
+        gone = [k for k in display_name_keys(old) if k not in display_name_keys(new)]
+        added = display_name_keys(new)
+        if not gone and not added:
+            return
+        batch = BatchStatement(batch_type=BatchType.LOGGED)
+        user = uuid.UUID(user_id)
+        drop = await self._cql.prepare(
+            "DELETE FROM graph_display_names WHERE prefix = ? AND name = ? AND user_id = ?")
+        put = await self._cql.prepare(
+            "INSERT INTO graph_display_names (prefix, name, user_id) VALUES (?, ?, ?)")
+        for key in gone:
+            batch.add(drop, (key[:2], key, user))
+        for key in added:
+            batch.add(put, (key[:2], key, user))
+        await self._cql.execute(batch)
+
+    async def display_names_in_range(self, prefix: str, after: tuple[str, str] | None,
+                                     below: str, limit: int) -> list[tuple[str, str]]:
+        """(name key, user_id) of partition prefix[:2] from `prefix` (or after `after`,
+        a (name, user_id) pair) up to `below`."""
+        if after is None:
+            rows = await self._cql.execute(
+                "SELECT name, user_id FROM graph_display_names WHERE prefix = ? AND name >= ? "
+                "AND name < ? LIMIT ?", (prefix[:2], prefix, below, limit))
+        else:
+            rows = await self._cql.execute(
+                "SELECT name, user_id FROM graph_display_names WHERE prefix = ? "
+                "AND (name, user_id) > (?, ?) AND name < ? LIMIT ?",
+                (prefix[:2], after[0], uuid.UUID(after[1]), below, limit))
+        return [(r["name"], str(r["user_id"])) for r in rows]
+
     async def user_id_of(self, username: str) -> str | None:
         rows = await self._cql.execute(
             "SELECT user_id FROM graph_usernames WHERE prefix = ? AND username = ?",
@@ -308,3 +342,14 @@ class GraphStore:
             total += len(rows)
             if not state:
                 return total
+
+
+def display_name_keys(display_name: str) -> list[str]:
+    """The searchable keys of a display name: the folded name and each of its later words
+    (at most 4 keys, each 1-64 characters)."""
+    folded = " ".join(fold(display_name).split())[:64]
+    if not folded:
+        return []
+    words = folded.split(" ")
+    keys = [folded] + [" ".join(words[i:]) for i in range(1, min(len(words), 4))]
+    return list(dict.fromkeys(keys))

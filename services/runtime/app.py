@@ -128,6 +128,16 @@ def definition(name: str, pb_module: ModuleType, service: str, servicer: object,
                              frozenset(f"/{full_name}/{rpc}" for rpc in public))
 
 
+def combined(name: str, *parts: ServiceDefinition) -> ServiceDefinition:
+    """One process serving several generated services (each made by `definition`)."""
+    def register(server: aio.Server) -> None:
+        for part in parts:
+            part.register(server)
+
+    return ServiceDefinition(name, tuple(n for p in parts for n in p.service_names), register,
+                             frozenset(m for p in parts for m in p.public_methods))
+
+
 def worker_definition(name: str) -> ServiceDefinition:
     """The ServiceDefinition of a worker process: health and reflection, no RPCs."""
     return ServiceDefinition(name, (), lambda server: None)

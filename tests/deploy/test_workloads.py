@@ -14,7 +14,7 @@ from infra.k8s.edge import service_name
 from infra.k8s.env_contract import container_env, process_of
 from infra.k8s.manifests import REPO
 from infra.services import SERVICE_PORTS
-from services.processes import INTROSPECTION, PROCESSES
+from services.processes import BY_NAME, INTROSPECTION, PROCESSES
 from tests.deploy.conftest import Rendered
 
 #: Seconds between the runtime's drain and the end of the grace period (closing backends,
@@ -38,8 +38,7 @@ def test_every_service_and_worker_is_a_deployment(overlay: Rendered) -> None:
     assert names == {p.replace("_", "-"): p for p in SERVICE_PORTS}
     for doc, _, _, process in _processes(overlay):
         component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
-        assert component == ("worker" if "worker" in process or process == "feed_fanout"
-                             else "service")
+        assert component == ("worker" if BY_NAME[process].worker else "service"), process
 
 
 def test_probes_are_grpc_health_checks_on_the_serving_port(overlay: Rendered) -> None:

@@ -21,6 +21,8 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc import aio
 from photomesh.auth.v1 import auth_service_pb2_grpc as auth_grpc
+from photomesh.discovery.v1 import explore_service_pb2_grpc as explore_grpc
+from photomesh.discovery.v1 import search_service_pb2_grpc as search_grpc
 from photomesh.feed.v1 import feed_service_pb2_grpc as feed_grpc
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as graph_grpc
 from photomesh.media.v1 import media_service_pb2_grpc as media_grpc
@@ -37,6 +39,8 @@ from photomesh_client.tokens import TokenProvider
 
 if TYPE_CHECKING:
     from photomesh.auth.v1.auth_service_pb2_grpc import AuthServiceAsyncStub
+    from photomesh.discovery.v1.explore_service_pb2_grpc import ExploreServiceAsyncStub
+    from photomesh.discovery.v1.search_service_pb2_grpc import SearchServiceAsyncStub
     from photomesh.feed.v1.feed_service_pb2_grpc import FeedServiceAsyncStub
     from photomesh.graph.v1.social_graph_service_pb2_grpc import SocialGraphServiceAsyncStub
     from photomesh.media.v1.media_service_pb2_grpc import MediaServiceAsyncStub
@@ -131,6 +135,14 @@ class Client:
     @property
     def message(self) -> MessageServiceAsyncStub:
         return self.stub(message_grpc.MessageServiceStub)
+
+    @property
+    def search(self) -> SearchServiceAsyncStub:
+        return self.stub(search_grpc.SearchServiceStub)
+
+    @property
+    def explore(self) -> ExploreServiceAsyncStub:
+        return self.stub(explore_grpc.ExploreServiceStub)
 
     # --- channels ------------------------------------------------------------------------
 

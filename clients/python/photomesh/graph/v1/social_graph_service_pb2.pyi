@@ -554,29 +554,40 @@ Global___UpdateProfileResponse: _TypeAlias = UpdateProfileResponse  # noqa: Y015
 
 @_typing.final
 class SearchProfilesRequest(_message.Message):
-    """Request for SocialGraphService.SearchProfiles."""
+    """Request for SocialGraphService.SearchProfiles. Exactly one of username_prefix and
+    query is given.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     USERNAME_PREFIX_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
     username_prefix: _builtins.str
     """Username prefix, 1-30 chars (case-insensitive)."""
     page_size: _builtins.int
     """Maximum results to return; 0 = 20, capped at 100, negative is invalid."""
     page_token: _builtins.str
-    """next_page_token from a previous call with the same prefix; empty for the first page."""
+    """next_page_token from a previous call with the same prefix or query; empty for the
+    first page.
+    """
+    query: _builtins.str
+    """A username or display-name prefix, 1-64 chars, ignoring case and accents: users whose
+    username starts with it (in username order), then users whose display name or one of
+    its later words starts with it (2 chars or more; in display-name order).
+    """
     def __init__(
         self,
         *,
         username_prefix: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        query: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "username_prefix", b"username_prefix"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "query", b"query", "username_prefix", b"username_prefix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -594,7 +605,9 @@ class SearchProfilesResponse(_message.Message):
     """Token for the next page; empty when there are no more results."""
     @_builtins.property
     def users(self) -> _containers.RepeatedCompositeFieldContainer[_user_pb2.UserSummary]:
-        """Matching users, in username order; users who blocked the caller are left out."""
+        """Matching users, in username order (then display-name order for a query); users who
+        blocked the caller are left out.
+        """
 
     def __init__(
         self,
@@ -609,6 +622,92 @@ class SearchProfilesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchProfilesResponse: _TypeAlias = SearchProfilesResponse  # noqa: Y015
+
+@_typing.final
+class ListSuggestedUsersRequest(_message.Message):
+    """Request for SocialGraphService.ListSuggestedUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum users to return; 0 = 20, capped at 50, negative is invalid."""
+    page_token: _builtins.str
+    """next_page_token from a previous call; empty for the first page."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSuggestedUsersRequest: _TypeAlias = ListSuggestedUsersRequest  # noqa: Y015
+
+@_typing.final
+class SuggestedUser(_message.Message):
+    """A suggested user and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    MUTUAL_COUNT_FIELD_NUMBER: _builtins.int
+    FOLLOWER_COUNT_FIELD_NUMBER: _builtins.int
+    mutual_count: _builtins.int
+    """How many of the users the caller follows follow this user (among those looked at)."""
+    follower_count: _builtins.int
+    """The user's follower count."""
+    @_builtins.property
+    def user(self) -> _user_pb2.UserSummary:
+        """The user."""
+
+    def __init__(
+        self,
+        *,
+        user: _user_pb2.UserSummary | None = ...,
+        mutual_count: _builtins.int = ...,
+        follower_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follower_count", b"follower_count", "mutual_count", b"mutual_count", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SuggestedUser: _TypeAlias = SuggestedUser  # noqa: Y015
+
+@_typing.final
+class ListSuggestedUsersResponse(_message.Message):
+    """Response for SocialGraphService.ListSuggestedUsers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty when there are no more suggestions."""
+    @_builtins.property
+    def users(self) -> _containers.RepeatedCompositeFieldContainer[Global___SuggestedUser]:
+        """Suggestions, best first."""
+
+    def __init__(
+        self,
+        *,
+        users: _abc.Iterable[Global___SuggestedUser] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSuggestedUsersResponse: _TypeAlias = ListSuggestedUsersResponse  # noqa: Y015
 
 @_typing.final
 class FollowRequest(_message.Message):

@@ -77,6 +77,11 @@ class SocialGraphServiceStub:
                 request_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesRequest.SerializeToString,
                 response_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesResponse.FromString,
                 _registered_method=True)
+        self.ListSuggestedUsers = channel.unary_unary(
+                '/photomesh.graph.v1.SocialGraphService/ListSuggestedUsers',
+                request_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersRequest.SerializeToString,
+                response_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersResponse.FromString,
+                _registered_method=True)
         self.Follow = channel.unary_unary(
                 '/photomesh.graph.v1.SocialGraphService/Follow',
                 request_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.FollowRequest.SerializeToString,
@@ -209,6 +214,15 @@ class SocialGraphServiceServicer:
 
     def SearchProfiles(self, request, context):
         """Finds users whose username starts with a prefix, in username order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSuggestedUsers(self, request, context):
+        """Lists users the caller may want to follow: friends of friends, ranked by how many
+        of the caller's followings follow them, then by follower count. Users the caller
+        follows, has asked to follow, has blocked or is blocked by are left out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -357,6 +371,11 @@ def add_SocialGraphServiceServicer_to_server(servicer, server):
                     servicer.SearchProfiles,
                     request_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesRequest.FromString,
                     response_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesResponse.SerializeToString,
+            ),
+            'ListSuggestedUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSuggestedUsers,
+                    request_deserializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersRequest.FromString,
+                    response_serializer=photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersResponse.SerializeToString,
             ),
             'Follow': grpc.unary_unary_rpc_method_handler(
                     servicer.Follow,
@@ -609,6 +628,33 @@ class SocialGraphService:
             '/photomesh.graph.v1.SocialGraphService/SearchProfiles',
             photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesRequest.SerializeToString,
             photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.SearchProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSuggestedUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photomesh.graph.v1.SocialGraphService/ListSuggestedUsers',
+            photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersRequest.SerializeToString,
+            photomesh_dot_graph_dot_v1_dot_social__graph__service__pb2.ListSuggestedUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,

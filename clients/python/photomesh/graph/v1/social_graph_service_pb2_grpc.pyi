@@ -62,6 +62,11 @@ class SocialGraphServiceStub:
     """
     SearchProfiles: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.SearchProfilesRequest, _social_graph_service_pb2.SearchProfilesResponse]
     """Finds users whose username starts with a prefix, in username order."""
+    ListSuggestedUsers: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.ListSuggestedUsersRequest, _social_graph_service_pb2.ListSuggestedUsersResponse]
+    """Lists users the caller may want to follow: friends of friends, ranked by how many
+    of the caller's followings follow them, then by follower count. Users the caller
+    follows, has asked to follow, has blocked or is blocked by are left out.
+    """
     Follow: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.FollowRequest, _social_graph_service_pb2.FollowResponse]
     """Follows a user, or requests to if the account is private. Idempotent."""
     Unfollow: _grpc.UnaryUnaryMultiCallable[_social_graph_service_pb2.UnfollowRequest, _social_graph_service_pb2.UnfollowResponse]
@@ -137,6 +142,11 @@ class SocialGraphServiceAsyncStub(SocialGraphServiceStub):
     """
     SearchProfiles: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.SearchProfilesRequest, _social_graph_service_pb2.SearchProfilesResponse]  # type: ignore[assignment]
     """Finds users whose username starts with a prefix, in username order."""
+    ListSuggestedUsers: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.ListSuggestedUsersRequest, _social_graph_service_pb2.ListSuggestedUsersResponse]  # type: ignore[assignment]
+    """Lists users the caller may want to follow: friends of friends, ranked by how many
+    of the caller's followings follow them, then by follower count. Users the caller
+    follows, has asked to follow, has blocked or is blocked by are left out.
+    """
     Follow: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.FollowRequest, _social_graph_service_pb2.FollowResponse]  # type: ignore[assignment]
     """Follows a user, or requests to if the account is private. Idempotent."""
     Unfollow: _aio.UnaryUnaryMultiCallable[_social_graph_service_pb2.UnfollowRequest, _social_graph_service_pb2.UnfollowResponse]  # type: ignore[assignment]
@@ -245,6 +255,17 @@ class SocialGraphServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_social_graph_service_pb2.SearchProfilesResponse, _abc.Awaitable[_social_graph_service_pb2.SearchProfilesResponse]]:
         """Finds users whose username starts with a prefix, in username order."""
+
+    @_abc_1.abstractmethod
+    def ListSuggestedUsers(
+        self,
+        request: _social_graph_service_pb2.ListSuggestedUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_social_graph_service_pb2.ListSuggestedUsersResponse, _abc.Awaitable[_social_graph_service_pb2.ListSuggestedUsersResponse]]:
+        """Lists users the caller may want to follow: friends of friends, ranked by how many
+        of the caller's followings follow them, then by follower count. Users the caller
+        follows, has asked to follow, has blocked or is blocked by are left out.
+        """
 
     @_abc_1.abstractmethod
     def Follow(

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file photomesh/graph/v1/social_graph_service.proto.
  */
 export const file_photomesh_graph_v1_social_graph_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci1waG90b21lc2gvZ3JhcGgvdjEvc29jaWFsX2dyYXBoX3NlcnZpY2UucHJvdG8SEnBob3RvbWVzaC5ncmFwaC52MSLFAgoHUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRILCgNiaW8YBCABKAkSFwoPYXZhdGFyX21lZGlhX2lkGAUgASgJEhIKCmF2YXRhcl91cmwYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIWCg5mb2xsb3dlcl9jb3VudBgIIAEoAxIXCg9mb2xsb3dpbmdfY291bnQYCSABKAMSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjwKDHJlbGF0aW9uc2hpcBgLIAEoDjImLnBob3RvbWVzaC5ncmFwaC52MS5SZWxhdGlvbnNoaXBTdGF0dXMSFgoOZm9sbG93c19jYWxsZXIYDCABKAgiqwEKCkZvbGxvd0VkZ2USLgoEdXNlchgBIAEoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSLwoLZm9sbG93X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjwKDHJlbGF0aW9uc2hpcBgDIAEoDjImLnBob3RvbWVzaC5ncmFwaC52MS5SZWxhdGlvbnNoaXBTdGF0dXMiewoSRm9sbG93UmVxdWVzdEVudHJ5EjMKCXJlcXVlc3RlchgBIAEoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSMAoMcmVxdWVzdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCgtCbG9ja2VkVXNlchIuCgR1c2VyGAEgASgLMiAucGhvdG9tZXNoLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIuCgpibG9ja190aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKbAQoLRm9sbG93Q2hlY2sSFgoOdGFyZ2V0X3VzZXJfaWQYASABKAkSNgoGc3RhdHVzGAIgASgOMiYucGhvdG9tZXNoLmdyYXBoLnYxLlJlbGF0aW9uc2hpcFN0YXR1cxITCgtmb2xsb3dlZF9ieRgDIAEoCBIPCgdibG9ja2VkGAQgASgIEhYKDnRhcmdldF9wcml2YXRlGAUgASgIIiQKEUdldFByb2ZpbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiQgoSR2V0UHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5waG90b21lc2guZ3JhcGgudjEuUHJvZmlsZSIvChtHZXRQcm9maWxlQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiTAocR2V0UHJvZmlsZUJ5VXNlcm5hbWVSZXNwb25zZRIsCgdwcm9maWxlGAEgASgLMhsucGhvdG9tZXNoLmdyYXBoLnYxLlByb2ZpbGUiWgoXQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkSLQoEdmlldxgCIAEoDjIfLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlVmlldyJjChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLQoIcHJvZmlsZXMYASADKAsyGy5waG90b21lc2guZ3JhcGgudjEuUHJvZmlsZRIYChBtaXNzaW5nX3VzZXJfaWRzGAIgAygJIjAKHEJhdGNoR2V0VXNlclN1bW1hcmllc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiagodQmF0Y2hHZXRVc2VyU3VtbWFyaWVzUmVzcG9uc2USLwoFdXNlcnMYASADKAsyIC5waG90b21lc2guY29tbW9uLnYxLlVzZXJTdW1tYXJ5EhgKEG1pc3NpbmdfdXNlcl9pZHMYAiADKAkidQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSLAoHcHJvZmlsZRgBIAEoCzIbLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJFChVVcGRhdGVQcm9maWxlUmVzcG9uc2USLAoHcHJvZmlsZRgBIAEoCzIbLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlIlcKFVNlYXJjaFByb2ZpbGVzUmVxdWVzdBIXCg91c2VybmFtZV9wcmVmaXgYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYgoWU2VhcmNoUHJvZmlsZXNSZXNwb25zZRIvCgV1c2VycxgBIAMoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiAKDUZvbGxvd1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJOCg5Gb2xsb3dSZXNwb25zZRI8CgxyZWxhdGlvbnNoaXAYASABKA4yJi5waG90b21lc2guZ3JhcGgudjEuUmVsYXRpb25zaGlwU3RhdHVzIiIKD1VuZm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIlAKEFVuZm9sbG93UmVzcG9uc2USPAoMcmVsYXRpb25zaGlwGAEgASgOMiYucGhvdG9tZXNoLmdyYXBoLnYxLlJlbGF0aW9uc2hpcFN0YXR1cyJCChlMaXN0Rm9sbG93UmVxdWVzdHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJInYKGkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlEj8KD2ZvbGxvd19yZXF1ZXN0cxgBIAMoCzImLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjgKG0FwcHJvdmVGb2xsb3dSZXF1ZXN0UmVxdWVzdBIZChFyZXF1ZXN0ZXJfdXNlcl9pZBgBIAEoCSIeChxBcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlIjcKGlJlamVjdEZvbGxvd1JlcXVlc3RSZXF1ZXN0EhkKEXJlcXVlc3Rlcl91c2VyX2lkGAEgASgJIh0KG1JlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSIfCgxCbG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIPCg1CbG9ja1Jlc3BvbnNlIiEKDlVuYmxvY2tSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiEQoPVW5ibG9ja1Jlc3BvbnNlIkAKF0xpc3RCbG9ja2VkVXNlcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJImsKGExpc3RCbG9ja2VkVXNlcnNSZXNwb25zZRI2Cg1ibG9ja2VkX3VzZXJzGAEgAygLMh8ucGhvdG9tZXNoLmdyYXBoLnYxLkJsb2NrZWRVc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJOChRMaXN0Rm9sbG93ZXJzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImMKFUxpc3RGb2xsb3dlcnNSZXNwb25zZRIxCglmb2xsb3dlcnMYASADKAsyHi5waG90b21lc2guZ3JhcGgudjEuRm9sbG93RWRnZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTgoUTGlzdEZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJkChVMaXN0Rm9sbG93aW5nUmVzcG9uc2USMgoKZm9sbG93aW5ncxgBIAMoCzIeLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dFZGdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIpChZHZXRGb2xsb3dDb3VudHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiSgoXR2V0Rm9sbG93Q291bnRzUmVzcG9uc2USFgoOZm9sbG93ZXJfY291bnQYASABKAMSFwoPZm9sbG93aW5nX2NvdW50GAIgASgDIkYKGkJhdGNoQ2hlY2tGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSFwoPdGFyZ2V0X3VzZXJfaWRzGAIgAygJIk4KG0JhdGNoQ2hlY2tGb2xsb3dpbmdSZXNwb25zZRIvCgZjaGVja3MYASADKAsyHy5waG90b21lc2guZ3JhcGgudjEuRm9sbG93Q2hlY2siUAoWTGlzdEZvbGxvd2VySWRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlkKF0xpc3RGb2xsb3dlcklkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRITCgt0b3RhbF9jb3VudBgDIAEoAyJRChdMaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIloKGExpc3RGb2xsb3dpbmdJZHNSZXNwb25zZRIQCgh1c2VyX2lkcxgBIAMoCRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEwoLdG90YWxfY291bnQYAyABKAMiTwoUQ3JlYXRlUHJvZmlsZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkiRQoVQ3JlYXRlUHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5waG90b21lc2guZ3JhcGgudjEuUHJvZmlsZSqAAgoSUmVsYXRpb25zaGlwU3RhdHVzEiMKH1JFTEFUSU9OU0hJUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIcChhSRUxBVElPTlNISVBfU1RBVFVTX05PTkUQARIhCh1SRUxBVElPTlNISVBfU1RBVFVTX0ZPTExPV0lORxACEiEKHVJFTEFUSU9OU0hJUF9TVEFUVVNfUkVRVUVTVEVEEAMSHwobUkVMQVRJT05TSElQX1NUQVRVU19CTE9DS0VEEAQSIgoeUkVMQVRJT05TSElQX1NUQVRVU19CTE9DS0VEX0JZEAUSHAoYUkVMQVRJT05TSElQX1NUQVRVU19TRUxGEAYqWgoLUHJvZmlsZVZpZXcSHAoYUFJPRklMRV9WSUVXX1VOU1BFQ0lGSUVEEAASFgoSUFJPRklMRV9WSUVXX0JBU0lDEAESFQoRUFJPRklMRV9WSUVXX0ZVTEwQAjKmFgoSU29jaWFsR3JhcGhTZXJ2aWNlEngKCkdldFByb2ZpbGUSJS5waG90b21lc2guZ3JhcGgudjEuR2V0UHJvZmlsZVJlcXVlc3QaJi5waG90b21lc2guZ3JhcGgudjEuR2V0UHJvZmlsZVJlc3BvbnNlIhuC0+STAhUSEy92MS91c2Vycy97dXNlcl9pZH0SmwEKFEdldFByb2ZpbGVCeVVzZXJuYW1lEi8ucGhvdG9tZXNoLmdyYXBoLnYxLkdldFByb2ZpbGVCeVVzZXJuYW1lUmVxdWVzdBowLnBob3RvbWVzaC5ncmFwaC52MS5HZXRQcm9maWxlQnlVc2VybmFtZVJlc3BvbnNlIiCC0+STAhoSGC92MS91c2VybmFtZXMve3VzZXJuYW1lfRKJAQoQQmF0Y2hHZXRQcm9maWxlcxIrLnBob3RvbWVzaC5ncmFwaC52MS5CYXRjaEdldFByb2ZpbGVzUmVxdWVzdBosLnBob3RvbWVzaC5ncmFwaC52MS5CYXRjaEdldFByb2ZpbGVzUmVzcG9uc2UiGoLT5JMCFBISL3YxL3VzZXJzOmJhdGNoR2V0EnwKFUJhdGNoR2V0VXNlclN1bW1hcmllcxIwLnBob3RvbWVzaC5ncmFwaC52MS5CYXRjaEdldFVzZXJTdW1tYXJpZXNSZXF1ZXN0GjEucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoR2V0VXNlclN1bW1hcmllc1Jlc3BvbnNlEoUBCg1VcGRhdGVQcm9maWxlEigucGhvdG9tZXNoLmdyYXBoLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0GikucGhvdG9tZXNoLmdyYXBoLnYxLlVwZGF0ZVByb2ZpbGVSZXNwb25zZSIfgtPkkwIZMg4vdjEvbWUvcHJvZmlsZToHcHJvZmlsZRKBAQoOU2VhcmNoUHJvZmlsZXMSKS5waG90b21lc2guZ3JhcGgudjEuU2VhcmNoUHJvZmlsZXNSZXF1ZXN0GioucGhvdG9tZXNoLmdyYXBoLnYxLlNlYXJjaFByb2ZpbGVzUmVzcG9uc2UiGILT5JMCEhIQL3YxL3VzZXJzOnNlYXJjaBJ2CgZGb2xsb3cSIS5waG90b21lc2guZ3JhcGgudjEuRm9sbG93UmVxdWVzdBoiLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dSZXNwb25zZSIlgtPkkwIfIhovdjEvdXNlcnMve3VzZXJfaWR9OmZvbGxvdzoBKhJ+CghVbmZvbGxvdxIjLnBob3RvbWVzaC5ncmFwaC52MS5VbmZvbGxvd1JlcXVlc3QaJC5waG90b21lc2guZ3JhcGgudjEuVW5mb2xsb3dSZXNwb25zZSIngtPkkwIhIhwvdjEvdXNlcnMve3VzZXJfaWR9OnVuZm9sbG93OgEqEpMBChJMaXN0Rm9sbG93UmVxdWVzdHMSLS5waG90b21lc2guZ3JhcGgudjEuTGlzdEZvbGxvd1JlcXVlc3RzUmVxdWVzdBouLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93UmVxdWVzdHNSZXNwb25zZSIegtPkkwIYEhYvdjEvbWUvZm9sbG93LXJlcXVlc3RzErgBChRBcHByb3ZlRm9sbG93UmVxdWVzdBIvLnBob3RvbWVzaC5ncmFwaC52MS5BcHByb3ZlRm9sbG93UmVxdWVzdFJlcXVlc3QaMC5waG90b21lc2guZ3JhcGgudjEuQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXNwb25zZSI9gtPkkwI3IjIvdjEvbWUvZm9sbG93LXJlcXVlc3RzL3tyZXF1ZXN0ZXJfdXNlcl9pZH06YXBwcm92ZToBKhK0AQoTUmVqZWN0Rm9sbG93UmVxdWVzdBIuLnBob3RvbWVzaC5ncmFwaC52MS5SZWplY3RGb2xsb3dSZXF1ZXN0UmVxdWVzdBovLnBob3RvbWVzaC5ncmFwaC52MS5SZWplY3RGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiPILT5JMCNiIxL3YxL21lL2ZvbGxvdy1yZXF1ZXN0cy97cmVxdWVzdGVyX3VzZXJfaWR9OnJlamVjdDoBKhJyCgVCbG9jaxIgLnBob3RvbWVzaC5ncmFwaC52MS5CbG9ja1JlcXVlc3QaIS5waG90b21lc2guZ3JhcGgudjEuQmxvY2tSZXNwb25zZSIkgtPkkwIeIhkvdjEvdXNlcnMve3VzZXJfaWR9OmJsb2NrOgEqEnoKB1VuYmxvY2sSIi5waG90b21lc2guZ3JhcGgudjEuVW5ibG9ja1JlcXVlc3QaIy5waG90b21lc2guZ3JhcGgudjEuVW5ibG9ja1Jlc3BvbnNlIiaC0+STAiAiGy92MS91c2Vycy97dXNlcl9pZH06dW5ibG9jazoBKhKEAQoQTGlzdEJsb2NrZWRVc2VycxIrLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0QmxvY2tlZFVzZXJzUmVxdWVzdBosLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0QmxvY2tlZFVzZXJzUmVzcG9uc2UiFYLT5JMCDxINL3YxL21lL2Jsb2NrcxKLAQoNTGlzdEZvbGxvd2VycxIoLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVxdWVzdBopLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiJYLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dlcnMSiwEKDUxpc3RGb2xsb3dpbmcSKC5waG90b21lc2guZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaKS5waG90b21lc2guZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1Jlc3BvbnNlIiWC0+STAh8SHS92MS91c2Vycy97dXNlcl9pZH0vZm9sbG93aW5nEpUBCg9HZXRGb2xsb3dDb3VudHMSKi5waG90b21lc2guZ3JhcGgudjEuR2V0Rm9sbG93Q291bnRzUmVxdWVzdBorLnBob3RvbWVzaC5ncmFwaC52MS5HZXRGb2xsb3dDb3VudHNSZXNwb25zZSIpgtPkkwIjEiEvdjEvdXNlcnMve3VzZXJfaWR9L2ZvbGxvdy1jb3VudHMSdgoTQmF0Y2hDaGVja0ZvbGxvd2luZxIuLnBob3RvbWVzaC5ncmFwaC52MS5CYXRjaENoZWNrRm9sbG93aW5nUmVxdWVzdBovLnBob3RvbWVzaC5ncmFwaC52MS5CYXRjaENoZWNrRm9sbG93aW5nUmVzcG9uc2USagoPTGlzdEZvbGxvd2VySWRzEioucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dlcklkc1JlcXVlc3QaKy5waG90b21lc2guZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVzcG9uc2USbQoQTGlzdEZvbGxvd2luZ0lkcxIrLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nSWRzUmVxdWVzdBosLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nSWRzUmVzcG9uc2USZAoNQ3JlYXRlUHJvZmlsZRIoLnBob3RvbWVzaC5ncmFwaC52MS5DcmVhdGVQcm9maWxlUmVxdWVzdBopLnBob3RvbWVzaC5ncmFwaC52MS5DcmVhdGVQcm9maWxlUmVzcG9uc2ViBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_photomesh_common_v1_user]);
+  fileDesc("Ci1waG90b21lc2gvZ3JhcGgvdjEvc29jaWFsX2dyYXBoX3NlcnZpY2UucHJvdG8SEnBob3RvbWVzaC5ncmFwaC52MSLFAgoHUHJvZmlsZRIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRILCgNiaW8YBCABKAkSFwoPYXZhdGFyX21lZGlhX2lkGAUgASgJEhIKCmF2YXRhcl91cmwYBiABKAkSDwoHcHJpdmF0ZRgHIAEoCBIWCg5mb2xsb3dlcl9jb3VudBgIIAEoAxIXCg9mb2xsb3dpbmdfY291bnQYCSABKAMSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjwKDHJlbGF0aW9uc2hpcBgLIAEoDjImLnBob3RvbWVzaC5ncmFwaC52MS5SZWxhdGlvbnNoaXBTdGF0dXMSFgoOZm9sbG93c19jYWxsZXIYDCABKAgiqwEKCkZvbGxvd0VkZ2USLgoEdXNlchgBIAEoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSLwoLZm9sbG93X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjwKDHJlbGF0aW9uc2hpcBgDIAEoDjImLnBob3RvbWVzaC5ncmFwaC52MS5SZWxhdGlvbnNoaXBTdGF0dXMiewoSRm9sbG93UmVxdWVzdEVudHJ5EjMKCXJlcXVlc3RlchgBIAEoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSMAoMcmVxdWVzdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCgtCbG9ja2VkVXNlchIuCgR1c2VyGAEgASgLMiAucGhvdG9tZXNoLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIuCgpibG9ja190aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKbAQoLRm9sbG93Q2hlY2sSFgoOdGFyZ2V0X3VzZXJfaWQYASABKAkSNgoGc3RhdHVzGAIgASgOMiYucGhvdG9tZXNoLmdyYXBoLnYxLlJlbGF0aW9uc2hpcFN0YXR1cxITCgtmb2xsb3dlZF9ieRgDIAEoCBIPCgdibG9ja2VkGAQgASgIEhYKDnRhcmdldF9wcml2YXRlGAUgASgIIiQKEUdldFByb2ZpbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiQgoSR2V0UHJvZmlsZVJlc3BvbnNlEiwKB3Byb2ZpbGUYASABKAsyGy5waG90b21lc2guZ3JhcGgudjEuUHJvZmlsZSIvChtHZXRQcm9maWxlQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiTAocR2V0UHJvZmlsZUJ5VXNlcm5hbWVSZXNwb25zZRIsCgdwcm9maWxlGAEgASgLMhsucGhvdG9tZXNoLmdyYXBoLnYxLlByb2ZpbGUiWgoXQmF0Y2hHZXRQcm9maWxlc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkSLQoEdmlldxgCIAEoDjIfLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlVmlldyJjChhCYXRjaEdldFByb2ZpbGVzUmVzcG9uc2USLQoIcHJvZmlsZXMYASADKAsyGy5waG90b21lc2guZ3JhcGgudjEuUHJvZmlsZRIYChBtaXNzaW5nX3VzZXJfaWRzGAIgAygJIjAKHEJhdGNoR2V0VXNlclN1bW1hcmllc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkiagodQmF0Y2hHZXRVc2VyU3VtbWFyaWVzUmVzcG9uc2USLwoFdXNlcnMYASADKAsyIC5waG90b21lc2guY29tbW9uLnYxLlVzZXJTdW1tYXJ5EhgKEG1pc3NpbmdfdXNlcl9pZHMYAiADKAkidQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSLAoHcHJvZmlsZRgBIAEoCzIbLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlEi8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJFChVVcGRhdGVQcm9maWxlUmVzcG9uc2USLAoHcHJvZmlsZRgBIAEoCzIbLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlImYKFVNlYXJjaFByb2ZpbGVzUmVxdWVzdBIXCg91c2VybmFtZV9wcmVmaXgYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDQoFcXVlcnkYBCABKAkiYgoWU2VhcmNoUHJvZmlsZXNSZXNwb25zZRIvCgV1c2VycxgBIAMoCzIgLnBob3RvbWVzaC5jb21tb24udjEuVXNlclN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkIKGUxpc3RTdWdnZXN0ZWRVc2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkibQoNU3VnZ2VzdGVkVXNlchIuCgR1c2VyGAEgASgLMiAucGhvdG9tZXNoLmNvbW1vbi52MS5Vc2VyU3VtbWFyeRIUCgxtdXR1YWxfY291bnQYAiABKAUSFgoOZm9sbG93ZXJfY291bnQYAyABKAMiZwoaTGlzdFN1Z2dlc3RlZFVzZXJzUmVzcG9uc2USMAoFdXNlcnMYASADKAsyIS5waG90b21lc2guZ3JhcGgudjEuU3VnZ2VzdGVkVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIAoNRm9sbG93UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIk4KDkZvbGxvd1Jlc3BvbnNlEjwKDHJlbGF0aW9uc2hpcBgBIAEoDjImLnBob3RvbWVzaC5ncmFwaC52MS5SZWxhdGlvbnNoaXBTdGF0dXMiIgoPVW5mb2xsb3dSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiUAoQVW5mb2xsb3dSZXNwb25zZRI8CgxyZWxhdGlvbnNoaXAYASABKA4yJi5waG90b21lc2guZ3JhcGgudjEuUmVsYXRpb25zaGlwU3RhdHVzIkIKGUxpc3RGb2xsb3dSZXF1ZXN0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkidgoaTGlzdEZvbGxvd1JlcXVlc3RzUmVzcG9uc2USPwoPZm9sbG93X3JlcXVlc3RzGAEgAygLMiYucGhvdG9tZXNoLmdyYXBoLnYxLkZvbGxvd1JlcXVlc3RFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOAobQXBwcm92ZUZvbGxvd1JlcXVlc3RSZXF1ZXN0EhkKEXJlcXVlc3Rlcl91c2VyX2lkGAEgASgJIh4KHEFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVzcG9uc2UiNwoaUmVqZWN0Rm9sbG93UmVxdWVzdFJlcXVlc3QSGQoRcmVxdWVzdGVyX3VzZXJfaWQYASABKAkiHQobUmVqZWN0Rm9sbG93UmVxdWVzdFJlc3BvbnNlIh8KDEJsb2NrUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIg8KDUJsb2NrUmVzcG9uc2UiIQoOVW5ibG9ja1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIRCg9VbmJsb2NrUmVzcG9uc2UiQAoXTGlzdEJsb2NrZWRVc2Vyc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiawoYTGlzdEJsb2NrZWRVc2Vyc1Jlc3BvbnNlEjYKDWJsb2NrZWRfdXNlcnMYASADKAsyHy5waG90b21lc2guZ3JhcGgudjEuQmxvY2tlZFVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk4KFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiYwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEjEKCWZvbGxvd2VycxgBIAMoCzIeLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dFZGdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJOChRMaXN0Rm9sbG93aW5nUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJImQKFUxpc3RGb2xsb3dpbmdSZXNwb25zZRIyCgpmb2xsb3dpbmdzGAEgAygLMh4ucGhvdG9tZXNoLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIikKFkdldEZvbGxvd0NvdW50c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSJKChdHZXRGb2xsb3dDb3VudHNSZXNwb25zZRIWCg5mb2xsb3dlcl9jb3VudBgBIAEoAxIXCg9mb2xsb3dpbmdfY291bnQYAiABKAMiRgoaQmF0Y2hDaGVja0ZvbGxvd2luZ1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIXCg90YXJnZXRfdXNlcl9pZHMYAiADKAkiTgobQmF0Y2hDaGVja0ZvbGxvd2luZ1Jlc3BvbnNlEi8KBmNoZWNrcxgBIAMoCzIfLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dDaGVjayJQChZMaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWQoXTGlzdEZvbGxvd2VySWRzUmVzcG9uc2USEAoIdXNlcl9pZHMYASADKAkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhMKC3RvdGFsX2NvdW50GAMgASgDIlEKF0xpc3RGb2xsb3dpbmdJZHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiWgoYTGlzdEZvbGxvd2luZ0lkc1Jlc3BvbnNlEhAKCHVzZXJfaWRzGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRITCgt0b3RhbF9jb3VudBgDIAEoAyJPChRDcmVhdGVQcm9maWxlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCSJFChVDcmVhdGVQcm9maWxlUmVzcG9uc2USLAoHcHJvZmlsZRgBIAEoCzIbLnBob3RvbWVzaC5ncmFwaC52MS5Qcm9maWxlKoACChJSZWxhdGlvbnNoaXBTdGF0dXMSIwofUkVMQVRJT05TSElQX1NUQVRVU19VTlNQRUNJRklFRBAAEhwKGFJFTEFUSU9OU0hJUF9TVEFUVVNfTk9ORRABEiEKHVJFTEFUSU9OU0hJUF9TVEFUVVNfRk9MTE9XSU5HEAISIQodUkVMQVRJT05TSElQX1NUQVRVU19SRVFVRVNURUQQAxIfChtSRUxBVElPTlNISVBfU1RBVFVTX0JMT0NLRUQQBBIiCh5SRUxBVElPTlNISVBfU1RBVFVTX0JMT0NLRURfQlkQBRIcChhSRUxBVElPTlNISVBfU1RBVFVTX1NFTEYQBipaCgtQcm9maWxlVmlldxIcChhQUk9GSUxFX1ZJRVdfVU5TUEVDSUZJRUQQABIWChJQUk9GSUxFX1ZJRVdfQkFTSUMQARIVChFQUk9GSUxFX1ZJRVdfRlVMTBACMrwXChJTb2NpYWxHcmFwaFNlcnZpY2USeAoKR2V0UHJvZmlsZRIlLnBob3RvbWVzaC5ncmFwaC52MS5HZXRQcm9maWxlUmVxdWVzdBomLnBob3RvbWVzaC5ncmFwaC52MS5HZXRQcm9maWxlUmVzcG9uc2UiG4LT5JMCFRITL3YxL3VzZXJzL3t1c2VyX2lkfRKbAQoUR2V0UHJvZmlsZUJ5VXNlcm5hbWUSLy5waG90b21lc2guZ3JhcGgudjEuR2V0UHJvZmlsZUJ5VXNlcm5hbWVSZXF1ZXN0GjAucGhvdG9tZXNoLmdyYXBoLnYxLkdldFByb2ZpbGVCeVVzZXJuYW1lUmVzcG9uc2UiIILT5JMCGhIYL3YxL3VzZXJuYW1lcy97dXNlcm5hbWV9EokBChBCYXRjaEdldFByb2ZpbGVzEisucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoR2V0UHJvZmlsZXNSZXF1ZXN0GiwucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoR2V0UHJvZmlsZXNSZXNwb25zZSIagtPkkwIUEhIvdjEvdXNlcnM6YmF0Y2hHZXQSfAoVQmF0Y2hHZXRVc2VyU3VtbWFyaWVzEjAucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoR2V0VXNlclN1bW1hcmllc1JlcXVlc3QaMS5waG90b21lc2guZ3JhcGgudjEuQmF0Y2hHZXRVc2VyU3VtbWFyaWVzUmVzcG9uc2UShQEKDVVwZGF0ZVByb2ZpbGUSKC5waG90b21lc2guZ3JhcGgudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaKS5waG90b21lc2guZ3JhcGgudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlIh+C0+STAhkyDi92MS9tZS9wcm9maWxlOgdwcm9maWxlEoEBCg5TZWFyY2hQcm9maWxlcxIpLnBob3RvbWVzaC5ncmFwaC52MS5TZWFyY2hQcm9maWxlc1JlcXVlc3QaKi5waG90b21lc2guZ3JhcGgudjEuU2VhcmNoUHJvZmlsZXNSZXNwb25zZSIYgtPkkwISEhAvdjEvdXNlcnM6c2VhcmNoEpMBChJMaXN0U3VnZ2VzdGVkVXNlcnMSLS5waG90b21lc2guZ3JhcGgudjEuTGlzdFN1Z2dlc3RlZFVzZXJzUmVxdWVzdBouLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0U3VnZ2VzdGVkVXNlcnNSZXNwb25zZSIegtPkkwIYEhYvdjEvbWUvc3VnZ2VzdGVkLXVzZXJzEnYKBkZvbGxvdxIhLnBob3RvbWVzaC5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0GiIucGhvdG9tZXNoLmdyYXBoLnYxLkZvbGxvd1Jlc3BvbnNlIiWC0+STAh8iGi92MS91c2Vycy97dXNlcl9pZH06Zm9sbG93OgEqEn4KCFVuZm9sbG93EiMucGhvdG9tZXNoLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBokLnBob3RvbWVzaC5ncmFwaC52MS5VbmZvbGxvd1Jlc3BvbnNlIieC0+STAiEiHC92MS91c2Vycy97dXNlcl9pZH06dW5mb2xsb3c6ASoSkwEKEkxpc3RGb2xsb3dSZXF1ZXN0cxItLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93UmVxdWVzdHNSZXF1ZXN0Gi4ucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dSZXF1ZXN0c1Jlc3BvbnNlIh6C0+STAhgSFi92MS9tZS9mb2xsb3ctcmVxdWVzdHMSuAEKFEFwcHJvdmVGb2xsb3dSZXF1ZXN0Ei8ucGhvdG9tZXNoLmdyYXBoLnYxLkFwcHJvdmVGb2xsb3dSZXF1ZXN0UmVxdWVzdBowLnBob3RvbWVzaC5ncmFwaC52MS5BcHByb3ZlRm9sbG93UmVxdWVzdFJlc3BvbnNlIj2C0+STAjciMi92MS9tZS9mb2xsb3ctcmVxdWVzdHMve3JlcXVlc3Rlcl91c2VyX2lkfTphcHByb3ZlOgEqErQBChNSZWplY3RGb2xsb3dSZXF1ZXN0Ei4ucGhvdG9tZXNoLmdyYXBoLnYxLlJlamVjdEZvbGxvd1JlcXVlc3RSZXF1ZXN0Gi8ucGhvdG9tZXNoLmdyYXBoLnYxLlJlamVjdEZvbGxvd1JlcXVlc3RSZXNwb25zZSI8gtPkkwI2IjEvdjEvbWUvZm9sbG93LXJlcXVlc3RzL3tyZXF1ZXN0ZXJfdXNlcl9pZH06cmVqZWN0OgEqEnIKBUJsb2NrEiAucGhvdG9tZXNoLmdyYXBoLnYxLkJsb2NrUmVxdWVzdBohLnBob3RvbWVzaC5ncmFwaC52MS5CbG9ja1Jlc3BvbnNlIiSC0+STAh4iGS92MS91c2Vycy97dXNlcl9pZH06YmxvY2s6ASoSegoHVW5ibG9jaxIiLnBob3RvbWVzaC5ncmFwaC52MS5VbmJsb2NrUmVxdWVzdBojLnBob3RvbWVzaC5ncmFwaC52MS5VbmJsb2NrUmVzcG9uc2UiJoLT5JMCICIbL3YxL3VzZXJzL3t1c2VyX2lkfTp1bmJsb2NrOgEqEoQBChBMaXN0QmxvY2tlZFVzZXJzEisucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RCbG9ja2VkVXNlcnNSZXF1ZXN0GiwucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RCbG9ja2VkVXNlcnNSZXNwb25zZSIVgtPkkwIPEg0vdjEvbWUvYmxvY2tzEosBCg1MaXN0Rm9sbG93ZXJzEigucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXF1ZXN0GikucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dlcnNSZXNwb25zZSIlgtPkkwIfEh0vdjEvdXNlcnMve3VzZXJfaWR9L2ZvbGxvd2VycxKLAQoNTGlzdEZvbGxvd2luZxIoLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVxdWVzdBopLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiJYLT5JMCHxIdL3YxL3VzZXJzL3t1c2VyX2lkfS9mb2xsb3dpbmcSlQEKD0dldEZvbGxvd0NvdW50cxIqLnBob3RvbWVzaC5ncmFwaC52MS5HZXRGb2xsb3dDb3VudHNSZXF1ZXN0GisucGhvdG9tZXNoLmdyYXBoLnYxLkdldEZvbGxvd0NvdW50c1Jlc3BvbnNlIimC0+STAiMSIS92MS91c2Vycy97dXNlcl9pZH0vZm9sbG93LWNvdW50cxJ2ChNCYXRjaENoZWNrRm9sbG93aW5nEi4ucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoQ2hlY2tGb2xsb3dpbmdSZXF1ZXN0Gi8ucGhvdG9tZXNoLmdyYXBoLnYxLkJhdGNoQ2hlY2tGb2xsb3dpbmdSZXNwb25zZRJqCg9MaXN0Rm9sbG93ZXJJZHMSKi5waG90b21lc2guZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVxdWVzdBorLnBob3RvbWVzaC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJJZHNSZXNwb25zZRJtChBMaXN0Rm9sbG93aW5nSWRzEisucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdJZHNSZXF1ZXN0GiwucGhvdG9tZXNoLmdyYXBoLnYxLkxpc3RGb2xsb3dpbmdJZHNSZXNwb25zZRJkCg1DcmVhdGVQcm9maWxlEigucGhvdG9tZXNoLmdyYXBoLnYxLkNyZWF0ZVByb2ZpbGVSZXF1ZXN0GikucGhvdG9tZXNoLmdyYXBoLnYxLkNyZWF0ZVByb2ZpbGVSZXNwb25zZWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_photomesh_common_v1_user]);
 
 /**
  * A user's public profile as seen by the caller.
@@ -499,7 +499,8 @@ export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*
   messageDesc(file_photomesh_graph_v1_social_graph_service, 14);
 
 /**
- * Request for SocialGraphService.SearchProfiles.
+ * Request for SocialGraphService.SearchProfiles. Exactly one of username_prefix and
+ * query is given.
  *
  * @generated from message photomesh.graph.v1.SearchProfilesRequest
  */
@@ -519,11 +520,21 @@ export type SearchProfilesRequest = Message<"photomesh.graph.v1.SearchProfilesRe
   pageSize: number;
 
   /**
-   * next_page_token from a previous call with the same prefix; empty for the first page.
+   * next_page_token from a previous call with the same prefix or query; empty for the
+   * first page.
    *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * A username or display-name prefix, 1-64 chars, ignoring case and accents: users whose
+   * username starts with it (in username order), then users whose display name or one of
+   * its later words starts with it (2 chars or more; in display-name order).
+   *
+   * @generated from field: string query = 4;
+   */
+  query: string;
 };
 
 /**
@@ -540,7 +551,8 @@ export const SearchProfilesRequestSchema: GenMessage<SearchProfilesRequest> = /*
  */
 export type SearchProfilesResponse = Message<"photomesh.graph.v1.SearchProfilesResponse"> & {
   /**
-   * Matching users, in username order; users who blocked the caller are left out.
+   * Matching users, in username order (then display-name order for a query); users who
+   * blocked the caller are left out.
    *
    * @generated from field: repeated photomesh.common.v1.UserSummary users = 1;
    */
@@ -562,6 +574,97 @@ export const SearchProfilesResponseSchema: GenMessage<SearchProfilesResponse> = 
   messageDesc(file_photomesh_graph_v1_social_graph_service, 16);
 
 /**
+ * Request for SocialGraphService.ListSuggestedUsers.
+ *
+ * @generated from message photomesh.graph.v1.ListSuggestedUsersRequest
+ */
+export type ListSuggestedUsersRequest = Message<"photomesh.graph.v1.ListSuggestedUsersRequest"> & {
+  /**
+   * Maximum users to return; 0 = 20, capped at 50, negative is invalid.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token from a previous call; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message photomesh.graph.v1.ListSuggestedUsersRequest.
+ * Use `create(ListSuggestedUsersRequestSchema)` to create a new message.
+ */
+export const ListSuggestedUsersRequestSchema: GenMessage<ListSuggestedUsersRequest> = /*@__PURE__*/
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 17);
+
+/**
+ * A suggested user and why.
+ *
+ * @generated from message photomesh.graph.v1.SuggestedUser
+ */
+export type SuggestedUser = Message<"photomesh.graph.v1.SuggestedUser"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: photomesh.common.v1.UserSummary user = 1;
+   */
+  user?: UserSummary | undefined;
+
+  /**
+   * How many of the users the caller follows follow this user (among those looked at).
+   *
+   * @generated from field: int32 mutual_count = 2;
+   */
+  mutualCount: number;
+
+  /**
+   * The user's follower count.
+   *
+   * @generated from field: int64 follower_count = 3;
+   */
+  followerCount: bigint;
+};
+
+/**
+ * Describes the message photomesh.graph.v1.SuggestedUser.
+ * Use `create(SuggestedUserSchema)` to create a new message.
+ */
+export const SuggestedUserSchema: GenMessage<SuggestedUser> = /*@__PURE__*/
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 18);
+
+/**
+ * Response for SocialGraphService.ListSuggestedUsers.
+ *
+ * @generated from message photomesh.graph.v1.ListSuggestedUsersResponse
+ */
+export type ListSuggestedUsersResponse = Message<"photomesh.graph.v1.ListSuggestedUsersResponse"> & {
+  /**
+   * Suggestions, best first.
+   *
+   * @generated from field: repeated photomesh.graph.v1.SuggestedUser users = 1;
+   */
+  users: SuggestedUser[];
+
+  /**
+   * Token for the next page; empty when there are no more suggestions.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message photomesh.graph.v1.ListSuggestedUsersResponse.
+ * Use `create(ListSuggestedUsersResponseSchema)` to create a new message.
+ */
+export const ListSuggestedUsersResponseSchema: GenMessage<ListSuggestedUsersResponse> = /*@__PURE__*/
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 19);
+
+/**
  * Request for SocialGraphService.Follow.
  *
  * @generated from message photomesh.graph.v1.FollowRequest
@@ -580,7 +683,7 @@ export type FollowRequest = Message<"photomesh.graph.v1.FollowRequest"> & {
  * Use `create(FollowRequestSchema)` to create a new message.
  */
 export const FollowRequestSchema: GenMessage<FollowRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 17);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 20);
 
 /**
  * Response for SocialGraphService.Follow.
@@ -601,7 +704,7 @@ export type FollowResponse = Message<"photomesh.graph.v1.FollowResponse"> & {
  * Use `create(FollowResponseSchema)` to create a new message.
  */
 export const FollowResponseSchema: GenMessage<FollowResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 18);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 21);
 
 /**
  * Request for SocialGraphService.Unfollow.
@@ -622,7 +725,7 @@ export type UnfollowRequest = Message<"photomesh.graph.v1.UnfollowRequest"> & {
  * Use `create(UnfollowRequestSchema)` to create a new message.
  */
 export const UnfollowRequestSchema: GenMessage<UnfollowRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 19);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 22);
 
 /**
  * Response for SocialGraphService.Unfollow.
@@ -643,7 +746,7 @@ export type UnfollowResponse = Message<"photomesh.graph.v1.UnfollowResponse"> & 
  * Use `create(UnfollowResponseSchema)` to create a new message.
  */
 export const UnfollowResponseSchema: GenMessage<UnfollowResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 20);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 23);
 
 /**
  * Request for SocialGraphService.ListFollowRequests.
@@ -671,7 +774,7 @@ export type ListFollowRequestsRequest = Message<"photomesh.graph.v1.ListFollowRe
  * Use `create(ListFollowRequestsRequestSchema)` to create a new message.
  */
 export const ListFollowRequestsRequestSchema: GenMessage<ListFollowRequestsRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 21);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 24);
 
 /**
  * Response for SocialGraphService.ListFollowRequests.
@@ -699,7 +802,7 @@ export type ListFollowRequestsResponse = Message<"photomesh.graph.v1.ListFollowR
  * Use `create(ListFollowRequestsResponseSchema)` to create a new message.
  */
 export const ListFollowRequestsResponseSchema: GenMessage<ListFollowRequestsResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 22);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 25);
 
 /**
  * Request for SocialGraphService.ApproveFollowRequest.
@@ -720,7 +823,7 @@ export type ApproveFollowRequestRequest = Message<"photomesh.graph.v1.ApproveFol
  * Use `create(ApproveFollowRequestRequestSchema)` to create a new message.
  */
 export const ApproveFollowRequestRequestSchema: GenMessage<ApproveFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 23);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 26);
 
 /**
  * Response for SocialGraphService.ApproveFollowRequest.
@@ -735,7 +838,7 @@ export type ApproveFollowRequestResponse = Message<"photomesh.graph.v1.ApproveFo
  * Use `create(ApproveFollowRequestResponseSchema)` to create a new message.
  */
 export const ApproveFollowRequestResponseSchema: GenMessage<ApproveFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 24);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 27);
 
 /**
  * Request for SocialGraphService.RejectFollowRequest.
@@ -756,7 +859,7 @@ export type RejectFollowRequestRequest = Message<"photomesh.graph.v1.RejectFollo
  * Use `create(RejectFollowRequestRequestSchema)` to create a new message.
  */
 export const RejectFollowRequestRequestSchema: GenMessage<RejectFollowRequestRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 25);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 28);
 
 /**
  * Response for SocialGraphService.RejectFollowRequest.
@@ -771,7 +874,7 @@ export type RejectFollowRequestResponse = Message<"photomesh.graph.v1.RejectFoll
  * Use `create(RejectFollowRequestResponseSchema)` to create a new message.
  */
 export const RejectFollowRequestResponseSchema: GenMessage<RejectFollowRequestResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 26);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 29);
 
 /**
  * Request for SocialGraphService.Block.
@@ -792,7 +895,7 @@ export type BlockRequest = Message<"photomesh.graph.v1.BlockRequest"> & {
  * Use `create(BlockRequestSchema)` to create a new message.
  */
 export const BlockRequestSchema: GenMessage<BlockRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 27);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 30);
 
 /**
  * Response for SocialGraphService.Block.
@@ -807,7 +910,7 @@ export type BlockResponse = Message<"photomesh.graph.v1.BlockResponse"> & {
  * Use `create(BlockResponseSchema)` to create a new message.
  */
 export const BlockResponseSchema: GenMessage<BlockResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 28);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 31);
 
 /**
  * Request for SocialGraphService.Unblock.
@@ -828,7 +931,7 @@ export type UnblockRequest = Message<"photomesh.graph.v1.UnblockRequest"> & {
  * Use `create(UnblockRequestSchema)` to create a new message.
  */
 export const UnblockRequestSchema: GenMessage<UnblockRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 29);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 32);
 
 /**
  * Response for SocialGraphService.Unblock.
@@ -843,7 +946,7 @@ export type UnblockResponse = Message<"photomesh.graph.v1.UnblockResponse"> & {
  * Use `create(UnblockResponseSchema)` to create a new message.
  */
 export const UnblockResponseSchema: GenMessage<UnblockResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 30);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 33);
 
 /**
  * Request for SocialGraphService.ListBlockedUsers.
@@ -871,7 +974,7 @@ export type ListBlockedUsersRequest = Message<"photomesh.graph.v1.ListBlockedUse
  * Use `create(ListBlockedUsersRequestSchema)` to create a new message.
  */
 export const ListBlockedUsersRequestSchema: GenMessage<ListBlockedUsersRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 31);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 34);
 
 /**
  * Response for SocialGraphService.ListBlockedUsers.
@@ -899,7 +1002,7 @@ export type ListBlockedUsersResponse = Message<"photomesh.graph.v1.ListBlockedUs
  * Use `create(ListBlockedUsersResponseSchema)` to create a new message.
  */
 export const ListBlockedUsersResponseSchema: GenMessage<ListBlockedUsersResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 32);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 35);
 
 /**
  * Request for SocialGraphService.ListFollowers.
@@ -934,7 +1037,7 @@ export type ListFollowersRequest = Message<"photomesh.graph.v1.ListFollowersRequ
  * Use `create(ListFollowersRequestSchema)` to create a new message.
  */
 export const ListFollowersRequestSchema: GenMessage<ListFollowersRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 33);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 36);
 
 /**
  * Response for SocialGraphService.ListFollowers.
@@ -962,7 +1065,7 @@ export type ListFollowersResponse = Message<"photomesh.graph.v1.ListFollowersRes
  * Use `create(ListFollowersResponseSchema)` to create a new message.
  */
 export const ListFollowersResponseSchema: GenMessage<ListFollowersResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 34);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 37);
 
 /**
  * Request for SocialGraphService.ListFollowing.
@@ -997,7 +1100,7 @@ export type ListFollowingRequest = Message<"photomesh.graph.v1.ListFollowingRequ
  * Use `create(ListFollowingRequestSchema)` to create a new message.
  */
 export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 35);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 38);
 
 /**
  * Response for SocialGraphService.ListFollowing.
@@ -1025,7 +1128,7 @@ export type ListFollowingResponse = Message<"photomesh.graph.v1.ListFollowingRes
  * Use `create(ListFollowingResponseSchema)` to create a new message.
  */
 export const ListFollowingResponseSchema: GenMessage<ListFollowingResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 36);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 39);
 
 /**
  * Request for SocialGraphService.GetFollowCounts.
@@ -1046,7 +1149,7 @@ export type GetFollowCountsRequest = Message<"photomesh.graph.v1.GetFollowCounts
  * Use `create(GetFollowCountsRequestSchema)` to create a new message.
  */
 export const GetFollowCountsRequestSchema: GenMessage<GetFollowCountsRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 37);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 40);
 
 /**
  * Response for SocialGraphService.GetFollowCounts.
@@ -1074,7 +1177,7 @@ export type GetFollowCountsResponse = Message<"photomesh.graph.v1.GetFollowCount
  * Use `create(GetFollowCountsResponseSchema)` to create a new message.
  */
 export const GetFollowCountsResponseSchema: GenMessage<GetFollowCountsResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 38);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 41);
 
 /**
  * Request for SocialGraphService.BatchCheckFollowing.
@@ -1102,7 +1205,7 @@ export type BatchCheckFollowingRequest = Message<"photomesh.graph.v1.BatchCheckF
  * Use `create(BatchCheckFollowingRequestSchema)` to create a new message.
  */
 export const BatchCheckFollowingRequestSchema: GenMessage<BatchCheckFollowingRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 39);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 42);
 
 /**
  * Response for SocialGraphService.BatchCheckFollowing.
@@ -1123,7 +1226,7 @@ export type BatchCheckFollowingResponse = Message<"photomesh.graph.v1.BatchCheck
  * Use `create(BatchCheckFollowingResponseSchema)` to create a new message.
  */
 export const BatchCheckFollowingResponseSchema: GenMessage<BatchCheckFollowingResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 40);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 43);
 
 /**
  * Request for SocialGraphService.ListFollowerIds.
@@ -1158,7 +1261,7 @@ export type ListFollowerIdsRequest = Message<"photomesh.graph.v1.ListFollowerIds
  * Use `create(ListFollowerIdsRequestSchema)` to create a new message.
  */
 export const ListFollowerIdsRequestSchema: GenMessage<ListFollowerIdsRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 41);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 44);
 
 /**
  * Response for SocialGraphService.ListFollowerIds.
@@ -1193,7 +1296,7 @@ export type ListFollowerIdsResponse = Message<"photomesh.graph.v1.ListFollowerId
  * Use `create(ListFollowerIdsResponseSchema)` to create a new message.
  */
 export const ListFollowerIdsResponseSchema: GenMessage<ListFollowerIdsResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 42);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 45);
 
 /**
  * Request for SocialGraphService.ListFollowingIds.
@@ -1228,7 +1331,7 @@ export type ListFollowingIdsRequest = Message<"photomesh.graph.v1.ListFollowingI
  * Use `create(ListFollowingIdsRequestSchema)` to create a new message.
  */
 export const ListFollowingIdsRequestSchema: GenMessage<ListFollowingIdsRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 43);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 46);
 
 /**
  * Response for SocialGraphService.ListFollowingIds.
@@ -1263,7 +1366,7 @@ export type ListFollowingIdsResponse = Message<"photomesh.graph.v1.ListFollowing
  * Use `create(ListFollowingIdsResponseSchema)` to create a new message.
  */
 export const ListFollowingIdsResponseSchema: GenMessage<ListFollowingIdsResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 44);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 47);
 
 /**
  * Request for SocialGraphService.CreateProfile.
@@ -1298,7 +1401,7 @@ export type CreateProfileRequest = Message<"photomesh.graph.v1.CreateProfileRequ
  * Use `create(CreateProfileRequestSchema)` to create a new message.
  */
 export const CreateProfileRequestSchema: GenMessage<CreateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 45);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 48);
 
 /**
  * Response for SocialGraphService.CreateProfile.
@@ -1319,7 +1422,7 @@ export type CreateProfileResponse = Message<"photomesh.graph.v1.CreateProfileRes
  * Use `create(CreateProfileResponseSchema)` to create a new message.
  */
 export const CreateProfileResponseSchema: GenMessage<CreateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_photomesh_graph_v1_social_graph_service, 46);
+  messageDesc(file_photomesh_graph_v1_social_graph_service, 49);
 
 /**
  * The viewer's relationship to another user (viewer -> user direction).
@@ -1496,6 +1599,18 @@ export const SocialGraphService: GenService<{
     methodKind: "unary";
     input: typeof SearchProfilesRequestSchema;
     output: typeof SearchProfilesResponseSchema;
+  },
+  /**
+   * Lists users the caller may want to follow: friends of friends, ranked by how many
+   * of the caller's followings follow them, then by follower count. Users the caller
+   * follows, has asked to follow, has blocked or is blocked by are left out.
+   *
+   * @generated from rpc photomesh.graph.v1.SocialGraphService.ListSuggestedUsers
+   */
+  listSuggestedUsers: {
+    methodKind: "unary";
+    input: typeof ListSuggestedUsersRequestSchema;
+    output: typeof ListSuggestedUsersResponseSchema;
   },
   /**
    * Follows a user, or requests to if the account is private. Idempotent.
