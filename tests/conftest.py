@@ -27,7 +27,13 @@ from tests.otlp_collector import OtlpCollector
 
 @pytest.fixture(scope="session")
 def infra_settings() -> InfraSettings:
-    return InfraSettings()
+    """The run dir's settings with its install's credentials. A run dir whose backends are
+    not running yet (CI's first run) gets them made now, so the session starts its
+    backends asking for them; running ones are used as they were started."""
+    from infra import credentials
+
+    settings = InfraSettings()
+    return settings if stack.any_running(settings) else credentials.ensure(settings)
 
 
 @pytest.fixture(scope="session")
