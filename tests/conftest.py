@@ -40,8 +40,18 @@ def infra_settings() -> InfraSettings:
 def backends(infra_settings: InfraSettings) -> Iterator[InfraSettings]:
     """The real backends: reused if running, else installed (cached) and started for the
     session and stopped after it. A missing backend fails the session, never skips."""
+    from infra import credentials
+
     stack.install_all(infra_settings)
     started = stack.start_backends(infra_settings)
+    missing = [field for field, flag in credentials.EXTERNAL_FLAG.items()
+               if getattr(infra_settings, field) is None and not getattr(infra_settings, flag)]
+    outdated = stack.outdated_credentials(infra_settings)
+    if missing or outdated:
+        pytest.exit(f"the backends of {infra_settings.run_dir} run without the install's "
+                    f"credentials ({', '.join(outdated or missing)}): `./photomesh up` "
+                    f"restarts them with their own, data kept (README.md, Secrets)",
+                    returncode=3)
     yield infra_settings
     if started:
         stack.stop_backends(infra_settings, only=started)
