@@ -1,7 +1,7 @@
 """`./photomesh bench capacity`: the capacity model of docs/capacity.md, computed from the
 cost benchmark's JSON (bench/cost/publish.py writes it) and the assumptions below.
 
-    ./photomesh bench capacity                       # bench/results/cost.json, else cost-before
+    ./photomesh bench capacity                       # from bench/results/cost-after.json
     ./photomesh bench capacity --json bench/results/cost.json --out docs/capacity.md
 
 Every measured input is read from the JSON (CPU per call of each process, CQL statements
@@ -302,7 +302,7 @@ def render(cost: Mapping[str, Any], source: str) -> str:
     out += ["", "## Rerun", "",
             "```sh",
             "./photomesh bench cost                 # on a quiet machine: bench/results/cost.json",
-            "./photomesh bench capacity             # this document from it",
+            "./photomesh bench capacity --json bench/results/cost.json   # this document from it",
             "```", ""]
     return "\n".join(out)
 
@@ -310,9 +310,8 @@ def render(cost: Mapping[str, Any], source: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="photomesh bench capacity",
                                 description=__doc__.split("\n\n")[0])
-    default = RESULTS / "cost.json"
-    p.add_argument("--json", type=Path, default=default if default.exists()
-                   else RESULTS / "cost-before.json")
+    p.add_argument("--json", type=Path, default=RESULTS / "cost-after.json",
+                   help="a `bench cost` result (default: the published one)")
     p.add_argument("--out", type=Path, default=DOC)
     args = p.parse_args(argv)
     cost = json.loads(args.json.read_text())

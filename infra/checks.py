@@ -5,8 +5,8 @@
 3. ruff, mypy --strict over the client layer (clients/python/photomesh_client) and
    the web app's TypeScript (`tsc --noEmit`, strict),
 4. pytest against the real backends (its fixtures start them, or reuse running ones);
-5. with no arguments (CI), REPLICA_SUBSET again against a mesh of two processes of every
-   service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS).
+5. with no arguments (CI), beside it, REPLICA_SUBSET again against a mesh of two processes
+   of every service and worker (tests/conftest.py reads PHOTOMESH_TEST_REPLICAS).
 Arguments after `test` go to pytest (e.g. `./photomesh test -k auth -x`); to run any tests
 against replicas: `PHOTOMESH_TEST_REPLICAS=2 ./photomesh test tests/feed`.
 """
@@ -69,15 +69,41 @@ def main(argv: list[str]) -> int:
         except ProcessError as e:
             say(str(e))
             return 1
-    with step("pytest"):
-        code = _run([sys.executable, "-m", "pytest", *argv])
-    if code != 0 or argv:
-        return code
-    with step(f"pytest, {REPLICAS} processes of every service and worker (a subset)"):
-        env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS)
-        code = _run([sys.executable, "-m", "pytest", "-q", *REPLICA_SUBSET], env=env)
-    return code
+    if argv:
+        with step("pytest"):
+            return _run([sys.executable, "-m", "pytest", *argv])
+    # The full run: both sessions side by side on backends started once for them (each
+    # session has its own keyspace, prefixes, mesh and edge); the tests wait on events
+    # more than they compute, so together they take little longer than the longer one.
+    with step("starting backends for the test sessions"):
+        started = stack.start_backends(settings)
+    try:
+        return _both_sessions(REPO / ".pytest-replicas.log")
+    finally:
+        if started:
+            stack.stop_backends(settings, only=started)
 
+
+def _both_sessions(subset_log: Path) -> int:
+    with step(f"pytest, and beside it a subset with {REPLICAS} processes of every service "
+              f"and worker (its output: {subset_log.name}, shown when it ends)"):
+        env = dict(os.environ, PHOTOMESH_TEST_REPLICAS=REPLICAS)
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                *REPLICA_SUBSET]
+        say("$ " + " ".join(argv) + f" > {subset_log.name}")
+        with open(subset_log, "wb") as log:
+            subset = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT)
+        try:
+            code = _run([sys.executable, "-m", "pytest"])
+        finally:
+            subset_code = subset.wait()
+        say(f"the replica subset ({subset_log.name}):")
+        sys.stdout.write(subset_log.read_text(errors="replace"))
+        sys.stdout.flush()
+        if subset_code != 0:
+            say("FAILED: the replica subset")
+        return code or subset_code
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,33 +127,48 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM, wait up to `timeout`, then SIGKILL. Returns True if something was stopped."""
+        return bool(stop_all([self], timeout))
+
+    def _signal(self) -> int | None:
+        """SIGTERM the process if it runs (its pid, else forget any stale record)."""
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)  # the record of one that died, if any
-            return False
+            return None
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                break
-            time.sleep(0.1)
-        else:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            time.sleep(0.2)
+        return pid
+
+    def _reap(self, pid: int) -> None:
         child = _children.pop(pid, None)
         if child is not None:
             child.wait()
         self.pid_file.unlink(missing_ok=True)
-        return True
 
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def stop_all(processes: Iterable[ManagedProcess], timeout: float = 30.0) -> list[ManagedProcess]:
+    """Stop several processes at once: SIGTERM every one, wait up to `timeout` for all of
+    them to drain together, then SIGKILL what is left. Returns those that were running."""
+    signalled = [(proc, pid) for proc in processes if (pid := proc._signal()) is not None]
+    deadline = time.monotonic() + timeout
+    waiting = [pid for _, pid in signalled]
+    while waiting and time.monotonic() < deadline:
+        waiting = [pid for pid in waiting if _pid_alive(pid)]
+        if waiting:
+            time.sleep(0.1)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if waiting:
+        time.sleep(0.2)
+    for proc, pid in signalled:
+        proc._reap(pid)
+    return [proc for proc, _ in signalled]

@@ -10,7 +10,7 @@ Its own health is under the reflection service names (the edge's health check).
 from __future__ import annotations
 
 from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.introspection.descriptors import (
     HEALTH,
@@ -23,6 +23,7 @@ from services.introspection.reflection import MeshReflection
 from services.introspection.settings import IntrospectionSettings
 from services.processes import INTROSPECTION
 from services.runtime.app import Built, Context, Needs, main
+from services.runtime.health import DrainingHealthServicer
 from services.runtime.server import ServiceDefinition
 
 NAME = INTROSPECTION
@@ -32,7 +33,7 @@ OWN_NAMES = (REFLECTION_V1, REFLECTION_V1ALPHA)
 async def build(ctx: Context[IntrospectionSettings]) -> Built:
     settings = ctx.settings
     descriptors = MeshDescriptors.load(settings.descriptor_set)
-    servicer = health.aio.HealthServicer()
+    servicer = DrainingHealthServicer()
     for name in OWN_NAMES:
         await servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     topology = Topology.of(settings.targets, descriptors.services)

@@ -67,6 +67,7 @@ class Context(Generic[S]):
     backends: Backends
     peers: Peers
     page_tokens: PageTokens
+    streams: StreamSettings
 
     @property
     def credentials(self) -> ServiceCredentials:
@@ -169,7 +170,8 @@ async def process_context(name: str, settings_cls: type[S], needs: Needs
                                  nats=needs.nats, minio=needs.minio,
                                  ids=needs.ids) as backends:
             yield Context(me, settings, server, auth_settings, backends, peers,
-                          mesh_page_tokens(auth_settings.service_key_path))
+                          mesh_page_tokens(auth_settings.service_key_path),
+                          load(StreamSettings))
     finally:
         await peers.close()
         if stop_metrics is not None:
@@ -191,8 +193,7 @@ async def run_process(name: str, settings_cls: type[S], needs: Needs,
             streams = None
             if backends.redis is not None and backends.redis_settings is not None:
                 # Users' server streams end at token expiry and sign-out, capped per user.
-                streams = StreamGuard(backends.redis, backends.redis_settings,
-                                      load(StreamSettings))
+                streams = StreamGuard(backends.redis, backends.redis_settings, ctx.streams)
             running = await create_server(built.definition, ctx.server, verifier, streams)
             log.info("%s ready on %s:%d", name, ctx.server.host, running.port)
             try:

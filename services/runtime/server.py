@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime import metrics, telemetry
 from services.runtime.auth import TokenVerifier
+from services.runtime.health import DrainingHealthServicer
 from services.runtime.interceptors import AuthInterceptor, ErrorInterceptor
 from services.runtime.settings import ServerSettings
 from services.runtime.streams import StreamGuard, StreamInterceptor
@@ -91,7 +92,7 @@ async def create_server(definition: ServiceDefinition, settings: ServerSettings,
     definition.register(server)
     health_servicer = definition.health
     if health_servicer is None:
-        health_servicer = health.aio.HealthServicer()
+        health_servicer = DrainingHealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
             (*definition.service_names,

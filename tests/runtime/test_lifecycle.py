@@ -101,3 +101,38 @@ async def test_sigterm_drains_an_open_stream_then_exits_zero(mesh, channel_to) -
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_a_health_watch_ends_at_drain_instead_of_holding_it(mesh) -> None:
+    """A health watcher (the introspection process watches every process) is told
+    NOT_SERVING and its stream ends with OK when the process drains: a subscription is not
+    work in flight, and an open one used to hold every process for its whole grace."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    port = free_port()
+    overrides = {k: v for k, v in mesh.env.items() if not k.startswith("PHOTOMESH_GRAPH_")}
+    # A grace far beyond the test: only the watch ending lets the process exit before it.
+    overrides["PHOTOMESH_GRAPH_GRACE_SECONDS"] = "600"
+    env = mesh_services.process_env(mesh.settings, "graph", overrides, ports={"graph": port})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.graph", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    target = f"127.0.0.1:{port}"
+    try:
+        await wait_serving(target, proc)
+        async with grpc.aio.insecure_channel(target) as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(
+                health_pb2.HealthCheckRequest(service=""))
+            first = await asyncio.wait_for(watch.read(), WAIT)
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            os.kill(proc.pid, signal.SIGTERM)
+            seen = []
+            while (message := await asyncio.wait_for(watch.read(), WAIT)) is not grpc.aio.EOF:
+                seen.append(message.status)
+            assert seen and seen[-1] == health_pb2.HealthCheckResponse.NOT_SERVING
+            assert await watch.code() == grpc.StatusCode.OK
+        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
