@@ -111,3 +111,23 @@ def ensure(settings: InfraSettings) -> InfraSettings:
         _write(run_dir, kept)
     update = {field: value for field, value in kept.items() if not from_environment(field)}
     return settings.model_copy(update=update)
+
+
+def for_tests(settings: InfraSettings) -> InfraSettings:
+    """A test session's settings: credentials are made only for a run dir none of whose
+    backends run yet (CI's first run: the session starts them asking for them); running
+    backends are used as they were started (`missing` tells the session what they lack)."""
+    from infra import stack
+
+    return settings if stack.any_running(settings) else ensure(settings)
+
+
+def missing(settings: InfraSettings) -> list[str]:
+    """Credentials the install should have and `settings` has not (external backends
+    aside), and our running backends that do not ask for them."""
+    from infra import stack
+
+    absent = [field for field, flag in EXTERNAL_FLAG.items()
+              if getattr(settings, field) is None and not getattr(settings, flag)]
+    return absent or stack.outdated_credentials(settings)
+

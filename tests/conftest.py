@@ -32,8 +32,7 @@ def infra_settings() -> InfraSettings:
     backends asking for them; running ones are used as they were started."""
     from infra import credentials
 
-    settings = InfraSettings()
-    return settings if stack.any_running(settings) else credentials.ensure(settings)
+    return credentials.for_tests(InfraSettings())
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +43,10 @@ def backends(infra_settings: InfraSettings) -> Iterator[InfraSettings]:
 
     stack.install_all(infra_settings)
     started = stack.start_backends(infra_settings)
-    missing = [field for field, flag in credentials.EXTERNAL_FLAG.items()
-               if getattr(infra_settings, field) is None and not getattr(infra_settings, flag)]
-    outdated = stack.outdated_credentials(infra_settings)
-    if missing or outdated:
+    if lacking := credentials.missing(infra_settings):
         pytest.exit(f"the backends of {infra_settings.run_dir} run without the install's "
-                    f"credentials ({', '.join(outdated or missing)}): `./photomesh up` "
-                    f"restarts them with their own, data kept (README.md, Secrets)",
-                    returncode=3)
+                    f"credentials ({', '.join(lacking)}): `./photomesh up` restarts them "
+                    f"with their own, data kept (README.md, Secrets)", returncode=3)
     yield infra_settings
     if started:
         stack.stop_backends(infra_settings, only=started)
