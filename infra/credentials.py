@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 RELATIVE_PATH = Path("keys") / "backend_credentials.json"
 
-#: Field -> how a new value is made. Hex only: the values go into URLs and config files.
-#: MinIO takes access keys of 3..20 characters and secret keys of 8..40.
+#: Field -> how a new value is made. Hex only (the values go into URLs and config files),
+#: access keys within S3's customary 20 characters, secrets of 160 bits or more.
 GENERATED: dict[str, Callable[[], str]] = {
     "minio_access_key": lambda: f"pmroot{secrets.token_hex(7)}",
     "minio_secret_key": lambda: secrets.token_hex(20),

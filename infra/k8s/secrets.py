@@ -73,9 +73,8 @@ def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
     """Fresh values for every Secret of SECRET_KEYS, and the public key ConfigMap."""
     jwt_private, jwt_public = _key_pair()
     service_pairs = {name: _key_pair() for name in SERVICES}
-    # Hex only: the Redis and NATS passwords go into URLs; MinIO takes access keys of at
-    # most 20 characters and secret keys of at most 40 (the same shapes as
-    # infra/credentials.py makes for a local install).
+    # Hex only: the Redis and NATS passwords go into URLs. MinIO keys have the shapes
+    # infra/credentials.py makes for a local install.
     values: dict[str, dict[str, bytes | str]] = {
         "photomesh-jwt-signing": {"jwt_private.pem": jwt_private},
         "photomesh-service-keys": {f"{name}.pem": private
