@@ -38,8 +38,10 @@ async def measure(args: argparse.Namespace) -> None:
     run = uuid.uuid4().hex[:8]
     infra = InfraSettings()
     cql = await CqlStore.connect(CqlSettings(keyspace=f"pmbench_nstore_{run}",
-                                             contact_points=[infra.host], port=infra.cql_port))
-    redis_settings = RedisSettings(url=f"redis://{infra.host}:{infra.redis_port}/0",
+                                             contact_points=[infra.host], port=infra.cql_port,
+                                             username=infra.cql_username,
+                                             password=infra.cql_password))
+    redis_settings = RedisSettings(url=infra.redis_url(),
                                    key_prefix=f"pmbench:nstore:{run}:")
     redis = connect_redis(redis_settings)
     try:

@@ -112,7 +112,11 @@ class CqlRequests:
     def __init__(self, settings: InfraSettings, keyspace: str) -> None:
         from cassandra.cluster import Cluster
 
-        self._cluster = Cluster(["127.0.0.1"], port=settings.cql_port, protocol_version=4)
+        from infra.sandbox import cql_auth
+        from infra.services import backend_credentials
+
+        self._cluster = Cluster(["127.0.0.1"], port=settings.cql_port, protocol_version=4,
+                                auth_provider=cql_auth(backend_credentials(settings)))
         self._session = self._cluster.connect()
         self._keyspace = keyspace
 

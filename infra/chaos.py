@@ -21,8 +21,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra import credentials, services, stack
 from infra import layout as layouts
-from infra import services, stack
 from infra.backends.base import Backend, port_open
 from infra.layout import Layout
 from infra.process import ManagedProcess
@@ -83,6 +83,8 @@ class ChaosStack:
             "service_metrics_offset": 0, "observability": False,
             "cql_external": False, "nats_external": False, "redis_external": False,
             "minio_external": False})
+        # Its own credentials, kept in its own run dir (the backends it starts ask for them).
+        self.settings = credentials.ensure(self.settings)
         # One process of each service and worker, on free ports (no /metrics).
         self.layout: Layout = layouts.free(self.settings, 1, metrics=False)
         self.overrides: dict[str, str] = {}

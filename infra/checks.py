@@ -46,10 +46,10 @@ def _run(argv: list[str], cwd: Path = REPO, env: dict[str, str] | None = None) -
 
 
 def main(argv: list[str]) -> int:
-    from infra import codegen, stack
+    from infra import codegen, credentials, stack
     from infra.settings import InfraSettings
 
-    settings = InfraSettings()
+    settings = credentials.for_tests(InfraSettings())
     with step("installing backends (cached after the first run)"):
         stack.install_all(settings)
     for name, args in (("generated code is current", ["gen", "--check"]),

@@ -41,6 +41,29 @@ def _settings() -> InfraSettings:
     return InfraSettings()
 
 
+def _installed_settings() -> InfraSettings:
+    """The settings with the install's credentials, made now if the run dir has none
+    (infra/credentials.py)."""
+    from infra import credentials
+
+    return credentials.ensure(_settings())
+
+
+def _restart_for_credentials(settings: InfraSettings, servers: list[str]) -> list[str]:
+    """Backends of an install from before it had credentials (running open to anyone) are
+    stopped, with every service (they hold connections without credentials), so that this
+    `up` starts them again, on their data, asking for the install's. Returns their names."""
+    from infra import services, stack
+
+    outdated = stack.outdated_credentials(settings, servers)
+    if outdated:
+        say(f"{', '.join(outdated)} run(s) without the install's credentials: restarting "
+            f"them (data kept) with the services")
+        services.stop_services(settings)
+        stack.stop_backends(settings, outdated)
+    return outdated
+
+
 def _only(args: argparse.Namespace) -> list[str] | None:
     if not getattr(args, "only", None):
         return None
@@ -156,7 +179,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.profile == "cluster":
         return _cluster_up(args)
     started_at = time.monotonic()
-    settings = _settings()
+    settings = _installed_settings()
     if args.replicas:
         settings = settings.model_copy(update={"replicas": args.replicas})
     if args.observability:
@@ -169,6 +192,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         say(str(e))
         return 2
     servers = [name for name in chosen if name != "ffmpeg"]
+    try:
+        _restart_for_credentials(settings, servers)
+    except ProcessError as e:
+        say(f"up failed: {e}")
+        return 1
     running = _running(settings, servers, not args.no_services)
     saved = layouts.saved(settings)
     if not args.no_services and saved is not None and saved != layout and \
@@ -269,7 +297,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     from infra.process import ProcessError
 
     try:
-        installed = stack.install_all(_settings(), _only(args))
+        installed = stack.install_all(_installed_settings(), _only(args))
     except (ProcessError, ValueError) as e:
         say(f"install failed: {e}")
         return 1
@@ -414,7 +442,7 @@ def run_bench(rest: list[str]) -> int:
         print(f"usage: photomesh bench <name> [args]; benchmarks: {', '.join(names)}",
               file=sys.stderr)
         return 2
-    settings = _settings()
+    settings = _installed_settings()
     if "--report" not in rest[1:]:  # a report only reads saved results
         stack.install_all(settings)
         stack.start_backends(settings)

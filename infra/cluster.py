@@ -15,6 +15,11 @@ cluster form, on this machine, apart from everything else (own run dir, ports, a
   until it returns; the production form (several servers) is infra/k8s's.
 * **Redis**: one server of its own (caches and counters are rebuilt from the CQL store).
 
+Credentials are the profile's own (infra/credentials.py, in its run dir, made by
+`install`): CQL logins with the install's role (``system_auth`` at RF 3, no default
+superuser), NATS users and a Redis password on every server, MinIO's root user and upload
+key.
+
 The services (and the edge) of the profile run beside it on their own ports (the usual ones
 plus `service_port_offset`). Nothing here touches the single-node backends of
 `./photomesh up`.
@@ -36,8 +41,10 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra import credentials
 from infra.backends.base import Backend, port_open
-from infra.backends.cassandra import CassandraBackend, Ring
+from infra.backends.cassandra import CassandraBackend, Ring, cql_greeting
+from infra.backends.cql_auth import DEFAULT_SUPERUSER, ensure_role
 from infra.backends.minio import MinioBackend
 from infra.backends.nats import NatsBackend, Routes
 from infra.backends.redis import RedisBackend
@@ -98,8 +105,11 @@ class LocalCluster:
                  base: InfraSettings | None = None) -> None:
         self.settings = settings or ClusterSettings()
         self.why_not = ""
-        self.base = (base or InfraSettings()).model_copy(update={
-            "run_dir": self.settings.run_dir})
+        self._build(credentials.of_run_dir((base or InfraSettings()).model_copy(update={
+            "run_dir": self.settings.run_dir})))
+
+    def _build(self, base: InfraSettings) -> None:
+        self.base = base
         c = self.settings
         seeds = tuple(f"{h}:{c.cql_storage_port}" for h in c.cql_hosts)
         routes = tuple(f"nats://{self.base.host}:{c.nats_cluster_port + i}"
@@ -150,10 +160,10 @@ class LocalCluster:
             "PHOTOMESH_CQL_SERIAL_CONSISTENCY": "SERIAL",
             "PHOTOMESH_CQL_REPLICATION":
                 f"{{'class': 'NetworkTopologyStrategy', '{DATACENTER}': 3}}",
-            "PHOTOMESH_NATS_URL": ",".join(f"nats://{host}:{c.nats_port + i}"
+            "PHOTOMESH_NATS_URL": ",".join(self.base.nats_url(host, c.nats_port + i)
                                            for i in range(len(c.cql_hosts))),
             "PHOTOMESH_NATS_REPLICAS": "3",
-            "PHOTOMESH_REDIS_URL": f"redis://{host}:{c.redis_port}/0",
+            "PHOTOMESH_REDIS_URL": self.base.redis_url(host, c.redis_port),
             "PHOTOMESH_MINIO_ENDPOINT": f"{host}:{c.minio_port}",
             # media URLs through the profile's own edge
             "PHOTOMESH_MEDIA_PUBLIC_BASE_URL":
@@ -169,6 +179,8 @@ class LocalCluster:
         return [n.backend for n in self.nodes] + [self.redis]
 
     def install(self) -> None:
+        """Install the servers and make the profile's credentials (once)."""
+        self._build(credentials.ensure(self.base))
         for b in (self.nodes[0].backend, self.node("nats", 0).backend,
                   self.node("minio", 0).backend, self.redis):
             if not b.installed():
@@ -178,7 +190,12 @@ class LocalCluster:
         """Start whatever is not running (all at once), then wait until every node, the
         NATS cluster's JetStream and the CQL ring are ready. Returns what was started."""
         started = []
+        c = self.settings
         for b in self.servers():
+            if b.process.is_running() and b.credentials_outdated():
+                say(f"{b.name}@{b.endpoint()} runs without the profile's credentials: "
+                    f"restarting it on its data")
+                b.stop()
             if not b.process.is_running():
                 for port in getattr(b, "ports", dict)().values():
                     if port_open(b.settings.host, port, timeout=0.2):
@@ -201,6 +218,10 @@ class LocalCluster:
             raise ProcessError("\n\n".join(failures))
         self._wait(self.jetstream_ready, deadline, "a JetStream meta leader")
         self._wait(self.cql_ring_up, deadline, "every CQL node seeing the others")
+        if self.base.cql_password:
+            ensure_role(c.cql_hosts, c.cql_port, self.base.cql_username, self.base.cql_password,
+                        auth_replication=f"{{'class': 'NetworkTopologyStrategy', "
+                                         f"'{DATACENTER}': 3}}")
         return started
 
     def _wait(self, check: Any, deadline: float, what: str) -> None:
@@ -234,15 +255,18 @@ class LocalCluster:
     def cql_ring_up(self) -> bool:
         """Every node answers CQL and knows the two others (system.peers, from gossip).
         What stops it is kept in `why_not` for the timeout's message."""
+        from cassandra.auth import PlainTextAuthProvider
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.policies import WhiteListRoundRobinPolicy
 
         c = self.settings
+        login = self._cql_login()
         for host in c.cql_hosts:
             only = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([host]),
                                     request_timeout=5)
             cluster = Cluster([host], port=c.cql_port, protocol_version=4,
                               execution_profiles={EXEC_PROFILE_DEFAULT: only},
+                              auth_provider=PlainTextAuthProvider(*login) if login else None,
                               connect_timeout=3, control_connection_timeout=3)
             try:
                 rows = cluster.connect().execute("SELECT peer FROM system.peers")
@@ -256,6 +280,19 @@ class LocalCluster:
             finally:
                 cluster.shutdown()
         return True
+
+    def _cql_login(self) -> tuple[str, str] | None:
+        """The profile's CQL role, or the default superuser while the role is not made
+        yet (a new ring: `start` makes it once every node is up), or None without one."""
+        if not self.base.cql_password:
+            return None
+        ours = (self.base.cql_username, self.base.cql_password)
+        host, port = self.settings.cql_hosts[0], self.settings.cql_port
+        if cql_greeting(host, port, credentials=ours) == "accepted":
+            return ours
+        if cql_greeting(host, port, credentials=DEFAULT_SUPERUSER) == "accepted":
+            return DEFAULT_SUPERUSER
+        return ours
 
     def stop(self) -> list[str]:
         stopped = []

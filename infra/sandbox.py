@@ -101,13 +101,24 @@ def start_mesh(settings: InfraSettings, overrides: Mapping[str, str],
                                                             layout=layout))
 
 
+def cql_auth(env: Mapping[str, str]):  # type: ignore[no-untyped-def]
+    """The driver's login from a service environment (None without credentials)."""
+    from cassandra.auth import PlainTextAuthProvider
+
+    if not env.get("PHOTOMESH_CQL_PASSWORD"):
+        return None
+    return PlainTextAuthProvider(env.get("PHOTOMESH_CQL_USERNAME", ""),
+                                 env["PHOTOMESH_CQL_PASSWORD"])
+
+
 def drop_run_state(names: RunNames, env: Mapping[str, str]) -> None:
     """Leave nothing of the run behind in the shared backends."""
     import redis
     from cassandra.cluster import Cluster
 
     cluster = Cluster(json.loads(env["PHOTOMESH_CQL_CONTACT_POINTS"]),
-                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4)
+                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4,
+                      auth_provider=cql_auth(env))
     try:
         # Generous: a loaded single node can take a while to drop dozens of tables.
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {names.keyspace}", timeout=240)

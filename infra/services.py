@@ -101,6 +101,21 @@ def _ensure_key_pair(keys: Path, name: str) -> tuple[Path, Path]:
 
 # --- environment -----------------------------------------------------------------------------
 
+def backend_credentials(settings: InfraSettings) -> dict[str, str]:
+    """The install's CQL login and MinIO keys as the services' settings (the Redis and
+    NATS passwords travel in their URLs); only those the install has."""
+    s = settings
+    values = {
+        "PHOTOMESH_CQL_USERNAME": s.cql_username if s.cql_password else None,
+        "PHOTOMESH_CQL_PASSWORD": s.cql_password,
+        "PHOTOMESH_MINIO_ACCESS_KEY": s.minio_access_key,
+        "PHOTOMESH_MINIO_SECRET_KEY": s.minio_secret_key,
+        "PHOTOMESH_MINIO_UPLOAD_ACCESS_KEY": s.minio_upload_access_key,
+        "PHOTOMESH_MINIO_UPLOAD_SECRET_KEY": s.minio_upload_secret_key,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
 def _layout(settings: InfraSettings, ports: Mapping[str, int] | None,
             layout: Layout | None) -> Layout:
     """`layout` as given; else one instance per service at `ports`; else the run dir's."""
@@ -142,11 +157,10 @@ def service_env(
         "PHOTOMESH_CQL_CONTACT_POINTS": json.dumps([s.host]),
         "PHOTOMESH_CQL_PORT": str(s.cql_port),
         "PHOTOMESH_CQL_KEYSPACE": CQL_KEYSPACE,
-        "PHOTOMESH_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
-        "PHOTOMESH_NATS_URL": f"nats://{s.host}:{s.nats_port}",
+        "PHOTOMESH_REDIS_URL": s.redis_url(),
+        "PHOTOMESH_NATS_URL": s.nats_url(),
         "PHOTOMESH_MINIO_ENDPOINT": f"{s.host}:{s.minio_port}",
-        "PHOTOMESH_MINIO_ACCESS_KEY": s.minio_access_key,
-        "PHOTOMESH_MINIO_SECRET_KEY": s.minio_secret_key,
+        **backend_credentials(s),
         "PHOTOMESH_JWT_PUBLIC_KEY_PATH": str(public_path),
         "PHOTOMESH_JWT_SERVICE_PUBLIC_KEYS_PATH": str(ensure_service_keys(s)),
     }

@@ -7,9 +7,12 @@ installed, started or stopped by us.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: /metrics of each service process at its gRPC port plus this, with `up --observability`.
@@ -44,22 +47,35 @@ class InfraSettings(BaseSettings):
     cassandra_storage_port: int = 17000
     cassandra_heap_mb: int = 768
     cql_external: bool = False
+    cql_username: str = Field(default="photomesh",
+                              description="the CQL role the services log in as")
+    cql_password: str | None = Field(default=None, description="made per install "
+                                     "(infra/credentials.py); None: no authentication")
 
     # NATS with JetStream
     nats_port: int = 14222
     nats_monitor_port: int = 18222
     nats_version: str = "v2.12.15"
     nats_external: bool = False
+    nats_user: str = Field(default="photomesh", pattern=r"^[A-Za-z0-9_-]+$")
+    nats_password: str | None = Field(default=None, description="made per install; "
+                                      "None: no authentication")
 
     # Redis
     redis_port: int = 16379
     redis_external: bool = False
+    redis_password: str | None = Field(default=None, description="made per install; "
+                                       "None: no authentication")
 
     # MinIO
     minio_port: int = 19000
     minio_console_port: int = 19001
-    minio_access_key: str = "photomesh"
-    minio_secret_key: str = "photomesh-dev-secret"
+    # Made per install (infra/credentials.py), never a default: the root user (the
+    # services') and the upload key (PutObject on uploads/ only; it signs upload URLs).
+    minio_access_key: str | None = None
+    minio_secret_key: str | None = None
+    minio_upload_access_key: str | None = None
+    minio_upload_secret_key: str | None = None
     minio_external: bool = False
     # MinIO tags no releases on the Go proxy: pin the pseudo-version of a known-good build.
     minio_version: str = "v0.0.0-20260212201848-7aac2a2c5b7c"
@@ -87,6 +103,44 @@ class InfraSettings(BaseSettings):
     service_port_offset: int = Field(default=0, ge=0, le=9000)
     service_metrics_offset: int = Field(default=0, ge=0, le=9000,
                                         description="0: none (2000 with observability)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_of_the_install(cls, data: Any) -> Any:
+        """Credentials not set by the environment come from the run dir's file
+        (infra/credentials.py), so every `InfraSettings()` of a run dir sees the same."""
+        if not isinstance(data, dict):
+            return data
+        from infra.credentials import stored
+
+        run_dir = Path(data.get("run_dir") or _default_run())
+        return {**stored(run_dir), **data}
+
+    @field_validator("host")
+    @classmethod
+    def _private(cls, host: str) -> str:
+        """Backends and services never listen where clients reach them."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            if host == "localhost":
+                return host
+            raise ValueError(f"{host!r}: give a loopback or private IP address") from None
+        if not (address.is_loopback or address.is_private) or address.is_unspecified:
+            raise ValueError(f"{host}: the backends and services listen on loopback or a "
+                             f"private address only (the edge has its own edge_host)")
+        return host
+
+    def redis_url(self, host: str | None = None, port: int | None = None) -> str:
+        """The services' Redis URL, with the install's password."""
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        return f"redis://{auth}{host or self.host}:{port or self.redis_port}/0"
+
+    def nats_url(self, host: str | None = None, port: int | None = None) -> str:
+        """The services' URL of one NATS server, with the install's user and password."""
+        auth = (f"{self.nats_user}:{quote(self.nats_password, safe='')}@"
+                if self.nats_password else "")
+        return f"nats://{auth}{host or self.host}:{port or self.nats_port}"
 
     @property
     def metrics_offset(self) -> int:

@@ -94,9 +94,11 @@ def _check_ports_free(b: Backend) -> None:
 def start_backends(settings: InfraSettings, only: Iterable[str] | None = None) -> list[str]:
     """Start every backend that is not running (all at once), then wait until each is healthy.
 
-    Running ones are only health-checked; external ones too, never started. Returns the
-    names started. On failure raises ProcessError naming each backend with its log tail;
-    backends that did come up are left running (`stop_backends` stops them).
+    Running ones are only health-checked; external ones too, never started. Once healthy,
+    each of ours makes what its credentials need inside it (`Backend.provision`: the CQL
+    role). Returns the names started. On failure raises ProcessError naming each backend
+    with its log tail; backends that did come up are left running (`stop_backends` stops
+    them).
     """
     chosen = backends(settings, only)
     missing = [b.name for b in chosen if not b.external and not b.installed()]
@@ -117,8 +119,12 @@ def start_backends(settings: InfraSettings, only: Iterable[str] | None = None) -
                    else START_TIMEOUTS.get(b.name, DEFAULT_START_TIMEOUT))
         try:
             b.wait_healthy(timeout)
+            if not b.external and is_server(b):
+                b.provision()
         except ProcessError as e:
             return b, time.monotonic() - t0[b.name], str(e)
+        except Exception as e:  # noqa: BLE001 - a driver's error while provisioning
+            return b, time.monotonic() - t0[b.name], f"{b.name}: provisioning failed: {e!r}"
         return b, time.monotonic() - t0[b.name], None
 
     failures = []
@@ -131,6 +137,15 @@ def start_backends(settings: InfraSettings, only: Iterable[str] | None = None) -
     if failures:
         raise ProcessError("\n\n".join(failures))
     return started
+
+
+def outdated_credentials(settings: InfraSettings, only: Iterable[str] | None = None
+                         ) -> list[str]:
+    """Names of our running backends that do not ask for the install's credentials (an
+    install from before it had them): restarted on their data, they will."""
+    return [b.name for b in backends(settings, only)
+            if not b.external and is_server(b) and b.process.is_running()
+            and b.credentials_outdated()]
 
 
 def stop_backends(settings: InfraSettings, only: Iterable[str] | None = None) -> list[str]:

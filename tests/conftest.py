@@ -27,15 +27,26 @@ from tests.otlp_collector import OtlpCollector
 
 @pytest.fixture(scope="session")
 def infra_settings() -> InfraSettings:
-    return InfraSettings()
+    """The run dir's settings with its install's credentials. A run dir whose backends are
+    not running yet (CI's first run) gets them made now, so the session starts its
+    backends asking for them; running ones are used as they were started."""
+    from infra import credentials
+
+    return credentials.for_tests(InfraSettings())
 
 
 @pytest.fixture(scope="session")
 def backends(infra_settings: InfraSettings) -> Iterator[InfraSettings]:
     """The real backends: reused if running, else installed (cached) and started for the
     session and stopped after it. A missing backend fails the session, never skips."""
+    from infra import credentials
+
     stack.install_all(infra_settings)
     started = stack.start_backends(infra_settings)
+    if lacking := credentials.missing(infra_settings):
+        pytest.exit(f"the backends of {infra_settings.run_dir} run without the install's "
+                    f"credentials ({', '.join(lacking)}): `./photomesh up` restarts them "
+                    f"with their own, data kept (README.md, Secrets)", returncode=3)
     yield infra_settings
     if started:
         stack.stop_backends(infra_settings, only=started)

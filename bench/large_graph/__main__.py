@@ -117,9 +117,12 @@ def load(name: str, graph: dict[str, Any], mesh: Any, edge: Any, node: Any, work
 def probe(mesh: Any) -> dict[str, Any]:
     from cassandra.cluster import Cluster
 
+    from infra.sandbox import cql_auth
+
     env = mesh.env
     cluster = Cluster(json.loads(env["PHOTOMESH_CQL_CONTACT_POINTS"]),
-                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4)
+                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4,
+                      auth_provider=cql_auth(env))
     try:
         found = driver_probe.probe(cluster.connect(), env["PHOTOMESH_CQL_KEYSPACE"])
     finally:

@@ -28,6 +28,8 @@ class BackendOps:
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.policies import WhiteListRoundRobinPolicy
 
+        from infra.sandbox import cql_auth
+
         self.keyspace = env["PHOTOMESH_CQL_KEYSPACE"]
         self.stream_prefix = env["PHOTOMESH_NATS_STREAM_PREFIX"] + "_"
         self.nats_monitor_url = nats_monitor_url
@@ -35,7 +37,8 @@ class BackendOps:
         profile = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy(hosts),
                                    request_timeout=10)
         self._cluster = Cluster(hosts, port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4,
-                                execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+                                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+                                auth_provider=cql_auth(env))
         self._session = self._cluster.connect()
         self.cql = self._cql_counts() is not None
 

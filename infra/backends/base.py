@@ -88,6 +88,16 @@ class Backend(abc.ABC):
     def stop(self) -> bool:
         return False if self.external else self.process.stop()
 
+    def credentials_outdated(self) -> bool:
+        """The running server does not ask for the install's credentials (it was started
+        before the install had them, or with others): `up` restarts it on its data."""
+        return False
+
+    def provision(self) -> None:
+        """Once healthy: make inside the server what the credentials need (a CQL role).
+        Idempotent; nothing by default."""
+        return None
+
     @abc.abstractmethod
     def endpoint(self) -> str:
         """What to print for people: e.g. `cql://127.0.0.1:19042`."""

@@ -55,6 +55,7 @@ def _jvm_options() -> list[str]:
 # --- a minimal CQL native-protocol (v4) probe: STARTUP, then one query --------------------
 
 _OP_ERROR, _OP_STARTUP, _OP_READY, _OP_AUTHENTICATE, _OP_QUERY, _OP_RESULT = 0, 1, 2, 3, 7, 8
+_OP_AUTH_RESPONSE, _OP_AUTH_SUCCESS = 0x0F, 0x10
 _RESULT_ROWS = 2
 
 
@@ -77,22 +78,50 @@ def _recv_frame(sock: socket.socket) -> tuple[int, bytes]:
     return opcode, _recv_exact(sock, length)
 
 
+def _startup_body() -> bytes:
+    body = struct.pack(">H", 1)
+    for text in (b"CQL_VERSION", b"3.0.0"):
+        body += struct.pack(">H", len(text)) + text
+    return body
+
+
+def cql_greeting(host: str, port: int, timeout: float = 2.0,
+                 credentials: tuple[str, str] | None = None) -> str | None:
+    """How the node answers a client over CQL v4: ``"ready"`` (no login asked),
+    ``"login"`` (it asks for one; with `credentials`, ``"accepted"`` or ``"refused"`` for
+    them), or None when nothing answers CQL."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(_frame(1, _OP_STARTUP, _startup_body()))
+            opcode, _ = _recv_frame(sock)
+            if opcode == _OP_READY:
+                return "ready"
+            if opcode != _OP_AUTHENTICATE:
+                return None
+            if credentials is None:
+                return "login"
+            token = b"\0" + credentials[0].encode() + b"\0" + credentials[1].encode()
+            sock.sendall(_frame(2, _OP_AUTH_RESPONSE, struct.pack(">i", len(token)) + token))
+            opcode, _ = _recv_frame(sock)
+            return "accepted" if opcode == _OP_AUTH_SUCCESS else "refused"
+    except (OSError, ConnectionError, struct.error):
+        return None
+
+
 def cql_probe(host: str, port: int, timeout: float = 2.0) -> bool:
     """True when the node answers `SELECT release_version FROM system.local` over CQL v4.
 
-    A server that demands authentication (an external cluster) counts as healthy: it is up and
-    speaking CQL, and we have no credentials to go further.
+    A server that demands authentication counts as healthy: it is up and speaking CQL
+    (whether our credentials work is `cql_greeting`'s question).
     """
-    startup = struct.pack(">H", 1)
-    for s in (b"CQL_VERSION", b"3.0.0"):
-        startup += struct.pack(">H", len(s)) + s
     query = b"SELECT release_version FROM system.local"
     # <long string query><consistency ONE><flags 0>
     query_body = struct.pack(">i", len(query)) + query + struct.pack(">HB", 0x0001, 0)
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
-            sock.sendall(_frame(1, _OP_STARTUP, startup))
+            sock.sendall(_frame(1, _OP_STARTUP, _startup_body()))
             opcode, _ = _recv_frame(sock)
             if opcode == _OP_AUTHENTICATE:
                 return True
@@ -234,6 +263,8 @@ class CassandraBackend(Backend):
             initial_token=self.initial_token,
             memtable_mb=max(32, self._heap_mb() // 8),
             cluster_name=self.ring.cluster_name if self.ring else "photomesh-dev",
+            authenticator=("PasswordAuthenticator" if s.cql_password
+                           else "AllowAllAuthenticator"),
             seeds=",".join(self.ring.seeds if self.ring
                            else (f"{s.host}:{s.cassandra_storage_port}",)),
             hinted_handoff="true" if self.ring else "false",
@@ -300,6 +331,21 @@ class CassandraBackend(Backend):
 
     def healthy(self) -> bool:
         return cql_probe(self.settings.host, self.settings.cql_port)
+
+    def credentials_outdated(self) -> bool:
+        """Running without asking for a login although the install has a CQL role."""
+        s = self.settings
+        return bool(s.cql_password) and cql_greeting(s.host, s.cql_port) == "ready"
+
+    def provision(self) -> None:
+        """The install's CQL role, and no default superuser (infra/backends/cql_auth.py).
+        A node of a ring leaves this to its cluster (infra/cluster.py), which does it once
+        for all."""
+        from infra.backends.cql_auth import ensure_role
+
+        s = self.settings
+        if s.cql_password and self.ring is None:
+            ensure_role([s.host], s.cql_port, s.cql_username, s.cql_password)
 
     def endpoint(self) -> str:
         return f"cql://{self.settings.host}:{self.settings.cql_port}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from infra.backends.base import Backend, http_status
 from infra.edge import EdgeSettings
 from infra.install import go_install
+from infra.process import ProcessError
 from infra.settings import InfraSettings
 
 #: MinIO's NATS target: the values the media service expects by default
@@ -103,6 +104,9 @@ class MinioBackend(Backend):
             f"MINIO_NOTIFY_NATS_ENABLE_{target}": "on",
             f"MINIO_NOTIFY_NATS_ADDRESS_{target}": f"{s.host}:{s.nats_port}",
             f"MINIO_NOTIFY_NATS_SUBJECT_{target}": NOTIFY_SUBJECT,
+            **({f"MINIO_NOTIFY_NATS_USERNAME_{target}": s.nats_user,
+                f"MINIO_NOTIFY_NATS_PASSWORD_{target}": s.nats_password}
+               if s.nats_password else {}),
             f"MINIO_NOTIFY_NATS_JETSTREAM_{target}": "on",
             f"MINIO_NOTIFY_NATS_QUEUE_DIR_{target}": str(self.notify_queue_dir),
             f"MINIO_NOTIFY_NATS_QUEUE_LIMIT_{target}": "100000",
@@ -110,6 +114,10 @@ class MinioBackend(Backend):
 
     def server_env(self) -> dict[str, str]:
         s = self.settings
+        if not (s.minio_access_key and s.minio_secret_key):
+            # MinIO would fall back to its well-known minioadmin/minioadmin.
+            raise ProcessError("minio: no root credentials in the settings; `./photomesh up` "
+                               "makes them (infra/credentials.py)")
         return {
             **os.environ,
             "MINIO_ROOT_USER": s.minio_access_key,
@@ -144,6 +152,23 @@ class MinioBackend(Backend):
     def healthy(self) -> bool:
         base = f"http://{self.settings.host}:{self.settings.minio_port}/minio/health"
         return http_status(f"{base}/live") == 200 and http_status(f"{base}/ready") == 200
+
+    def credentials_outdated(self) -> bool:
+        """The running server refuses the install's root user (it was started with other
+        credentials, e.g. before the install had its own)."""
+        from minio import Minio
+        from minio.error import S3Error
+
+        s = self.settings
+        if not (s.minio_access_key and s.minio_secret_key) or not self.healthy():
+            return False
+        client = Minio(f"{s.host}:{s.minio_port}", access_key=s.minio_access_key,
+                       secret_key=s.minio_secret_key, secure=False)
+        try:
+            client.list_buckets()
+        except S3Error as exc:
+            return exc.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
+        return False
 
     def endpoint(self) -> str:
         return f"http://{self.settings.host}:{self.settings.minio_port}"

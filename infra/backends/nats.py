@@ -1,8 +1,14 @@
-"""NATS with JetStream: the event bus. `nats-server` built with `go install` into the cache."""
+"""NATS with JetStream: the event bus. `nats-server` built with `go install` into the cache.
+
+Clients log in as the install's user (`nats_user`, `nats_password`), from a 0600 config
+file; a client without them is refused.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +52,29 @@ class NatsBackend(Backend):
     def store_dir(self) -> Path:
         return self.settings.data_dir / "nats"
 
+    @property
+    def config_path(self) -> Path:
+        return self.settings.run_dir / "nats" / "auth.conf"
+
+    def url(self) -> str:
+        """The URL a client uses, user and password included (not for people)."""
+        return self.settings.nats_url()
+
+    def render_config(self) -> Path:
+        """Who may connect (the command line says the rest and wins over this file)."""
+        s = self.settings
+        path = self.config_path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = "# no authentication\n"
+        if s.nats_password:
+            text = ("authorization {\n  users: [\n"
+                    f"    {{user: {json.dumps(s.nats_user)}, "
+                    f"password: {json.dumps(s.nats_password)}}}\n  ]\n}}\n")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
     def ports(self) -> dict[str, int]:
         return {"PHOTOMESH_NATS_PORT": self.settings.nats_port,
                 "PHOTOMESH_NATS_MONITOR_PORT": self.settings.nats_monitor_port}
@@ -77,6 +106,7 @@ class NatsBackend(Backend):
             "--routes", ",".join(self.routes.routes)]
         return [
             str(self.binary),
+            "--config", str(self.config_path),
             "--addr", s.host,
             "--port", str(s.nats_port),
             "--http_port", str(s.nats_monitor_port),
@@ -88,6 +118,7 @@ class NatsBackend(Backend):
 
     def start(self) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.render_config()
         # The monitor listens on --addr too; the store dir makes the marker unique per run dir.
         self.process.start(self.argv(), marker=str(self.store_dir))
 
@@ -95,6 +126,33 @@ class NatsBackend(Backend):
         s = self.settings
         url = f"http://{s.host}:{s.nats_monitor_port}/healthz?js-enabled-only=true"
         return http_status(url) == 200
+
+    def server_info(self) -> dict[str, object]:
+        """The INFO the server greets every client with (before any login)."""
+        s = self.settings
+        with socket.create_connection((s.host, s.nats_port), timeout=2) as sock:
+            sock.settimeout(2)
+            line = b""
+            while not line.endswith(b"\r\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                line += chunk
+        verb, _, body = line.decode().partition(" ")
+        if verb != "INFO":
+            raise ConnectionError(f"nats: unexpected greeting {line[:40]!r}")
+        info: dict[str, object] = json.loads(body)
+        return info
+
+    def credentials_outdated(self) -> bool:
+        """The running server lets a client in without the user the settings hold
+        (started before this install had one): `up` restarts it."""
+        if not self.settings.nats_password:
+            return False
+        try:
+            return not self.server_info().get("auth_required", False)
+        except (OSError, ValueError):
+            return False
 
     def endpoint(self) -> str:
         return f"nats://{self.settings.host}:{self.settings.nats_port}"

@@ -1,4 +1,6 @@
-"""Redis: counters, caches and rate limits. Our own `redis-server` on loopback, AOF on.
+"""Redis: counters, caches and rate limits. Our own `redis-server` on loopback, AOF on,
+with the install's password (`requirepass`, from a 0600 config file: never on a command
+line, where `ps` would show it).
 
 The binary comes from Debian's `redis-server` package. The package may start a system
 Redis on 6379 when installed; that one is not ours and is never touched.
@@ -6,6 +8,7 @@ Redis on 6379 when installed; that one is not ours and is never touched.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -26,6 +29,14 @@ class RedisBackend(Backend):
     def data_path(self) -> Path:
         return self.settings.data_dir / "redis"
 
+    @property
+    def config_path(self) -> Path:
+        return self.settings.run_dir / "redis" / "auth.conf"
+
+    def url(self) -> str:
+        """The URL a client uses, password included (not for people: `endpoint`)."""
+        return self.settings.redis_url()
+
     def ports(self) -> dict[str, int]:
         return {"PHOTOMESH_REDIS_PORT": self.settings.redis_port}
 
@@ -39,13 +50,24 @@ class RedisBackend(Backend):
         if not self.installed():
             apt_install("redis-server")
 
+    def render_config(self) -> Path:
+        """The password (or none) in a file only we can read."""
+        path = self.config_path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        password = self.settings.redis_password
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'requirepass "{password}"\n' if password else "# no password\n")
+        return path
+
     def argv(self) -> list[str]:
         s = self.settings
         return [
             self.binary() or "redis-server",
+            str(self.config_path),
             "--port", str(s.redis_port),
             "--bind", s.host,
-            "--protected-mode", "no",   # loopback only, no password
+            "--protected-mode", "yes",  # with a password set, that is all it asks
             "--dir", str(self.data_path),
             "--appendonly", "yes",      # counters must survive a restart
             "--appendfsync", "everysec",
@@ -60,11 +82,29 @@ class RedisBackend(Backend):
 
     def start(self) -> None:
         self.data_path.mkdir(parents=True, exist_ok=True)
+        self.render_config()
         self.process.start(self.argv(), marker=f"{self.settings.host}:{self.settings.redis_port}")
 
     def healthy(self) -> bool:
         import redis  # lazy: keeps the CLI quick to start
 
+        client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
+                             password=self.settings.redis_password,
+                             socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def credentials_outdated(self) -> bool:
+        """The running server answers a client without the password the settings hold
+        (started before this install had one): `up` restarts it."""
+        import redis
+
+        if not self.settings.redis_password:
+            return False
         client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
                              socket_timeout=0.5, socket_connect_timeout=0.5)
         try:

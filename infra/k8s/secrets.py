@@ -11,6 +11,8 @@ restart what reads them). Nothing is written to disk unless `--out` is given.
                                only its own, so a stolen key signs only as its process (its
                                page-token key is derived from it too)
     photomesh-minio            MinIO's root user and password (services and MinIO itself)
+    photomesh-minio-upload     the upload key: a MinIO user the media service makes at start-up,
+                               allowed PutObject under uploads/ only; it signs upload URLs
     photomesh-redis            Redis's password
     photomesh-nats             the NATS user's password
 
@@ -36,6 +38,7 @@ SECRET_KEYS: dict[str, tuple[str, ...]] = {
     "photomesh-jwt-signing": ("jwt_private.pem",),
     "photomesh-service-keys": tuple(f"{name}.pem" for name in SERVICES),
     "photomesh-minio": ("access-key", "secret-key"),
+    "photomesh-minio-upload": ("access-key", "secret-key"),
     "photomesh-redis": ("password",),
     "photomesh-nats": ("password",),
 }
@@ -70,13 +73,16 @@ def install_objects(namespace: str | None = None) -> list[dict[str, Any]]:
     """Fresh values for every Secret of SECRET_KEYS, and the public key ConfigMap."""
     jwt_private, jwt_public = _key_pair()
     service_pairs = {name: _key_pair() for name in SERVICES}
-    # Hex or URL-safe text only: the Redis and NATS passwords go into URLs.
+    # Hex only: the Redis and NATS passwords go into URLs. MinIO keys have the shapes
+    # infra/credentials.py makes for a local install.
     values: dict[str, dict[str, bytes | str]] = {
         "photomesh-jwt-signing": {"jwt_private.pem": jwt_private},
         "photomesh-service-keys": {f"{name}.pem": private
                                    for name, (private, _) in service_pairs.items()},
-        "photomesh-minio": {"access-key": f"photomesh-{secrets.token_hex(6)}",
-                            "secret-key": secrets.token_urlsafe(32)},
+        "photomesh-minio": {"access-key": f"pmroot{secrets.token_hex(7)}",
+                            "secret-key": secrets.token_hex(20)},
+        "photomesh-minio-upload": {"access-key": f"pmupload{secrets.token_hex(6)}",
+                                   "secret-key": secrets.token_hex(20)},
         "photomesh-redis": {"password": secrets.token_hex(24)},
         "photomesh-nats": {"password": secrets.token_hex(24)},
     }

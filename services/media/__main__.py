@@ -8,6 +8,7 @@ from services.media.audience import MediaAudience
 from services.media.library import UPLOAD
 from services.media.server import MediaServicer
 from services.media.settings import MediaSettings
+from services.media.upload_key import ensure_upload_key
 from services.media.wiring import assemble
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.pending import PendingChanges, Sweeper, SweepTiming
@@ -18,6 +19,8 @@ NAME = "media"
 async def build(ctx: Context[MediaSettings]) -> Built:
     settings, backends = ctx.settings, ctx.backends
     assert backends.cql and backends.redis and backends.redis_settings and backends.events
+    assert backends.minio_settings
+    await ensure_upload_key(backends.minio_settings)  # the key upload URLs are signed with
     await backends.events.ensure_stream("graph")
     view = ctx.peers.social_view(backends.redis, backends.redis_settings, NAME,
                                  ttl_seconds=settings.social_view_ttl_seconds)

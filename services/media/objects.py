@@ -99,8 +99,9 @@ class MediaObjects:
     def presign_upload(self, key: str, content_type: str, size: int,
                        expires_seconds: int) -> PresignedPut:
         s = self.settings
-        return presign_put(self._upload_base, self.bucket, key, access_key=s.access_key,
-                           secret_key=s.secret_key, region=s.region,
+        return presign_put(self._upload_base, self.bucket, key,
+                           access_key=s.upload_access_key, secret_key=s.upload_secret_key,
+                           region=s.region,
                            content_type=content_type, content_length=size,
                            expires_seconds=expires_seconds)
 

@@ -133,11 +133,18 @@ class NatsSettings(BaseSettings):
 
 
 class MinioSettings(BaseSettings):
+    """MinIO: no key has a default (each install makes its own: infra/credentials.py, or
+    `./photomesh k8s secrets`)."""
+
     model_config = SettingsConfigDict(env_prefix="PHOTOMESH_MINIO_", extra="ignore", frozen=True)
 
     endpoint: str = "127.0.0.1:19000"
-    access_key: str = "photomesh"
-    secret_key: str = "photomesh-dev-secret"
+    access_key: str = Field(min_length=3, description="the services' MinIO user")
+    secret_key: str = Field(min_length=8)
+    upload_access_key: str = Field(
+        min_length=3, description="signs upload URLs: a MinIO user allowed PutObject under "
+                                  "uploads/ only (made by the media service at start-up)")
+    upload_secret_key: str = Field(min_length=8)
     secure: bool = False
     region: str = "us-east-1"
     bucket: str = Field(default="photomesh-media", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")

@@ -11,8 +11,10 @@ written against the last acknowledged of that subject.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from photomesh.feed.v1 import feed_service_pb2 as fpb
@@ -215,13 +217,17 @@ def read_retries() -> dict[str, int]:
     return dict(_READS.retries)
 
 
-def stuck_rows(cql_port: int, host: str, keyspace: str, grace_seconds: float) -> dict[str, int]:
+def stuck_rows(env: Mapping[str, str], keyspace: str, grace_seconds: float) -> dict[str, int]:
     """What is left half-written in the CQL store: pending changes older than the sweep
     grace (not media's, which wait for their upload URL to expire), and posts, comments
     and likes whose event is not recorded as out."""
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([host], port=cql_port, protocol_version=4)
+    from infra.sandbox import cql_auth
+
+    cluster = Cluster(json.loads(env["PHOTOMESH_CQL_CONTACT_POINTS"]),
+                      port=int(env["PHOTOMESH_CQL_PORT"]), protocol_version=4,
+                      auth_provider=cql_auth(env))
     try:
         session = cluster.connect(keyspace)
         ripe_before = time.time() - grace_seconds - 5

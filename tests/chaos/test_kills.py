@@ -100,8 +100,7 @@ async def test_every_kill_loses_and_doubles_nothing_acknowledged(chaos_stack: Ch
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while True:
             stuck = await asyncio.to_thread(
-                census.stuck_rows, chaos_stack.settings.cql_port, chaos_stack.settings.host,
-                CQL_KEYSPACE, GRACE_SECONDS)
+                census.stuck_rows, chaos_stack.env(), CQL_KEYSPACE, GRACE_SECONDS)
             taken = await census.take(c, cast, ledger, stuck)
             if taken.clean or time.monotonic() > deadline:
                 break

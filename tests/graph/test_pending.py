@@ -54,7 +54,7 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
     box = Isolated(NatsBackend(settings), tmp_path / "nats.log")
     box.start_nats()
     # 1-second slots: its pending rows are its own (the run's graph sweeps 5-second slots).
-    env = {"PHOTOMESH_NATS_URL": box.nats.endpoint(),
+    env = {"PHOTOMESH_NATS_URL": box.nats.url(),
            "PHOTOMESH_GRAPH_OUTBOX_SLOT_SECONDS": "1",
            "PHOTOMESH_GRAPH_OUTBOX_GRACE_SECONDS": "2",
            "PHOTOMESH_GRAPH_OUTBOX_SWEEP_SECONDS": "0.5"}

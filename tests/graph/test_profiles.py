@@ -116,9 +116,11 @@ async def test_login_recreates_a_missing_profile(graph, channel_to, mesh) -> Non
     """Login ensures the profile (here: a profile row deleted behind the service's back)."""
     from cassandra.cluster import Cluster
 
+    from infra.sandbox import cql_auth
+
     [alice, bob] = await Users.register(channel_to("auth"), 2)
     cluster = Cluster(["127.0.0.1"], port=int(mesh.env["PHOTOMESH_CQL_PORT"]),
-                      protocol_version=4)
+                      protocol_version=4, auth_provider=cql_auth(mesh.env))
     session = cluster.connect(mesh.env["PHOTOMESH_CQL_KEYSPACE"])
     session.execute("DELETE FROM graph_profiles WHERE user_id = %s", (uuid.UUID(bob.user_id),))
     cluster.shutdown()

@@ -35,7 +35,7 @@ async def test_streams_are_cut_off_and_resubscribed_when_redis_returns(
     backend = RedisBackend(backends.model_copy(update={"run_dir": tmp_path,
                                                        "redis_port": free_port()}))
     proc = _start(backend, tmp_path / "redis.log")
-    settings = RedisSettings(url=backend.endpoint(), key_prefix="hubtest:")
+    settings = RedisSettings(url=backend.url(), key_prefix="hubtest:")
     client = aioredis.Redis.from_url(settings.url, socket_timeout=2)
     cache = InboxCache(client, KeySpace(settings, "notification"))
     hub = StreamHub(client, cache, queue_size=8)

@@ -50,6 +50,7 @@ class Server:
             self.backend.store_dir.mkdir(parents=True, exist_ok=True)
         else:
             self.backend.data_path.mkdir(parents=True, exist_ok=True)
+        self.backend.render_config()  # the run's password, as on the shared servers
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.backend.argv(), stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -83,8 +84,8 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
     env = {key: mesh.env[key] for key in SHARED_KEYS}
     env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(mesh_services.service_key_path(mesh.settings,
                                                                                "post"))
-    env.update({"PHOTOMESH_REDIS_URL": redis_server.backend.endpoint(),
-                "PHOTOMESH_NATS_URL": nats_server.backend.endpoint(),
+    env.update({"PHOTOMESH_REDIS_URL": redis_server.backend.url(),
+                "PHOTOMESH_NATS_URL": nats_server.backend.url(),
                 "PHOTOMESH_SNOWFLAKE_WORKER_ID": "1000",
                 # Swept fast; 1-second slots make its pending rows its own (the run's post
                 # service sweeps 5-second slots and publishes to the run's NATS).
