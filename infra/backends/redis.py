@@ -86,11 +86,14 @@ class RedisBackend(Backend):
         self.process.start(self.argv(), marker=f"{self.settings.host}:{self.settings.redis_port}")
 
     def healthy(self) -> bool:
+        return self._answers(self.settings.redis_password)
+
+    def _answers(self, password: str | None) -> bool:
+        """Whether the server answers a PING from a client logging in with `password`."""
         import redis  # lazy: keeps the CLI quick to start
 
         client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
-                             password=self.settings.redis_password,
-                             socket_timeout=0.5, socket_connect_timeout=0.5)
+                             password=password, socket_timeout=0.5, socket_connect_timeout=0.5)
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -101,18 +104,7 @@ class RedisBackend(Backend):
     def credentials_outdated(self) -> bool:
         """The running server answers a client without the password the settings hold
         (started before this install had one): `up` restarts it."""
-        import redis
-
-        if not self.settings.redis_password:
-            return False
-        client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
-                             socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return bool(self.settings.redis_password) and self._answers(None)
 
     def endpoint(self) -> str:
         return f"redis://{self.settings.host}:{self.settings.redis_port}/0"

@@ -11,10 +11,10 @@ from services.message.inbox import Inbox
 from services.message.live import Live
 from services.message.server import MessageServicer
 from services.message.settings import MessageSettings
-from services.message.stream import StreamHub
 from services.message.threads import THREAD_CHANGE, Threads
 from services.runtime.app import Built, Context, Needs, definition, main
 from services.runtime.pending import PendingChanges, Sweeper, SweepTiming
+from services.runtime.stream_hub import StreamHub
 
 
 async def build(ctx: Context[MessageSettings]) -> Built:
@@ -29,7 +29,7 @@ async def build(ctx: Context[MessageSettings]) -> Built:
     conversation = Conversation(parts.access, parts.messages, events, pending, backends.ids,
                                 ctx.peers.media, ctx.peers.post, ctx.page_tokens)
     inbox = Inbox(parts.access, threads, parts.inbox, parts.cache, ctx.page_tokens)
-    hub = StreamHub(backends.redis, parts.cache, settings.stream_queue_size)
+    hub = StreamHub(wiring.NAME, backends.redis, parts.cache, settings.stream_queue_size)
     # Sends, unsends and thread changes whose event did not go out are announced here.
     sweeper = Sweeper(pending, {SENT: conversation.settle, UNSENT: conversation.settle,
                                 THREAD_CHANGE: threads.settle})

@@ -15,9 +15,9 @@ from photomesh.message.v1 import message_service_pb2 as pb
 
 from services.message import messages
 from services.message.inbox import Inbox
-from services.message.stream import OVERFLOW, StreamHub
 from services.peers.social_view import SocialView
 from services.runtime.errors import Unavailable
+from services.runtime.stream_hub import OVERFLOW, StreamHub
 
 
 class Live:

@@ -8,14 +8,15 @@ from services.notification import wiring
 from services.notification.listing import Listing
 from services.notification.server import NotificationServicer
 from services.notification.settings import NotificationSettings
-from services.notification.stream import StreamHub
 from services.runtime.app import Built, Context, Needs, definition, main
+from services.runtime.stream_hub import StreamHub
 
 
 async def build(ctx: Context[NotificationSettings]) -> Built:
     assert ctx.backends.redis
     parts = await wiring.connect(ctx)
-    hub = StreamHub(ctx.backends.redis, parts.inbox.cache, ctx.settings.stream_queue_size)
+    hub = StreamHub(wiring.NAME, ctx.backends.redis, parts.inbox.cache,
+                    ctx.settings.stream_queue_size)
     listing = Listing(parts.inbox, parts.view, ctx.page_tokens)
     servicer = NotificationServicer(parts.inbox, listing, hub)
     return Built(definition(wiring.NAME, pb, "NotificationService", servicer),

@@ -11,9 +11,9 @@ from photomesh.notification.v1 import notification_service_pb2_grpc as pb_grpc
 
 from services.notification.inbox import Inbox
 from services.notification.listing import Listing
-from services.notification.stream import OVERFLOW, StreamHub
 from services.runtime.auth import current_principal
 from services.runtime.errors import Unavailable
+from services.runtime.stream_hub import OVERFLOW, StreamHub
 
 
 class NotificationServicer(pb_grpc.NotificationServiceServicer):

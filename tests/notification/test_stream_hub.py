@@ -16,9 +16,9 @@ from infra.backends.redis import RedisBackend
 from infra.sandbox import free_port
 from infra.settings import InfraSettings
 from services.notification.cache import InboxCache
-from services.notification.stream import OVERFLOW, StreamHub
 from services.runtime.cache import KeySpace
 from services.runtime.settings import RedisSettings
+from services.runtime.stream_hub import OVERFLOW, StreamHub
 
 
 def _start(backend: RedisBackend, log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
@@ -38,7 +38,7 @@ async def test_streams_are_cut_off_and_resubscribed_when_redis_returns(
     settings = RedisSettings(url=backend.url(), key_prefix="hubtest:")
     client = aioredis.Redis.from_url(settings.url, socket_timeout=2)
     cache = InboxCache(client, KeySpace(settings, "notification"))
-    hub = StreamHub(client, cache, queue_size=8)
+    hub = StreamHub("notification", client, cache, queue_size=8)
     running = asyncio.ensure_future(hub.run())
     try:
         async with hub.listen("alice") as before:

@@ -1,4 +1,5 @@
-"""Fan-in of the per-user Redis channels for StreamNotifications.
+"""Fan-in of per-user Redis channels for a service's server streams (StreamNotifications,
+StreamMessages).
 
 One pattern subscription per service process receives every user's channel; each
 connected stream registers a bounded queue for its user. A client too slow to keep up is
@@ -13,11 +14,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-
-from services.notification.cache import InboxCache
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +25,21 @@ OVERFLOW = b""  # queued when a listener falls behind: its stream ends
 RESUBSCRIBE_SECONDS = 1.0  # after Redis failed, subscribe again this often
 
 
+class UserChannels(Protocol):
+    """Where a service publishes each user's stream payloads (its cache module)."""
+
+    @property
+    def channel_pattern(self) -> str: ...
+
+    def user_of_channel(self, channel: str) -> str: ...
+
+
 class StreamHub:
-    def __init__(self, redis: Redis, cache: InboxCache, queue_size: int) -> None:
+    def __init__(self, name: str, redis: Redis, channels: UserChannels,
+                 queue_size: int) -> None:
+        self._name = name
         self._redis = redis
-        self._cache = cache
+        self._cache = channels
         self._queue_size = queue_size
         self._listeners: dict[str, set[asyncio.Queue[bytes]]] = {}
         self._ready = asyncio.Event()
@@ -38,8 +49,8 @@ class StreamHub:
             try:
                 await self._subscribed()
             except (RedisError, OSError) as exc:
-                log.warning("notification streams: Redis subscription lost (%r); "
-                            "subscribing again", exc)
+                log.warning("%s streams: Redis subscription lost (%r); subscribing again",
+                            self._name, exc)
                 for queues in list(self._listeners.values()):
                     for queue in list(queues):
                         self._cut_off(queue)
