@@ -34,6 +34,7 @@ REPLICA_SUBSET = [
     "tests/auth/test_accounts.py", "tests/graph/test_follows.py", "tests/post/test_posts.py",
     "tests/feed/test_home_feed.py", "tests/story/test_stories.py",
     "tests/media/test_uploads.py", "tests/notification/test_delivery.py",
+    "tests/message/test_messages.py", "tests/discovery/test_search.py",
 ]
 REPLICAS = "2"
 #: Each session's own ports (below the kernel's ephemeral range and the backends' ports).
