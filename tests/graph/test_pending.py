@@ -36,6 +36,7 @@ class Isolated:
 
     def start_nats(self) -> None:
         self.nats.store_dir.mkdir(parents=True, exist_ok=True)
+        self.nats.render_config()  # who may connect: the install's user and password
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(self.nats.argv(), stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ from services.runtime.stream_hub import OVERFLOW, StreamHub
 
 def _start(backend: RedisBackend, log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
     backend.data_path.mkdir(parents=True, exist_ok=True)
+    backend.render_config()  # who may connect: the install's password
     with open(log, "ab") as out:
         proc = subprocess.Popen(backend.argv(), stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
