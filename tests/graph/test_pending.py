@@ -5,7 +5,6 @@ NATS server of its own; the run's store, Redis and peers)."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,45 +16,30 @@ from photomesh.graph.v1 import events_pb2 as gev
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 from photomesh.graph.v1 import social_graph_service_pb2_grpc as ggrpc
 
-from infra.backends.base import wait_until
 from infra.backends.nats import NatsBackend
 from infra.sandbox import Mesh, free_port
 from infra.settings import InfraSettings
 from tests.graph_support import Users
 from tests.helpers import stream_messages
+from tests.private_backend import PrivateServer
 from tests.private_service import private_service
 
 
 @dataclass
 class Isolated:
-    nats: NatsBackend
-    log: Path
+    nats: PrivateServer
     target: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen | None = None  # type: ignore[type-arg]
-
-    def start_nats(self) -> None:
-        self.nats.store_dir.mkdir(parents=True, exist_ok=True)
-        self.nats.render_config()  # who may connect: the install's user and password
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.nats.argv(), stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_until(self.nats.healthy, 30, "private nats")
-
-    def stop_nats(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
 
 
 @pytest.fixture
 def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Isolated]:
     settings = backends.model_copy(update={"run_dir": tmp_path, "nats_port": free_port(),
                                            "nats_monitor_port": free_port()})
-    box = Isolated(NatsBackend(settings), tmp_path / "nats.log")
-    box.start_nats()
+    box = Isolated(PrivateServer(NatsBackend(settings), tmp_path / "nats.log"))
+    box.nats.start()
     # 1-second slots: its pending rows are its own (the run's graph sweeps 5-second slots).
-    env = {"PHOTOMESH_NATS_URL": box.nats.url(),
+    env = {"PHOTOMESH_NATS_URL": box.nats.backend.url(),
            "PHOTOMESH_GRAPH_OUTBOX_SLOT_SECONDS": "1",
            "PHOTOMESH_GRAPH_OUTBOX_GRACE_SECONDS": "2",
            "PHOTOMESH_GRAPH_OUTBOX_SWEEP_SECONDS": "0.5"}
@@ -64,7 +48,7 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
             box.target, box.env = target, {**mesh.env, **env}
             yield box
     finally:
-        box.stop_nats()
+        box.nats.stop()
 
 
 async def _unavailable(call) -> None:  # type: ignore[no-untyped-def]
@@ -78,13 +62,13 @@ async def test_abandoned_follow_and_profile_change_are_announced(isolated, chann
     async with grpc.aio.insecure_channel(isolated.target) as channel:
         graph = ggrpc.SocialGraphServiceStub(channel)
         await graph.GetProfile(gpb.GetProfileRequest(user_id=star.user_id), metadata=fan.md)
-        isolated.stop_nats()
+        isolated.nats.stop()
         await _unavailable(graph.Follow(gpb.FollowRequest(user_id=star.user_id),
                                         metadata=fan.md, timeout=30))
         await _unavailable(graph.UpdateProfile(gpb.UpdateProfileRequest(
             profile=gpb.Profile(bio="away"), update_mask=FieldMask(paths=["bio"])),
             metadata=star.md, timeout=30))
-        isolated.start_nats()  # the same store dir: the streams are still there
+        isolated.nats.start()  # the same store dir: the streams are still there
     followed = await stream_messages(
         isolated.env, "graph", "followed",
         lambda m: gev.FollowedEvent.FromString(m.data).follower_user_id == fan.user_id,

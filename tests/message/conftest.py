@@ -1,21 +1,16 @@
 """Fixtures of the message tests: stubs on the mesh's message, graph and post services,
-fresh users per test, and `eventually` (waits on a condition, never a fixed sleep)."""
+fresh users per test (waits on a condition use tests/feed/support.eventually)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import pytest
 from photomesh.message.v1 import message_service_pb2 as pb
 from photomesh.message.v1 import message_service_pb2_grpc as pb_grpc
 
 from tests.graph_support import User, Users, graph_stub
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -37,21 +32,6 @@ def make_users(channel_to) -> Callable[[int], Awaitable[list[User]]]:
 
 def rid() -> str:
     return uuid.uuid4().hex
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool],
-                     timeout: float = 15.0) -> T:
-    """`probe()` until `ok` holds of its answer (the worker applies events in the
-    background), failing with the last answer after `timeout`."""
-    deadline = time.monotonic() + timeout
-    pause = 0.02
-    while True:
-        answer = await probe()
-        if ok(answer):
-            return answer
-        assert time.monotonic() < deadline, f"condition never held; last answer: {answer}"
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.25)
 
 
 async def send(dm: pb_grpc.MessageServiceStub, user: User, thread_id: str,

@@ -22,7 +22,8 @@ from services.runtime.events import EventBus
 from services.runtime.ids import Snowflake, id_time_ms
 from services.runtime.pending import PendingChanges, Sweeper, SweepTiming
 from services.runtime.settings import CqlSettings, NatsSettings, load
-from tests.message.conftest import direct, eventually, send, threads
+from tests.feed.support import eventually
+from tests.message.conftest import direct, send, threads
 
 TEST_WORKER_ID = 1001  # ids made in the test process never collide with the services'
 

@@ -9,9 +9,10 @@ import pytest
 from grpc import aio
 from photomesh.message.v1 import message_service_pb2 as pb
 
+from tests.feed.support import eventually
 from tests.graph_support import follow, make_private
 from tests.helpers import error_info
-from tests.message.conftest import direct, eventually, rid, send, threads
+from tests.message.conftest import direct, rid, send, threads
 
 
 async def _unread(dm, user) -> pb.GetUnreadCountResponse:  # type: ignore[no-untyped-def]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from photomesh.notification.v1 import notification_service_pb2 as npb
 from photomesh.notification.v1 import notification_service_pb2_grpc as npb_grpc
 
-from tests.message.conftest import direct, eventually, send
+from tests.feed.support import eventually
+from tests.message.conftest import direct, send
 
 
 async def test_a_message_notifies_the_recipient_once_per_thread(dm, channel_to,

@@ -6,12 +6,10 @@ chaos suite, tests/chaos). A private redis-server of this test's own is the one 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from infra.backends.base import wait_until
 from infra.backends.redis import RedisBackend
 from infra.sandbox import free_port
 from infra.settings import InfraSettings
@@ -19,23 +17,15 @@ from services.notification.cache import InboxCache
 from services.runtime.cache import KeySpace
 from services.runtime.settings import RedisSettings
 from services.runtime.stream_hub import OVERFLOW, StreamHub
-
-
-def _start(backend: RedisBackend, log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
-    backend.data_path.mkdir(parents=True, exist_ok=True)
-    backend.render_config()  # who may connect: the install's password
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(backend.argv(), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    wait_until(backend.healthy, 30, "private redis")
-    return proc
+from tests.private_backend import PrivateServer
 
 
 async def test_streams_are_cut_off_and_resubscribed_when_redis_returns(
         backends: InfraSettings, tmp_path: Path) -> None:
     backend = RedisBackend(backends.model_copy(update={"run_dir": tmp_path,
                                                        "redis_port": free_port()}))
-    proc = _start(backend, tmp_path / "redis.log")
+    server = PrivateServer(backend, tmp_path / "redis.log")
+    server.start()
     settings = RedisSettings(url=backend.url(), key_prefix="hubtest:")
     client = aioredis.Redis.from_url(settings.url, socket_timeout=2)
     cache = InboxCache(client, KeySpace(settings, "notification"))
@@ -43,10 +33,9 @@ async def test_streams_are_cut_off_and_resubscribed_when_redis_returns(
     running = asyncio.ensure_future(hub.run())
     try:
         async with hub.listen("alice") as before:
-            proc.kill()
-            proc.wait()
+            server.kill()
             assert await asyncio.wait_for(before.get(), 15) == OVERFLOW
-        proc = _start(backend, tmp_path / "redis.log")
+        server.start()
         async def delivered() -> bytes:
             async with hub.listen("alice") as after:
                 while True:
@@ -60,5 +49,4 @@ async def test_streams_are_cut_off_and_resubscribed_when_redis_returns(
     finally:
         running.cancel()
         await client.aclose()
-        proc.kill()
-        proc.wait()
+        server.kill()

@@ -30,6 +30,7 @@ from infra.sandbox import Mesh, free_port
 from infra.settings import InfraSettings
 from tests.helpers import error_info
 from tests.post.conftest import published
+from tests.private_backend import PrivateServer
 
 SHARED_KEYS = ("PHOTOMESH_CQL_KEYSPACE", "PHOTOMESH_REDIS_KEY_PREFIX",
                "PHOTOMESH_NATS_STREAM_PREFIX", "PHOTOMESH_NATS_SUBJECT_PREFIX",
@@ -37,38 +38,12 @@ SHARED_KEYS = ("PHOTOMESH_CQL_KEYSPACE", "PHOTOMESH_REDIS_KEY_PREFIX",
                "PHOTOMESH_JWT_SERVICE_PUBLIC_KEYS_PATH")
 
 
-class Server:
-    """A private backend process this test owns (started and stopped by its Popen)."""
-
-    def __init__(self, backend: RedisBackend | NatsBackend, log: Path) -> None:
-        self.backend = backend
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        if isinstance(self.backend, NatsBackend):
-            self.backend.store_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            self.backend.data_path.mkdir(parents=True, exist_ok=True)
-        self.backend.render_config()  # the run's password, as on the shared servers
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.backend.argv(), stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_until(self.backend.healthy, 30, self.backend.name)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-
 @dataclass
 class Isolated:
     """A post service on private Redis and NATS servers."""
 
-    redis: Server
-    nats: Server
+    redis: PrivateServer
+    nats: PrivateServer
     target: str
     env: dict[str, str]
 
@@ -78,8 +53,8 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
     settings = backends.model_copy(update={
         "run_dir": tmp_path, "redis_port": free_port(), "nats_port": free_port(),
         "nats_monitor_port": free_port()})
-    redis_server = Server(RedisBackend(settings), tmp_path / "redis.log")
-    nats_server = Server(NatsBackend(settings), tmp_path / "nats.log")
+    redis_server = PrivateServer(RedisBackend(settings), tmp_path / "redis.log")
+    nats_server = PrivateServer(NatsBackend(settings), tmp_path / "nats.log")
     post_port = free_port()
     env = {key: mesh.env[key] for key in SHARED_KEYS}
     env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(mesh_services.service_key_path(mesh.settings,
@@ -113,7 +88,7 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
         nats_server.stop()
 
 
-def _restart(server: Server) -> None:
+def _restart(server: PrivateServer) -> None:
     server.start()
 
 
