@@ -168,8 +168,13 @@ class Likes:
         if post is None or post.deleted:
             return None  # its likes went with it
         hold = await self._sets.acquire(cache.likes(post.post_id), user_id, like=True)
-        if hold.done:
-            return None  # in the set: stored and published
+        if hold.done:  # in the set: stored and published (entered only after the event)
+            found = await self._store.get_like(post.post_id, user_id)
+            if found is not None and not found.published and not found.unliked:
+                # the failure fell between the set and the row's mark: the mark is all
+                # that is missing
+                await self._store.mark_like_published(post.post_id, user_id)
+            return None
         if not hold.token:  # Redis unreachable: nothing orders this user's calls now
             return RETRY_SECONDS
         try:
