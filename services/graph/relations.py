@@ -159,9 +159,8 @@ class Relations:
         return profile
 
     async def _commit(self, relation: Relation, values: dict[str, int | None]) -> bool:
-        expect = {**relation.own(), "blocked_by_since": relation.blocked_by_since}
         return await self._store.compare_and_set(relation.user_id, relation.other_id,
-                                                 expect, values)
+                                                 relation.as_read(), values)
 
     @staticmethod
     def _pairs(follower: str, followee: str) -> list[tuple[str, str]]:

@@ -117,6 +117,16 @@ class Relation:
     def own(self) -> dict[str, int | None]:
         return {c: getattr(self, c) for c in OWN_COLUMNS}
 
+    def as_read(self) -> dict[str, int | None]:
+        """The condition of a commit decided on this read: the user's own columns, the
+        other user's block guard, and the ends of earlier follows and blocks. A new follow
+        or block takes its time from those ends (`fresh_ms`), so a change decided before a
+        concurrent follow ended must not commit: its time could equal the ended one, whose
+        list rows are already removed with a later write timestamp."""
+        return {**self.own(), "blocked_by_since": self.blocked_by_since,
+                "ended_following_since": self.ended_following_since,
+                "ended_blocking_since": self.ended_blocking_since}
+
 
 @dataclass(frozen=True)
 class ListEntry:

@@ -12,8 +12,11 @@ import grpc
 from photomesh.graph.v1 import social_graph_service_pb2 as gpb
 
 from services.graph.cache import FOLLOWERS, FollowCounts
+from services.graph.relations import Relations
+from services.graph.store import GraphStore
 from services.runtime.cache import KeySpace, connect_redis
-from services.runtime.settings import RedisSettings, load
+from services.runtime.cql import CqlStore
+from services.runtime.settings import CqlSettings, RedisSettings, load
 from tests.graph.test_follows import counts, follower_ids
 from tests.graph_support import approve, block, follow, make_private
 
@@ -65,6 +68,29 @@ async def test_follows_and_unfollows_of_one_pair_at_once_end_consistent(graph, u
     assert (await counts(graph, target, target.user_id))[0] == len(following)
     for fan in fans:
         assert (await counts(graph, fan, fan.user_id))[1] == (1 if fan in following else 0)
+
+
+async def test_a_follow_decided_before_a_concurrent_follow_ended_cannot_commit(
+        graph, users, mesh) -> None:
+    """The race behind a follower list missing a follow the relation has: a Follow reads
+    the pair (no follow), another Follow and an Unfollow then run to the end, and the first
+    Follow's commit must fail (its time, taken from the ends it read, could equal the ended
+    follow's, whose list rows are removed with a later write timestamp)."""
+    fan, target = await users(2)
+    cql = await CqlStore.connect(load(CqlSettings))
+    try:
+        await cql.use_keyspace()
+        store = GraphStore(cql)
+        stale = await store.relation(fan.user_id, target.user_id)
+        await follow(graph, fan, target.user_id)
+        await graph.Unfollow(gpb.UnfollowRequest(user_id=target.user_id), metadata=fan.md)
+        # Only the store is used up to a refused commit.
+        relations = Relations(store, None, None, None)  # type: ignore[arg-type]
+        assert not await relations._start_following(stale)
+        assert (await store.relation(fan.user_id, target.user_id)).following_since is None
+    finally:
+        await cql.close()
+    assert await _relationship(graph, fan, target.user_id) == gpb.RELATIONSHIP_STATUS_NONE
 
 
 async def test_requests_racing_approval_and_going_public_count_once(graph, users) -> None:
