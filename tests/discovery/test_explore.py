@@ -50,11 +50,13 @@ async def test_trending_posts_and_hashtags_from_public_engagement(discovery: Dis
     ids = await eventually(lambda: discovery.trending_post_ids(fans[0]), ranked,
                            what="the liked post trending")
     assert hidden.post_id not in ids  # private accounts never trend
-    tags = await eventually(lambda: _trending_tags(discovery, fans[0]),
-                            lambda t: hot_tag in t and quiet_tag in t
-                            and t[hot_tag].score > t[quiet_tag].score,
-                            what="the hashtag trending")
-    assert tags[hot_tag].post_count == 2
+    # Both posts of the hot tag are counted (the private one too) once the indexer has
+    # them: their events may arrive after the likes that make the tag trend.
+    await eventually(lambda: _trending_tags(discovery, fans[0]),
+                     lambda t: hot_tag in t and quiet_tag in t
+                     and t[hot_tag].score > t[quiet_tag].score
+                     and t[hot_tag].post_count == 2,
+                     what="the hashtag trending, with its two posts counted")
 
     await discovery.delete(public, hot.post_id)  # a deleted post leaves trending
     await eventually(lambda: discovery.trending_post_ids(fans[0]),
