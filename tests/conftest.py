@@ -76,12 +76,12 @@ def run_env(backends: InfraSettings, names: RunNames, test_run_dir: Path) -> Ite
 
 
 @pytest.fixture(scope="session")
-async def collector() -> AsyncIterator[OtlpCollector]:
+def collector() -> Iterator[OtlpCollector]:
     """A real OTLP/gRPC receiver the services export their spans to."""
     receiver = OtlpCollector()
-    await receiver.start()
+    receiver.start()
     yield receiver
-    await receiver.stop()
+    receiver.stop()
 
 
 #: Processes per service and worker of the test mesh (`./photomesh test` runs a subset of
