@@ -13,6 +13,7 @@ applies the visibility rule again when it is served.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 
@@ -115,8 +116,14 @@ class Explore:
 
     async def _candidates(self, viewer_id: str) -> list[tuple[str, float]]:
         half = self._settings.explore_candidates // 2
-        trending = (await self._engagement.trending("p"))[:half]
-        recent = await self._engagement.recent(half)
+        trending, recent = await asyncio.gather(self._engagement.trending("p"),
+                                                self._engagement.recent(half))
+        # Engagement can reach a post before its creation is indexed (events of different
+        # streams), so the trending list may hold posts without a card: left out here, as
+        # serving would, so the spread below spaces what is shown.
+        trending = trending[:half]
+        alive = await self._cards.alive([parse_member(m)[0] for m, _ in trending])
+        trending = [(m, s) for m, s in trending if parse_member(m)[0] in alive]
         merged: dict[str, float] = {}
         for pair in itertools.zip_longest(trending, ((m, 0.0) for m in recent)):
             for entry in pair:

@@ -98,6 +98,12 @@ class Indexer:
             event_id, post_id, field, delta, tags=tags,
             trending_member=member(post_id, author_id) if public else None,
             weight=weight * (1 if delta > 0 else -1), at=time.time())
+        if indexed is not None:
+            # A deletion handled while this ran has already cleared the lists this may
+            # have just put the post back on: clear them again (deletion is marked first).
+            now = await self._store.post(post_id)
+            if now is not None and now.deleted:
+                await self._engagement.forget(post_id, author_id, now.hashtags)
 
     async def on_post_liked(self, event: post_events.PostLikedEvent, _: Delivery) -> None:
         await self._likes.record(event.liker_user_id, event.post_id, event.like_id, True)

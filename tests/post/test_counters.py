@@ -62,7 +62,7 @@ class Mesh:
                  page_size: int = 5000) -> None:
         self.store = store
         self.cql_counts = 0
-        self.pages = 0
+        self.page_times: list[float] = []  # when each page of a like set was read
         self.keys = KeySpace(load(RedisSettings), f"post-{uuid.uuid4().hex[:8]}")
         recount = recounter(PostRows(store._cql), CommentRows(store._cql), store)
 
@@ -74,7 +74,7 @@ class Mesh:
         def paged(counter: Counter):  # type: ignore[no-untyped-def]
             async def pages():  # type: ignore[no-untyped-def]
                 async for page in store.like_members(int(counter.subject), page_size):
-                    self.pages += 1
+                    self.page_times.append(time.monotonic())
                     await asyncio.sleep(slow)
                     yield page
             return pages()
@@ -83,6 +83,10 @@ class Mesh:
         for _ in range(2):
             counters = Counters(redis, self.keys, counted, ttl_seconds=600)
             self.processes.append(Process(counters, LikeSets(redis, counters, paged)))
+
+    @property
+    def pages(self) -> int:
+        return len(self.page_times)
 
     @property
     def rebuilds(self) -> int:
@@ -222,6 +226,8 @@ async def test_likes_and_unlikes_racing_a_rebuild_keep_the_count_exact(redis, st
     a, b = mesh.processes
     newcomers = [str(uuid.uuid4()) for _ in range(20)]
 
+    churned: list[float] = []
+
     async def churn() -> None:
         # While the set is being rebuilt (pages of 5 rows, slowly): 10 likers leave, 20
         # new users like, 5 of them leave again, and everyone repeats their last call.
@@ -232,9 +238,12 @@ async def test_likes_and_unlikes_racing_a_rebuild_keep_the_count_exact(redis, st
         await asyncio.gather(*(_unlike(b, store, post_id, u) for u in newcomers[:5]))
         await asyncio.gather(*(_unlike(a, store, post_id, u) for u in users[:10]),
                              *(_like(b, store, post_id, u) for u in newcomers[5:]))
+        churned.append(time.monotonic())
 
     await asyncio.gather(churn(), a.counters.get(counter), b.counters.get(counter))
-    assert mesh.pages >= 6, "the rebuild ran while the likes and unlikes landed"
+    # Pages of 5 rows, and some of the 30 first rows may have gone before they were read.
+    assert mesh.pages >= 2 and mesh.page_times[0] < churned[0], \
+        "the rebuild ran while the likes and unlikes landed"
     truth = 30 - 10 + 20 - 5
     assert await store.count_likes(post_id) == truth
     assert await a.counters.get(counter) == truth
