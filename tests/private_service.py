@@ -11,16 +11,19 @@ from pathlib import Path
 from infra import services as mesh_services
 from infra.backends.base import wait_until
 from infra.sandbox import Mesh, free_port
+from infra.settings import InfraSettings
 
 
 @contextmanager
 def private_service(mesh: Mesh, name: str, log_dir: Path,
-                    overrides: Mapping[str, str] | None = None) -> Iterator[str]:
+                    overrides: Mapping[str, str] | None = None,
+                    settings: InfraSettings | None = None) -> Iterator[str]:
     """Start `name` from this checkout with the mesh's environment plus `overrides`, on a
-    free port; yields its target once it is SERVING."""
+    free port; yields its target once it is SERVING. `settings` (the mesh's by default)
+    are the backends whose settings it is given, e.g. a test's private Redis and NATS."""
     port = free_port()
-    env = {**mesh_services.process_env(mesh.settings, name, None, mesh.ports), **mesh.env,
-           f"PHOTOMESH_{name.upper()}_PORT": str(port), **(overrides or {})}
+    env = {**mesh_services.process_env(settings or mesh.settings, name, None, mesh.ports),
+           **mesh.env, f"PHOTOMESH_{name.upper()}_PORT": str(port), **(overrides or {})}
     with open(log_dir / f"{name}-{port}.log", "ab") as log:
         proc = subprocess.Popen(mesh_services.service_argv(name), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -9,7 +9,6 @@ private servers is the failure.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from photomesh.post.v1 import post_service_pb2 as pb
 from photomesh.post.v1 import post_service_pb2_grpc as pb_grpc
 
 from infra import services as mesh_services
-from infra.backends.base import wait_until
 from infra.backends.nats import NatsBackend
 from infra.backends.redis import RedisBackend
 from infra.sandbox import Mesh, free_port
@@ -31,6 +29,7 @@ from infra.settings import InfraSettings
 from tests.helpers import error_info
 from tests.post.conftest import published
 from tests.private_backend import PrivateServer
+from tests.private_service import private_service
 
 SHARED_KEYS = ("PHOTOMESH_CQL_KEYSPACE", "PHOTOMESH_REDIS_KEY_PREFIX",
                "PHOTOMESH_NATS_STREAM_PREFIX", "PHOTOMESH_NATS_SUBJECT_PREFIX",
@@ -55,7 +54,6 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
         "nats_monitor_port": free_port()})
     redis_server = PrivateServer(RedisBackend(settings), tmp_path / "redis.log")
     nats_server = PrivateServer(NatsBackend(settings), tmp_path / "nats.log")
-    post_port = free_port()
     env = {key: mesh.env[key] for key in SHARED_KEYS}
     env["PHOTOMESH_JWT_SERVICE_KEY_PATH"] = str(mesh_services.service_key_path(mesh.settings,
                                                                                "post"))
@@ -67,23 +65,12 @@ def isolated(mesh: Mesh, backends: InfraSettings, tmp_path: Path) -> Iterator[Is
                 "PHOTOMESH_POST_OUTBOX_SLOT_SECONDS": "1",
                 "PHOTOMESH_POST_OUTBOX_GRACE_SECONDS": "2",
                 "PHOTOMESH_POST_OUTBOX_SWEEP_SECONDS": "0.5"})
-    service: subprocess.Popen | None = None
     try:
         redis_server.start()
         nats_server.start()
-        with open(tmp_path / "post.log", "ab") as out:
-            service = subprocess.Popen(
-                mesh_services.service_argv("post"), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=mesh_services.REPO,
-                env=mesh_services.process_env(settings, "post", env,
-                                              {**mesh.ports, "post": post_port}))
-        target = f"{settings.host}:{post_port}"
-        wait_until(lambda: mesh_services.grpc_serving(target), 60, "private post service")
-        yield Isolated(redis_server, nats_server, target, env)
+        with private_service(mesh, "post", tmp_path, env, settings) as target:
+            yield Isolated(redis_server, nats_server, target, env)
     finally:
-        if service is not None:
-            service.terminate()
-            service.wait(timeout=30)
         redis_server.stop()
         nats_server.stop()
 
