@@ -62,10 +62,6 @@ class Cards:
             shown[p.post_id] = post
         return shown
 
-    async def alive(self, post_ids: Sequence[int]) -> set[int]:
-        """Those of `post_ids` with a card that is not deleted (what `show` starts from)."""
-        return await self._store.alive(post_ids)
-
     async def visible(self, viewer_id: str, post_id: int) -> tuple[str, bool, tuple[str, ...]
                                                                   ] | None:
         """(author, author is public, hashtags) of a post the viewer may see; None when it

@@ -118,12 +118,7 @@ class Explore:
         half = self._settings.explore_candidates // 2
         trending, recent = await asyncio.gather(self._engagement.trending("p"),
                                                 self._engagement.recent(half))
-        # Engagement can reach a post before its creation is indexed (events of different
-        # streams), so the trending list may hold posts without a card: left out here, as
-        # serving would, so the spread below spaces what is shown.
         trending = trending[:half]
-        alive = await self._cards.alive([parse_member(m)[0] for m, _ in trending])
-        trending = [(m, s) for m, s in trending if parse_member(m)[0] in alive]
         merged: dict[str, float] = {}
         for pair in itertools.zip_longest(trending, ((m, 0.0) for m in recent)):
             for entry in pair:

@@ -93,7 +93,10 @@ class Indexer:
         if indexed is not None and indexed.deleted:
             return
         tags = indexed.hashtags if indexed is not None else ()
-        public = await self._public(author_id)
+        # Only an indexed post trends: one whose creation is not indexed yet (its events
+        # come on another stream) has no card to show, and would take a place on the
+        # explore page that serving then drops. Its counts are kept all the same.
+        public = indexed is not None and await self._public(author_id)
         await self._engagement.engage(
             event_id, post_id, field, delta, tags=tags,
             trending_member=member(post_id, author_id) if public else None,

@@ -51,17 +51,6 @@ class IndexStore:
                     bool(r["deleted"]))
         return found
 
-    async def alive(self, post_ids: Sequence[int]) -> set[int]:
-        """Those of `post_ids` that are indexed and not deleted (ids only: no cards read)."""
-        if not post_ids:
-            return set()
-        ids = list(dict.fromkeys(post_ids))
-        stmt = await self._cql.prepare(
-            "SELECT post_id, deleted FROM discovery_posts WHERE post_id IN ?")
-        results = await asyncio.gather(*(self._cql.execute(stmt, (ids[i:i + IN_CHUNK],))
-                                         for i in range(0, len(ids), IN_CHUNK)))
-        return {r["post_id"] for rows in results for r in rows if not r["deleted"]}
-
     async def put_post(self, post: IndexedPost) -> bool:
         """Store a new post unless it was deleted first (True: stored)."""
         rows = await self._cql.execute(
