@@ -7,7 +7,7 @@ repository) holds the values of these InfraSettings fields:
     minio_access_key / minio_secret_key                MinIO's root user (the services')
     minio_upload_access_key / minio_upload_secret_key  the key that signs upload URLs: a MinIO
                                                        user allowed PutObject on uploads/ only
-    redis_password                                     Redis's `requirepass`
+    redis_password                                     Redis's default user (no admin)
     nats_password                                      the NATS user `nats_user`
     cql_password                                       the CQL role `cql_username` (the default
                                                        cassandra/cassandra superuser is dropped)

@@ -1,6 +1,12 @@
 """Redis: counters, caches and rate limits. Our own `redis-server` on loopback, AOF on,
-with the install's password (`requirepass`, from a 0600 config file: never on a command
-line, where `ps` would show it).
+with the install's password (from a 0600 config file: never on a command line, where `ps`
+would show it).
+
+The password is the ACL password of Redis's default user, which is also what `requirepass`
+sets; but that user here may not run administrative commands (`-@admin`: CONFIG, which
+would let a caller write files where Redis runs, SHUTDOWN, DEBUG, MONITOR, ACL,
+REPLICAOF, ...) nor wipe or walk the keyspace at once (FLUSHALL, FLUSHDB, KEYS). The
+services need none of them; an operator stops the server with a signal (`down`).
 
 The binary comes from Debian's `redis-server` package. The package may start a system
 Redis on 6379 when installed; that one is not ours and is never touched.
@@ -14,6 +20,10 @@ from pathlib import Path
 
 from infra.backends.base import Backend
 from infra.install import apt_install
+
+#: What the services' login may do (an ACL rule; Redis 6.2+): every key and channel, every
+#: command but the administrative ones and those that wipe or walk the whole keyspace.
+SERVICE_RIGHTS = "~* &* +@all -@admin -flushall -flushdb -keys"
 
 
 class RedisBackend(Backend):
@@ -51,13 +61,15 @@ class RedisBackend(Backend):
             apt_install("redis-server")
 
     def render_config(self) -> Path:
-        """The password (or none) in a file only we can read."""
+        """The default user's password and rights (or no password) in a file only we can
+        read."""
         path = self.config_path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         password = self.settings.redis_password
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(f'requirepass "{password}"\n' if password else "# no password\n")
+            f.write(f"user default on >{password} {SERVICE_RIGHTS}\n" if password
+                    else "# no password\n")
         return path
 
     def argv(self) -> list[str]:
@@ -103,8 +115,23 @@ class RedisBackend(Backend):
 
     def credentials_outdated(self) -> bool:
         """The running server answers a client without the password the settings hold
-        (started before this install had one): `up` restarts it."""
-        return bool(self.settings.redis_password) and self._answers(None)
+        (started before this install had one), or lets the password's holder run an
+        administrative command (started before the rights above): `up` restarts it."""
+        password = self.settings.redis_password
+        return bool(password) and (self._answers(None) or self._admin_allowed(password))
+
+    def _admin_allowed(self, password: str) -> bool:
+        import redis
+
+        client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
+                             password=password, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            client.config_get("maxmemory")
+            return True
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
 
     def endpoint(self) -> str:
         return f"redis://{self.settings.host}:{self.settings.redis_port}/0"

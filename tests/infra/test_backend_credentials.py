@@ -35,6 +35,28 @@ def test_redis_refuses_a_client_without_the_password(installed: InfraSettings) -
     assert redis.Redis.from_url(installed.redis_url()).ping()
 
 
+def test_the_redis_password_cannot_reconfigure_wipe_or_stop_the_server(
+        installed: InfraSettings) -> None:
+    """The services' login may not reach files through CONFIG, stop the server, or wipe
+    or walk the keyspace; it still does everything the mesh does (scripts, scans)."""
+    import redis
+
+    client = redis.Redis.from_url(installed.redis_url())
+    try:
+        for command in (("CONFIG", "SET", "dir", "/tmp"), ("CONFIG", "GET", "dir"),
+                        ("SHUTDOWN", "NOSAVE"), ("FLUSHALL",), ("FLUSHDB",), ("KEYS", "*"),
+                        ("MONITOR",), ("ACL", "LIST")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command(*command)
+        assert client.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1,
+                           "pm:acl-check", "1") == b"OK"
+        assert list(client.scan_iter(match="pm:acl-check", count=1000)) == [b"pm:acl-check"]
+        assert client.delete("pm:acl-check") == 1
+        assert client.ping()
+    finally:
+        client.close()
+
+
 def _nats_login(settings: InfraSettings, user: str | None, password: str | None) -> str:
     """What a NATS server answers a client's CONNECT (with these credentials) and PING:
     ``PONG`` once logged in, else its ``-ERR``."""
