@@ -30,14 +30,14 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
 
     def Export(self, request: trace_service_pb2.ExportTraceServiceRequest,
                context: grpc.ServicerContext) -> trace_service_pb2.ExportTraceServiceResponse:
-        received = [
-            ReceivedSpan(service, span.name, span.trace_id.hex(), span.span_id.hex(),
-                         span.parent_span_id.hex(), span.kind)
-            for resource_spans in request.resource_spans
-            for service in [next((a.value.string_value
-                                  for a in resource_spans.resource.attributes
-                                  if a.key == "service.name"), "")]
-            for scope in resource_spans.scope_spans for span in scope.spans]
+        received = []
+        for resource_spans in request.resource_spans:
+            service = next((a.value.string_value for a in resource_spans.resource.attributes
+                            if a.key == "service.name"), "")
+            for scope in resource_spans.scope_spans:
+                received += [ReceivedSpan(service, span.name, span.trace_id.hex(),
+                                          span.span_id.hex(), span.parent_span_id.hex(),
+                                          span.kind) for span in scope.spans]
         with self._arrived:
             self._sink.extend(received)
             self._arrived.notify_all()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from infra.backends.base import Backend
 from infra.install import apt_install
@@ -100,38 +102,32 @@ class RedisBackend(Backend):
     def healthy(self) -> bool:
         return self._answers(self.settings.redis_password)
 
-    def _answers(self, password: str | None) -> bool:
-        """Whether the server answers a PING from a client logging in with `password`."""
+    def _may(self, password: str | None, call: Callable[[Any], object]) -> bool:
+        """Whether a client logging in with `password` may make `call` (on a redis-py
+        client) without an error."""
         import redis  # lazy: keeps the CLI quick to start
 
         client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
                              password=password, socket_timeout=0.5, socket_connect_timeout=0.5)
         try:
-            return bool(client.ping())
+            return bool(call(client))
         except redis.RedisError:
             return False
         finally:
             client.close()
+
+    def _answers(self, password: str | None) -> bool:
+        """Whether the server answers a PING from a client logging in with `password`."""
+        return self._may(password, lambda client: client.ping())
 
     def credentials_outdated(self) -> bool:
         """The running server answers a client without the password the settings hold
         (started before this install had one), or lets the password's holder run an
         administrative command (started before the rights above): `up` restarts it."""
         password = self.settings.redis_password
-        return bool(password) and (self._answers(None) or self._admin_allowed(password))
-
-    def _admin_allowed(self, password: str) -> bool:
-        import redis
-
-        client = redis.Redis(host=self.settings.host, port=self.settings.redis_port,
-                             password=password, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            client.config_get("maxmemory")
-            return True
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
+        return bool(password) and (
+            self._answers(None)
+            or self._may(password, lambda client: client.config_get("maxmemory") is not None))
 
     def endpoint(self) -> str:
         return f"redis://{self.settings.host}:{self.settings.redis_port}/0"
